@@ -1,0 +1,120 @@
+"""Customers' conversations: start one, send a message, read the transcript, or chat over a
+WebSocket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from bot.api.deps import ChatDep, CustomerTokenDep, get_chat
+from bot.api.errors import status_of
+from bot.api.schemas import (
+    MessageIn,
+    MessageOut,
+    StartConversationIn,
+    StartConversationOut,
+    TranscriptOut,
+    TurnOut,
+)
+from bot.services.chat import CustomerIdentity
+from bot.services.errors import ServiceError
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+# WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
+WS_CLOSE_OFFSET = 4000
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StartConversationOut)
+def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConversationOut:
+    started = chat.start_conversation(
+        CustomerIdentity(**body.customer.model_dump()), channel=body.channel
+    )
+    return StartConversationOut(
+        conversation_id=started.conversation_id,
+        customer_id=started.customer_id,
+        customer_token=started.customer_token,
+    )
+
+
+@router.post("/{conversation_id}/messages", response_model=TurnOut)
+def send_message(
+    conversation_id: str, body: MessageIn, chat: ChatDep, token: CustomerTokenDep
+) -> TurnOut:
+    turn = chat.post_message(conversation_id, token, body.text, body.client_message_id)
+    return TurnOut.model_validate(turn)
+
+
+@router.get("/{conversation_id}/messages", response_model=TranscriptOut)
+def read_transcript(conversation_id: str, chat: ChatDep, token: CustomerTokenDep) -> TranscriptOut:
+    return TranscriptOut.model_validate(chat.transcript(conversation_id, token))
+
+
+@router.websocket("/{conversation_id}/ws")
+async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) -> None:
+    """Send ``{"type": "message", "text": …, "client_message_id": …}``; receive an ``ack`` with
+    the stored message, then the ``reply``. Problems with one message come back as ``error``
+    frames and the connection stays open. A wrong token or conversation closes the socket with
+    code 4403 or 4404 (4000 + the HTTP status)."""
+    chat = get_chat(websocket)  # type: ignore[arg-type]
+    try:
+        await run_in_threadpool(chat.check_access, conversation_id, token)
+    except ServiceError as error:
+        await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
+        return
+    await websocket.accept()
+    try:
+        while True:
+            frame = await websocket.receive_text()
+            await _answer_frame(websocket, chat, conversation_id, token, frame)
+    except WebSocketDisconnect:
+        return
+
+
+async def _answer_frame(
+    websocket: WebSocket, chat: Any, conversation_id: str, token: str, frame: str
+) -> None:
+    try:
+        data = json.loads(frame)
+    except json.JSONDecodeError as error:
+        await websocket.send_json({"type": "error", "detail": f"malformed JSON: {error.msg}"})
+        return
+    if not isinstance(data, dict) or data.get("type") != "message":
+        await websocket.send_json(
+            {"type": "error", "detail": 'expected {"type": "message", "text": "…"}'}
+        )
+        return
+    try:
+        body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
+        turn = await run_in_threadpool(
+            chat.post_message, conversation_id, token, body.text, body.client_message_id
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        await websocket.send_json(
+            {
+                "type": "error",
+                "detail": problems,
+                "client_message_id": data.get("client_message_id"),
+            }
+        )
+        return
+    except ServiceError as error:
+        await websocket.send_json(
+            {
+                "type": "error",
+                "detail": str(error),
+                "client_message_id": data.get("client_message_id"),
+            }
+        )
+        return
+    await websocket.send_json(
+        {"type": "ack", "message": MessageOut.model_validate(turn.message).model_dump(mode="json")}
+    )
+    await websocket.send_json(
+        {"type": "reply", "message": MessageOut.model_validate(turn.reply).model_dump(mode="json")}
+    )

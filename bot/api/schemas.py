@@ -1,0 +1,78 @@
+"""The API's request and response shapes (separate from the database tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(None, max_length=128, description="The site's own customer id")
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    attributes: dict[str, Any] = Field(default_factory=dict, description="tier, plan, spend, …")
+
+
+class StartConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer: CustomerIn = Field(default_factory=CustomerIn)
+    channel: str = Field("web", min_length=1, max_length=32)
+
+
+class StartConversationOut(BaseModel):
+    conversation_id: str
+    customer_id: int
+    customer_token: str = Field(description="Send as `Authorization: Bearer …`; shown only once")
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="The customer's message; 1 to 2,000 characters by default")
+    client_message_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The client's own id; a resend with the same id is answered once",
+    )
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    role: str
+    text: str
+    created_at: datetime
+    client_message_id: str | None = None
+    entry_id: str | None = None
+    score: float | None = None
+    decision: str | None = None
+    latency_ms: float | None = None
+
+
+class TurnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    message: MessageOut
+    reply: MessageOut
+
+
+class TranscriptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    conversation_id: str
+    status: str
+    messages: list[MessageOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    knowledge_base_entries: int
+    index_rows: int
+    encoder: str

@@ -1,0 +1,39 @@
+"""The FastAPI application, built by a factory from settings (or from a ready runtime)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.api.errors import install_error_handlers
+from bot.api.routes import conversations, health
+from bot.config import Settings
+from bot.runtime import Runtime, build_runtime
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The app; with ``runtime`` given it is used as it is (and not closed at shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        app.state.runtime = build_runtime(settings) if runtime is None else runtime
+        try:
+            yield
+        finally:
+            if own:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="cxagent",
+        summary="A conversational customer-experience agent",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(conversations.router)
+    return app

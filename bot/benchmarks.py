@@ -1,0 +1,199 @@
+"""Benchmarks: scripts that print numbers and the machine they ran on (never tests).
+
+- ``cxagent benchmark retrieval``: the held-out demo questions against the knowledge base.
+- ``cxagent benchmark chat``: messages through the HTTP API of a real server process, beside the
+  bare encoder's forward time measured in the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.config import DATA_DIR, Settings
+
+HELDOUT_QUESTIONS = DATA_DIR / "heldout_questions.csv"
+
+
+def machine_info() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[position]
+
+
+def read_heldout(path: Path = HELDOUT_QUESTIONS) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [(row["text"], row["entry_id"]) for row in csv.DictReader(handle)]
+
+
+def retrieval_benchmark(settings: Settings) -> dict[str, Any]:
+    from retrieval.encoder import SentenceEncoder
+    from retrieval.knowledge_base import load_knowledge_base
+    from retrieval.metrics import retrieval_metrics
+    from retrieval.retriever import Retriever, build_index
+
+    knowledge_base = load_knowledge_base(settings.knowledge_base)
+    questions = read_heldout()
+    encoder = SentenceEncoder(settings.base_model)
+    results: dict[str, Any] = {"machine": machine_info(), "queries": len(questions)}
+    for index_type in ("flat", "hnsw"):
+        retriever = Retriever(
+            knowledge_base, encoder, build_index(knowledge_base, encoder, index_type)
+        )
+        ranked: list[list[str]] = []
+        started = time.perf_counter()
+        for text, _ in questions:
+            ranked.append([hit.entry.id for hit in retriever.search(text, k=5)])
+        elapsed = time.perf_counter() - started
+        metrics = retrieval_metrics(ranked, [gold for _, gold in questions], ks=(1, 5))
+        metrics["ms_per_query"] = 1000 * elapsed / len(questions)
+        results[index_type] = metrics
+        if index_type == "flat":
+            results["misses_at_1"] = [
+                {"text": text, "expected": gold, "got": row[0] if row else None}
+                for (text, gold), row in zip(questions, ranked, strict=True)
+                if not row or row[0] != gold
+            ]
+    print(json.dumps(results, indent=2))
+    return results
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with code {server.returncode} before answering")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the server did not answer {url}/health within {timeout:.0f} s")
+
+
+def chat_benchmark(
+    settings: Settings, messages: int = 500, per_conversation: int = 10
+) -> dict[str, Any]:
+    """Start ``cxagent serve`` on a scratch SQLite database, send ``messages`` chat turns one
+    after another, and compare their latency with the bare encoder's forward pass."""
+    import httpx
+
+    from retrieval.encoder import SentenceEncoder
+
+    questions = [text for text, _ in read_heldout()]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="cxagent-bench-") as scratch:
+        env = {
+            **os.environ,
+            "CXAGENT_DATABASE_URL": f"sqlite:///{scratch}/bench.db",
+            "CXAGENT_INDEX_DIR": f"{scratch}/index",
+            "CXAGENT_LOG_LEVEL": "warning",
+            "CXAGENT_BASE_MODEL": settings.base_model,
+            "CXAGENT_KNOWLEDGE_BASE": str(settings.knowledge_base),
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env
+        )
+        try:
+            _wait_until_up(url, server)
+            turn_ms: list[float] = []
+            server_ms: list[float] = []
+            with httpx.Client(base_url=url, timeout=30) as client:
+                token = ""
+                conversation = ""
+                for sent in range(messages):
+                    if sent % per_conversation == 0:
+                        started = client.post(
+                            "/api/conversations",
+                            json={
+                                "customer": {
+                                    "external_id": f"bench-{sent // per_conversation}",
+                                    "name": "Sam",
+                                }
+                            },
+                        ).json()
+                        conversation, token = started["conversation_id"], started["customer_token"]
+                    text = questions[sent % len(questions)]
+                    began = time.perf_counter()
+                    response = client.post(
+                        f"/api/conversations/{conversation}/messages",
+                        json={"text": text},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    turn_ms.append(1000 * (time.perf_counter() - began))
+                    response.raise_for_status()
+                    server_ms.append(response.json()["reply"]["latency_ms"])
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    # The bare forward pass, in this process, with the server gone so nothing competes for cores.
+    encoder = SentenceEncoder(settings.base_model)
+    for text in questions[:20]:
+        encoder.encode([text])
+    forward_ms: list[float] = []
+    for sent in range(messages):
+        began = time.perf_counter()
+        encoder.encode([questions[sent % len(questions)]])
+        forward_ms.append(1000 * (time.perf_counter() - began))
+
+    results = {
+        "machine": machine_info(),
+        "messages": messages,
+        "chat_turn_ms": {
+            "p50": percentile(turn_ms, 50),
+            "p99": percentile(turn_ms, 99),
+            "mean": statistics.fmean(turn_ms),
+        },
+        "server_side_ms": {"p50": percentile(server_ms, 50), "p99": percentile(server_ms, 99)},
+        "bare_forward_ms": {"p50": percentile(forward_ms, 50), "p99": percentile(forward_ms, 99)},
+    }
+    ratio = results["chat_turn_ms"]["p50"] / results["bare_forward_ms"]["p50"]
+    results["turn_p50_over_forward_p50"] = round(ratio, 2)
+    results["within_2x"] = ratio <= 2.0
+    print(json.dumps(results, indent=2))
+    return results

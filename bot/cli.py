@@ -1,0 +1,194 @@
+"""The `cxagent` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("cxagent")
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    # Errors whose message already says what is wrong and how to fix it: shown as one line.
+    from bot.storage.db import DatabaseUnavailable
+    from finetune.data import DataError
+    from retrieval.encoder import ModelNotFound
+    from retrieval.index import RetrievalIndexError
+    from retrieval.knowledge_base import KnowledgeBaseError
+
+    return (
+        SettingsError,
+        DatabaseUnavailable,
+        DataError,
+        ModelNotFound,
+        RetrievalIndexError,
+        KnowledgeBaseError,
+    )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    app = create_app(settings, runtime)
+    try:
+        uvicorn.run(
+            app,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level,
+        )
+    finally:
+        runtime.close()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.storage.db import check_database, create_db_engine, migrate, safe_url
+
+    engine = create_db_engine(settings.database_url)
+    check_database(engine)
+    migrate(engine)
+    print(f"database at {safe_url(settings.database_url)} is at the newest schema")
+
+
+def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
+    from retrieval.encoder import SentenceEncoder
+    from retrieval.knowledge_base import load_knowledge_base
+    from retrieval.retriever import build_index
+
+    knowledge_base = load_knowledge_base(settings.knowledge_base)
+    encoder = SentenceEncoder(settings.base_model)
+    texts, _ = knowledge_base.corpus()
+    print(f"encoding {len(texts)} questions of {len(knowledge_base)} entries", file=sys.stderr)
+    index = build_index(knowledge_base, encoder, settings.index_type)
+    index.save(settings.index_dir)
+    print(
+        f"indexed {len(index.keys)} rows ({settings.index_type}) into {settings.index_dir}",
+        file=sys.stderr,
+    )
+
+
+def cmd_evaluate_retrieval(settings: Settings, args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from finetune.data import load_labelled
+    from retrieval.encoder import SentenceEncoder
+    from retrieval.evaluate import evaluate_retrieval
+
+    corpus = load_labelled(args.corpus, args.label_column)
+    queries = load_labelled(args.queries, args.label_column)
+    encoder = SentenceEncoder(settings.base_model)
+    bar = tqdm(total=len(queries), desc="queries", unit="q", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    print(f"indexing {len(corpus)} corpus rows", file=sys.stderr)
+    metrics = evaluate_retrieval(
+        encoder,
+        corpus.texts,
+        corpus.labels,
+        queries.texts,
+        queries.labels,
+        index_type=args.index_type or settings.index_type,
+        progress=progress,
+    )
+    bar.close()
+    print(json.dumps(metrics, indent=2))
+
+
+def cmd_split_data(settings: Settings, args: argparse.Namespace) -> None:
+    from finetune.data import load_labelled, stratified_split, write_labelled_csv
+
+    data = load_labelled(args.input, args.label_column)
+    train, test = stratified_split(data, args.test_fraction, args.seed)
+    write_labelled_csv(train, args.train_out, args.label_column)
+    write_labelled_csv(test, args.test_out, args.label_column)
+    print(f"{len(train)} rows -> {args.train_out}, {len(test)} rows -> {args.test_out}")
+
+
+def cmd_benchmark(settings: Settings, args: argparse.Namespace) -> None:
+    from bot import benchmarks
+
+    if args.what == "retrieval":
+        benchmarks.retrieval_benchmark(settings)
+    else:
+        benchmarks.chat_benchmark(settings, messages=args.messages)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxagent",
+        description="cxagent: a conversational customer-experience agent. Settings come from "
+        "CXAGENT_* environment variables (see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="start the service (API, WebSocket, /docs)")
+    serve.add_argument("--host", help="overrides CXAGENT_HOST")
+    serve.add_argument("--port", type=int, help="overrides CXAGENT_PORT")
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        handler=cmd_migrate
+    )
+    commands.add_parser("index", help="build the FAISS index over the knowledge base").set_defaults(
+        handler=cmd_index
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate-retrieval",
+        help="index a CSV corpus (text,intent), search it with CSV queries, print JSON metrics",
+    )
+    evaluate.add_argument("--corpus", type=Path, required=True)
+    evaluate.add_argument("--queries", type=Path, required=True)
+    evaluate.add_argument("--label-column", default="intent")
+    evaluate.add_argument("--index-type", choices=["flat", "hnsw", "ivf"])
+    evaluate.set_defaults(handler=cmd_evaluate_retrieval)
+
+    split = commands.add_parser("split-data", help="stratified train/test split of a CSV file")
+    split.add_argument("--input", type=Path, required=True)
+    split.add_argument("--label-column", default="intent")
+    split.add_argument("--test-fraction", type=float, default=0.1)
+    split.add_argument("--seed", type=int, default=13)
+    split.add_argument("--train-out", type=Path, required=True)
+    split.add_argument("--test-out", type=Path, required=True)
+    split.set_defaults(handler=cmd_split_data)
+
+    benchmark = commands.add_parser("benchmark", help="measure speed and quality on this machine")
+    benchmark.add_argument("what", choices=["retrieval", "chat"])
+    benchmark.add_argument("--messages", type=int, default=500, help="chat: messages to send")
+    benchmark.set_defaults(handler=cmd_benchmark)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[Settings, argparse.Namespace], None] = args.handler
+    try:
+        settings = load_settings(os.environ if environ is None else environ)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        handler(settings, args)
+    except _known_errors() as error:
+        print(f"cxagent {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

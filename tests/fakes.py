@@ -1,0 +1,46 @@
+"""A fake encoder: hashed words and character trigrams, so similar texts get similar vectors
+without loading a model."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+
+class FakeEncoder:
+    def __init__(self, dim: int = 256, fingerprint: str = "fake-v1") -> None:
+        self._dim = dim
+        self._fingerprint = fingerprint
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return "fake-hashing-encoder"
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _features(self, text: str) -> list[str]:
+        words = re.findall(r"[a-z0-9]+", text.lower())
+        grams = [w[i : i + 3] for w in words for i in range(max(1, len(w) - 2))]
+        return words + words + grams
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        vectors = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self._features(text):
+                digest = hashlib.md5(feature.encode()).digest()
+                sign = 1.0 if digest[4] & 1 else -1.0
+                vectors[row, int.from_bytes(digest[:4], "little") % self._dim] += sign
+            norm = np.linalg.norm(vectors[row])
+            if norm > 0:
+                vectors[row] /= norm
+        return vectors
