@@ -15,11 +15,15 @@ from bot.config import Settings, SettingsError, load_settings
 logger = logging.getLogger("cxagent")
 
 
+class UsageError(ValueError):
+    """A command's arguments do not fit together."""
+
+
 def _known_errors() -> tuple[type[Exception], ...]:
     # Errors whose message already says what is wrong and how to fix it: shown as one line.
     from bot.storage.db import DatabaseUnavailable
     from finetune.data import DataError
-    from retrieval.encoder import ModelNotFound
+    from retrieval.encoder import AdapterMismatch, ModelNotFound
     from retrieval.index import RetrievalIndexError
     from retrieval.knowledge_base import KnowledgeBaseError
 
@@ -28,6 +32,8 @@ def _known_errors() -> tuple[type[Exception], ...]:
         DatabaseUnavailable,
         DataError,
         ModelNotFound,
+        AdapterMismatch,
+        UsageError,
         RetrievalIndexError,
         KnowledgeBaseError,
     )
@@ -67,15 +73,33 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
     from retrieval.retriever import build_index
 
     knowledge_base = load_knowledge_base(settings.knowledge_base)
-    encoder = SentenceEncoder(settings.base_model)
-    texts, _ = knowledge_base.corpus()
-    print(f"encoding {len(texts)} questions of {len(knowledge_base)} entries", file=sys.stderr)
+    encoder = SentenceEncoder(settings.base_model, adapter=settings.retrieval_adapter)
+    print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)
     index = build_index(knowledge_base, encoder, settings.index_type)
     index.save(settings.index_dir)
     print(
         f"indexed {len(index.keys)} rows ({settings.index_type}) into {settings.index_dir}",
         file=sys.stderr,
     )
+
+
+def cmd_adapt_retrieval(settings: Settings, args: argparse.Namespace) -> None:
+    from retrieval.adaptation import AdaptationConfig, train_retrieval_adapter
+    from retrieval.knowledge_base import load_knowledge_base
+
+    output: Path | None = args.output or settings.retrieval_adapter
+    if output is None:
+        raise UsageError("give --output DIR (CXAGENT_RETRIEVAL_ADAPTER is `none`)")
+    try:
+        config = AdaptationConfig(
+            epochs=args.epochs, learning_rate=args.learning_rate, rank=args.rank, seed=args.seed
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    knowledge_base = load_knowledge_base(settings.knowledge_base)
+    record = train_retrieval_adapter(knowledge_base, settings.base_model, output, config)
+    print(json.dumps(record, indent=2))
+    print(f"adapter saved in {output}; the index rebuilds itself at the next start", file=sys.stderr)
 
 
 def cmd_evaluate_retrieval(settings: Settings, args: argparse.Namespace) -> None:
@@ -145,6 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("index", help="build the FAISS index over the knowledge base").set_defaults(
         handler=cmd_index
     )
+
+    adapt = commands.add_parser(
+        "adapt-retrieval", help="fit the encoder's LoRA adapter to the knowledge base"
+    )
+    adapt.add_argument("--output", type=Path, help="default: CXAGENT_RETRIEVAL_ADAPTER")
+    adapt.add_argument("--epochs", type=int, default=6)
+    adapt.add_argument("--learning-rate", type=float, default=1e-3)
+    adapt.add_argument("--rank", type=int, default=8)
+    adapt.add_argument("--seed", type=int, default=13)
+    adapt.set_defaults(handler=cmd_adapt_retrieval)
 
     evaluate = commands.add_parser(
         "evaluate-retrieval",

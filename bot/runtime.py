@@ -6,6 +6,7 @@ that is down or a stale index is reported at start-up rather than at the first r
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.services.chat import ChatService
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+from retrieval.adaptation import ADAPTATION_FILE
 from retrieval.encoder import Encoder, SentenceEncoder
 from retrieval.knowledge_base import KnowledgeBase, load_knowledge_base
 from retrieval.retriever import Retriever, load_or_build_index
@@ -46,7 +48,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             migrate(engine)
         knowledge_base = load_knowledge_base(settings.knowledge_base)
         if encoder is None:
-            encoder = SentenceEncoder(settings.base_model)
+            encoder = SentenceEncoder(settings.base_model, adapter=settings.retrieval_adapter)
+            _warn_if_adapter_predates(settings, knowledge_base)
         index = load_or_build_index(
             knowledge_base,
             encoder,
@@ -72,3 +75,15 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         encoder.name,
     )
     return Runtime(settings, engine, sessions, knowledge_base, encoder, retriever, chat)
+
+
+def _warn_if_adapter_predates(settings: Settings, knowledge_base: KnowledgeBase) -> None:
+    # An adapter fitted to an older knowledge base still works, only less well on new entries.
+    if settings.retrieval_adapter is None:
+        return
+    record = json.loads((settings.retrieval_adapter / ADAPTATION_FILE).read_text(encoding="utf-8"))
+    if record.get("knowledge_base_hash") != knowledge_base.content_hash:
+        logger.warning(
+            "the retrieval adapter was fitted to an earlier knowledge base; "
+            "run `cxagent adapt-retrieval` to refit it"
+        )

@@ -65,16 +65,6 @@ class KnowledgeBase:
     def intents(self) -> list[str]:
         return sorted({entry.intent for entry in self.entries})
 
-    def corpus(self) -> tuple[list[str], list[str]]:
-        """(texts, entry ids): one row for every way of asking, the form the index is built on."""
-        texts: list[str] = []
-        keys: list[str] = []
-        for entry in self.entries:
-            for question in entry.questions:
-                texts.append(question)
-                keys.append(entry.id)
-        return texts, keys
-
 
 def load_knowledge_base(path: Path) -> KnowledgeBase:
     try:

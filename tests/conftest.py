@@ -147,8 +147,10 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def real_encoder():  # type: ignore[no-untyped-def]
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole test session."""
+def served_encoder():  # type: ignore[no-untyped-def]
+    """What `cxagent serve` runs by default: the bundled all-MiniLM-L6-v2 with the committed
+    retrieval adapter merged in, loaded once for the whole test session."""
+    from bot.config import Settings
     from retrieval.encoder import SentenceEncoder
 
-    return SentenceEncoder()
+    return SentenceEncoder(adapter=Settings().retrieval_adapter)

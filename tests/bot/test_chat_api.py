@@ -234,7 +234,7 @@ def test_websocket_refuses_a_wrong_token(client: TestClient) -> None:
 def test_health_and_openapi(client: TestClient) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["knowledge_base_entries"] == 4
-    assert health["index_rows"] == 12
+    assert health["index_rows"] == 4
     assert (
         "/api/conversations/{conversation_id}/messages"
         in client.get("/openapi.json").json()["paths"]
