@@ -206,15 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(settings: Settings) -> None:
+    # Libraries (faiss, alembic, transformers) narrate at INFO; only our own packages follow
+    # CXAGENT_LOG_LEVEL, the rest speak up from WARNING.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for package in ("bot", "retrieval", "finetune", "cxagent"):
+        logging.getLogger(package).setLevel(settings.log_level.upper())
+
+
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], None] = args.handler
     try:
         settings = load_settings(os.environ if environ is None else environ)
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(settings)
         handler(settings, args)
     except _known_errors() as error:
         print(f"cxagent {args.command}: error: {error}", file=sys.stderr)

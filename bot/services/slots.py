@@ -8,7 +8,8 @@ from bot.services.redaction import EMAIL
 
 # Brightcart order numbers look like BC-123456; customers also write "order 123456" or "#123456".
 ORDER_ID = re.compile(
-    r"\bBC[\s-]?(\d{6})\b|(?:\border\b(?:\s+(?:number|no\.?|num))?|#)\s*:?\s*#?(\d{6})\b",
+    r"\bBC[\s-]?(\d{6})\b"
+    r"|(?:\border(?:\s+(?:number|no\.?|num|id))?(?:\s+is)?|#)\s*:?\s*#?(\d{6})\b",
     re.IGNORECASE,
 )
 NAME = re.compile(
