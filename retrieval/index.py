@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 
 from retrieval.encoder import Encoder
+from retrieval.inference import run_inference
 
 IndexType = Literal["flat", "hnsw", "ivf"]
 INDEX_FILE = "index.faiss"
@@ -131,7 +132,8 @@ class VectorIndex:
     def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         """For each query row, up to ``k`` hits, best first."""
         k = min(k, len(self.keys))
-        scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        scores, ids = run_inference(self.index.search, queries, k)
         return [
             [
                 Hit(int(i), self.keys[i], float(s))

@@ -10,6 +10,7 @@ import numpy as np
 
 from retrieval.adaptation import entry_answer_text
 from retrieval.encoder import Encoder
+from retrieval.inference import run_inference
 from retrieval.index import IndexMissing, IndexStale, IndexType, VectorIndex
 from retrieval.knowledge_base import Entry, KnowledgeBase
 
@@ -89,7 +90,8 @@ class Retriever:
         self.index = index
 
     def search(self, text: str, k: int = 5) -> list[EntryHit]:
-        return self.search_vector(self.encoder.encode([text])[0], k)
+        # Encoding and searching in one trip to the inference thread.
+        return run_inference(lambda: self.search_vector(self.encoder.encode([text])[0], k))
 
     def search_vector(self, vector: np.ndarray, k: int = 5) -> list[EntryHit]:
         """Up to ``k`` entries, best first, scored by cosine similarity to the entry's vector."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.errors import Forbidden, NotFound, Rejected
@@ -179,32 +179,36 @@ class ChatService:
                 if earlier is not None:
                     return earlier
             customer = conversation.customer
-            self._remember_slots(conversation, customer, extract_slots(text))
+            found = extract_slots(text)
+            slots = {**conversation.slots, **_only(found, "order_id")}
+            profile = _profile_changes(customer, found)
+            known = {
+                "customer_name": profile.get("name", customer.name),
+                "email": profile.get("email", customer.email),
+                "order_id": slots.get("order_id"),
+            }
             stored_text = redact(text)
 
             hits = self.retriever.search(stored_text, k=1)
             best = hits[0] if hits else None
+            if best is not None and best.score >= self.answer_threshold:
+                reply_text, decision = best.entry.render(known), "answer"
+            else:
+                reply_text, decision = NOT_SURE_REPLY, "not_sure"
+
+            # Plain INSERT … RETURNING and UPDATE statements: the ORM's unit of work costs
+            # about 2 ms a turn here, a fifth of the model's forward pass.
             now = utcnow()
-            message = Message(
-                conversation=conversation,
-                customer_id=customer.id,
+            message = MessageView(
+                id=0,
                 role="customer",
                 text=stored_text,
                 created_at=now,
                 client_message_id=client_message_id,
             )
-            if best is not None and best.score >= self.answer_threshold:
-                known = {
-                    "customer_name": customer.name,
-                    "email": customer.email,
-                    "order_id": conversation.slots.get("order_id"),
-                }
-                reply_text, decision = best.entry.render(known), "answer"
-            else:
-                reply_text, decision = NOT_SURE_REPLY, "not_sure"
-            reply = Message(
-                conversation=conversation,
-                customer_id=customer.id,
+            message = replace(message, id=self._insert(session, conversation, message))
+            reply = MessageView(
+                id=0,
                 role="bot",
                 # Answers can carry slot values (an e-mail address); they are logged redacted too.
                 text=redact(reply_text),
@@ -212,17 +216,52 @@ class ChatService:
                 entry_id=best.entry.id if best else None,
                 score=best.score if best else None,
                 decision=decision,
+                latency_ms=1000 * (time.perf_counter() - started),
             )
-            session.add_all([message, reply])
-            conversation.last_message_at = now
-            customer.last_seen_at = now
-            customer.message_count = Customer.message_count + 1
-            session.flush()
-            reply.reply_to_id = message.id
-            reply.latency_ms = 1000 * (time.perf_counter() - started)
-            turn = Turn(MessageView.of(message), MessageView.of(reply))
-        # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted one.
-        return Turn(turn.message, replace(turn.reply, text=reply_text))
+            reply = replace(
+                reply, id=self._insert(session, conversation, reply, reply_to_id=message.id)
+            )
+            conversation_values: dict[str, Any] = {"last_message_at": now}
+            if slots != conversation.slots:
+                conversation_values["slots"] = slots
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id)
+                .values(**conversation_values)
+            )
+            session.execute(
+                update(Customer)
+                .where(Customer.id == customer.id)
+                .values(last_seen_at=now, message_count=Customer.message_count + 1, **profile)
+            )
+        # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
+        return Turn(message, replace(reply, text=reply_text))
+
+    @staticmethod
+    def _insert(
+        session: Session,
+        conversation: Conversation,
+        view: MessageView,
+        reply_to_id: int | None = None,
+    ) -> int:
+        statement = (
+            insert(Message)
+            .values(
+                conversation_id=conversation.id,
+                customer_id=conversation.customer_id,
+                role=view.role,
+                text=view.text,
+                created_at=view.created_at,
+                client_message_id=view.client_message_id,
+                reply_to_id=reply_to_id,
+                entry_id=view.entry_id,
+                score=view.score,
+                latency_ms=view.latency_ms,
+                decision=view.decision,
+            )
+            .returning(Message.id)
+        )
+        return int(session.execute(statement).scalar_one())
 
     def _earlier_turn(
         self, session: Session, conversation_id: str, client_message_id: str
@@ -240,17 +279,6 @@ class ChatService:
             return None
         return Turn(MessageView.of(message), MessageView.of(reply))
 
-    @staticmethod
-    def _remember_slots(
-        conversation: Conversation, customer: Customer, found: dict[str, str]
-    ) -> None:
-        if "order_id" in found:
-            conversation.slots = {**conversation.slots, "order_id": found["order_id"]}
-        if "email" in found:
-            customer.email = found["email"]
-        if "customer_name" in found and not customer.name:
-            customer.name = found["customer_name"]
-
     def transcript(self, conversation_id: str, token: str) -> Transcript:
         with self.sessions() as session:
             conversation = self._authorised(session, conversation_id, token)
@@ -262,3 +290,18 @@ class ChatService:
             return Transcript(
                 conversation.id, conversation.status, [MessageView.of(m) for m in messages]
             )
+
+
+def _only(values: dict[str, str], *names: str) -> dict[str, str]:
+    return {name: values[name] for name in names if name in values}
+
+
+def _profile_changes(customer: Customer, found: dict[str, str]) -> dict[str, str]:
+    """Profile fields to update from what the customer just said: a new e-mail address always,
+    a name only if we had none (the site's own record of the name wins)."""
+    changes = {}
+    if "email" in found and found["email"] != customer.email:
+        changes["email"] = found["email"]
+    if "customer_name" in found and not customer.name:
+        changes["name"] = found["customer_name"]
+    return changes
