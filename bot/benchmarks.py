@@ -65,6 +65,7 @@ def retrieval_benchmark(settings: Settings) -> dict[str, Any]:
     """Held-out demo questions against the knowledge base: the served encoder (with its adapter)
     with flat and HNSW indexes, and the frozen base encoder for comparison."""
     from retrieval.encoder import SentenceEncoder
+    from retrieval.index import IndexType
     from retrieval.knowledge_base import load_knowledge_base
     from retrieval.metrics import retrieval_metrics
     from retrieval.retriever import Retriever, build_index
@@ -73,12 +74,17 @@ def retrieval_benchmark(settings: Settings) -> dict[str, Any]:
     questions = read_heldout()
     gold = [entry_id for _, entry_id in questions]
     results: dict[str, Any] = {"machine": machine_info(), "queries": len(questions)}
-    runs = [("frozen_base", None, "flat")]
+    runs: list[tuple[str, Path | None, IndexType]] = [("frozen_base", None, "flat")]
     if settings.retrieval_adapter is not None:
-        runs += [("adapted", settings.retrieval_adapter, "flat"), ("adapted", settings.retrieval_adapter, "hnsw")]
+        runs += [
+            ("adapted", settings.retrieval_adapter, "flat"),
+            ("adapted", settings.retrieval_adapter, "hnsw"),
+        ]
     for label, adapter, index_type in runs:
         encoder = SentenceEncoder(settings.base_model, adapter=adapter)
-        retriever = Retriever(knowledge_base, encoder, build_index(knowledge_base, encoder, index_type))
+        retriever = Retriever(
+            knowledge_base, encoder, build_index(knowledge_base, encoder, index_type)
+        )
         ranked: list[list[str]] = []
         started = time.perf_counter()
         for text, _ in questions:

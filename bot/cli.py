@@ -99,7 +99,9 @@ def cmd_adapt_retrieval(settings: Settings, args: argparse.Namespace) -> None:
     knowledge_base = load_knowledge_base(settings.knowledge_base)
     record = train_retrieval_adapter(knowledge_base, settings.base_model, output, config)
     print(json.dumps(record, indent=2))
-    print(f"adapter saved in {output}; the index rebuilds itself at the next start", file=sys.stderr)
+    print(
+        f"adapter saved in {output}; the index rebuilds itself at the next start", file=sys.stderr
+    )
 
 
 def cmd_evaluate_retrieval(settings: Settings, args: argparse.Namespace) -> None:

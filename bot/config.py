@@ -57,7 +57,7 @@ class Settings(BaseModel):
         0.45,
         ge=0.0,
         le=1.0,
-        description="Cosine similarity below which the bot says it is not sure and offers a person.",
+        description="Cosine similarity below which the bot is not sure and offers a person.",
     )
     max_message_chars: int = Field(2000, ge=1, description="Longest customer message accepted.")
     host: str = Field("127.0.0.1", description="Address `cxagent serve` listens on.")
@@ -82,7 +82,7 @@ class Settings(BaseModel):
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Settings from ``CXAGENT_*`` variables in ``environ``; unknown ``CXAGENT_*`` names are errors."""
+    """Settings from the ``CXAGENT_*`` variables in ``environ``; unknown names are errors."""
     values = {
         name.removeprefix(ENV_PREFIX).lower(): value
         for name, value in environ.items()

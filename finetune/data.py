@@ -75,8 +75,7 @@ def _csv_rows(path: Path, handle, label_column: str):  # type: ignore[no-untyped
             f"{path}: missing column(s) {sorted(missing)}; the header has {reader.fieldnames}"
         )
     # Row numbers count the header as row 1, as a spreadsheet shows them.
-    for row_number, row in enumerate(reader, start=2):
-        yield row_number, row
+    yield from enumerate(reader, start=2)
 
 
 def _jsonl_rows(path: Path, handle):  # type: ignore[no-untyped-def]
@@ -95,7 +94,7 @@ def _jsonl_rows(path: Path, handle):  # type: ignore[no-untyped-def]
 def stratified_split(
     data: LabelledTexts, test_fraction: float, seed: int
 ) -> tuple[LabelledTexts, LabelledTexts]:
-    """(train, test), each label split in the same proportion; the same seed gives the same split."""
+    """(train, test), each label split alike; the same seed gives the same split."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, not {test_fraction}")
     by_label: dict[str, list[int]] = defaultdict(list)

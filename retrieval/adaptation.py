@@ -14,6 +14,7 @@ import random
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from retrieval.knowledge_base import Entry, KnowledgeBase
 
@@ -67,7 +68,7 @@ def train_retrieval_adapter(
     torch.manual_seed(config.seed)
     encoder = SentenceEncoder(base_model)
     tokenizer = encoder.model.tokenizer
-    transformer = encoder.model[0].auto_model
+    transformer = cast(torch.nn.Module, encoder.model[0].auto_model)
     model = get_peft_model(
         transformer,
         LoraConfig(

@@ -11,13 +11,14 @@ import hashlib
 import os
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
 from retrieval.inference import run_inference
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 BUNDLED = "bundled"
@@ -129,8 +130,10 @@ class SentenceEncoder:
                 f"the adapter in {adapter} was trained on {record.get('base_model')} with other "
                 f"weights than {self._name}; retrain it with `cxagent adapt-retrieval`"
             )
-        transformer = self.model[0].auto_model
-        self.model[0].auto_model = PeftModel.from_pretrained(transformer, str(adapter)).merge_and_unload()
+        transformer = cast("torch.nn.Module", self.model[0].auto_model)
+        self.model[0].auto_model = PeftModel.from_pretrained(
+            transformer, str(adapter)
+        ).merge_and_unload()
         digest = hashlib.sha256(self._fingerprint.encode())
         digest.update((adapter / "adapter_model.safetensors").read_bytes())
         return digest.hexdigest()

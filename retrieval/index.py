@@ -73,16 +73,16 @@ def _new_faiss_index(index_type: IndexType, dim: int, rows: int) -> faiss.Index:
     if index_type == "flat":
         return faiss.IndexFlatIP(dim)
     if index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 64
-        return index
+        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.hnsw.efSearch = 64
+        return hnsw
     if index_type == "ivf":
         # About sqrt(n) lists, but FAISS wants some 39 training points per list.
         nlist = max(1, min(int(math.sqrt(rows)), rows // 39))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.nprobe = min(nlist, 8)
-        return index
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.nprobe = min(nlist, 8)
+        return ivf
     raise ValueError(f"unknown index type {index_type!r}; choose flat, hnsw or ivf")
 
 

@@ -10,12 +10,11 @@ import numpy as np
 
 from retrieval.adaptation import entry_answer_text
 from retrieval.encoder import Encoder
-from retrieval.inference import run_inference
 from retrieval.index import IndexMissing, IndexStale, IndexType, VectorIndex
+from retrieval.inference import run_inference
 from retrieval.knowledge_base import Entry, KnowledgeBase
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def load_or_build_index(
     index_type: IndexType = "flat",
     rebuild: bool = True,
 ) -> VectorIndex:
-    """The saved index if it matches; otherwise rebuilt and saved, or refused when ``rebuild`` is off."""
+    """The saved index if it matches; else rebuilt and saved, or refused if ``rebuild`` is off."""
     try:
         index = VectorIndex.load(index_dir)
         reason = index.metadata.stale_reason(encoder, knowledge_base.content_hash)

@@ -13,7 +13,8 @@ ORDER_ID = re.compile(
     re.IGNORECASE,
 )
 NAME = re.compile(
-    r"\b(?:my name is|my name's|i am called|call me)\s+([A-Z][a-z'-]{1,30}(?:\s[A-Z][a-z'-]{1,30})?)"
+    r"\b(?:my name is|my name's|i am called|call me)\s+"
+    r"([A-Z][a-z'-]{1,30}(?:\s[A-Z][a-z'-]{1,30})?)"
 )
 
 

@@ -225,9 +225,9 @@ def test_websocket_chat_acknowledges_and_replies(client: TestClient, runtime: Ru
 
 def test_websocket_refuses_a_wrong_token(client: TestClient) -> None:
     conversation, _ = start(client)
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(f"/api/conversations/{conversation}/ws?token=wrong") as ws:
-            ws.receive_json()
+    url = f"/api/conversations/{conversation}/ws?token=wrong"
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as ws:
+        ws.receive_json()
     assert closed.value.code == 4403
 
 

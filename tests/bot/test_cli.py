@@ -13,7 +13,9 @@ from bot.cli import main
 UNREACHABLE = "postgresql+psycopg://cx:hunter2@127.0.0.1:1/cx"
 
 
-def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "intent")) -> Path:
+def write_csv(
+    path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "intent")
+) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -21,10 +23,14 @@ def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] =
     return path
 
 
-def test_serve_with_the_database_down_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_with_the_database_down_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["serve"], environ={"CXAGENT_DATABASE_URL": UNREACHABLE}) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("cxagent serve: error: cannot reach the database at postgresql+psycopg://cx:***@")
+    assert error.startswith(
+        "cxagent serve: error: cannot reach the database at postgresql+psycopg://cx:***@"
+    )
     assert "\n" not in error and "hunter2" not in error
 
 
@@ -63,7 +69,9 @@ def test_split_data_is_stratified_and_repeatable(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     test_rows = list(csv.DictReader(outputs[0][1].splitlines()))
     assert len(test_rows) == 12
-    assert sorted(r["intent"] for r in test_rows) == ["label0"] * 4 + ["label1"] * 4 + ["label2"] * 4
+    assert (
+        sorted(r["intent"] for r in test_rows) == ["label0"] * 4 + ["label1"] * 4 + ["label2"] * 4
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,35 +82,61 @@ def test_split_data_is_stratified_and_repeatable(tmp_path: Path) -> None:
         ("text,intent\nhello,\n", "row 2: empty intent"),
     ],
 )
-def test_bad_data_files_name_the_row(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str) -> None:
+def test_bad_data_files_name_the_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
     source = tmp_path / "bad.csv"
     source.write_text(content)
-    args = ["split-data", "--input", str(source), "--train-out", str(tmp_path / "a.csv"), "--test-out", str(tmp_path / "b.csv")]
+    args = [
+        "split-data",
+        "--input",
+        str(source),
+        "--train-out",
+        str(tmp_path / "a.csv"),
+        "--test-out",
+        str(tmp_path / "b.csv"),
+    ]
     assert main(args, environ={}) == 2
     error = capsys.readouterr().err
     assert str(source) in error and message in error
 
 
 @pytest.mark.real_model
-def test_evaluate_retrieval_prints_json_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_retrieval_prints_json_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus = write_csv(
         tmp_path / "corpus.csv",
-        [("where is my parcel", "track"), ("my package has not arrived", "track"),
-         ("I want my money back", "refund"), ("how do I get a refund", "refund"),
-         ("I forgot my password", "login"), ("cannot sign in", "login")],
+        [
+            ("where is my parcel", "track"),
+            ("my package has not arrived", "track"),
+            ("I want my money back", "refund"),
+            ("how do I get a refund", "refund"),
+            ("I forgot my password", "login"),
+            ("cannot sign in", "login"),
+        ],
     )
     queries = write_csv(
         tmp_path / "queries.csv",
-        [("has my order shipped yet", "track"), ("refund me please", "refund"), ("password reset", "login")],
+        [
+            ("has my order shipped yet", "track"),
+            ("refund me please", "refund"),
+            ("password reset", "login"),
+        ],
     )
-    assert main(["evaluate-retrieval", "--corpus", str(corpus), "--queries", str(queries)], environ={}) == 0
+    assert (
+        main(["evaluate-retrieval", "--corpus", str(corpus), "--queries", str(queries)], environ={})
+        == 0
+    )
     metrics = json.loads(capsys.readouterr().out)
     assert set(metrics) >= {"recall@1", "recall@5", "mrr", "ms_per_query"}
     assert metrics["recall@5"] == 1.0 and metrics["queries"] == 3 and metrics["corpus_rows"] == 6
 
 
 @pytest.mark.real_model
-def test_serve_refuses_a_missing_index_when_told_not_to_rebuild(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_refuses_a_missing_index_when_told_not_to_rebuild(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     environ = {
         "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
         "CXAGENT_INDEX_DIR": str(tmp_path / "no-index"),

@@ -1,4 +1,4 @@
-"""The product as shipped: the demo knowledge base, the bundled model with its adapter, over HTTP."""
+"""The product as shipped: demo knowledge base, bundled model and adapter, over HTTP."""
 
 from __future__ import annotations
 

@@ -29,7 +29,10 @@ def test_personal_data_is_redacted_and_the_rest_kept(text: str, expected: str) -
         ("my order number is 654321", {"order_id": "BC-654321"}),
         ("order #112233 is late", {"order_id": "BC-112233"}),
         ("bc 998877 please", {"order_id": "BC-998877"}),
-        ("my name is Anna and my email is anna@example.org", {"customer_name": "Anna", "email": "anna@example.org"}),
+        (
+            "my name is Anna and my email is anna@example.org",
+            {"customer_name": "Anna", "email": "anna@example.org"},
+        ),
         ("I waited 123456 seconds", {}),
     ],
 )

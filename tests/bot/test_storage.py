@@ -41,10 +41,20 @@ def test_rows_round_trip_with_utc_times_and_json(database_url: str) -> None:
     moment = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     with sessions.begin() as session:
         customer = Customer(external_id="x-1", attributes={"tier": "vip", "spend": 1200.5})
-        conversation = Conversation(id="c" * 32, customer=customer, token_hash="0" * 64, slots={"order_id": "BC-1"})
+        conversation = Conversation(
+            id="c" * 32, customer=customer, token_hash="0" * 64, slots={"order_id": "BC-1"}
+        )
         session.add(conversation)
         session.flush()
-        session.add(Message(conversation=conversation, customer_id=customer.id, role="customer", text="hi", created_at=moment))
+        session.add(
+            Message(
+                conversation=conversation,
+                customer_id=customer.id,
+                role="customer",
+                text="hi",
+                created_at=moment,
+            )
+        )
     with sessions() as session:
         message = session.scalars(select(Message)).one()
         assert message.created_at == moment and message.created_at.tzinfo is not None
@@ -65,9 +75,25 @@ def test_a_client_message_id_is_unique_within_a_conversation(database_url: str) 
         conversation = Conversation(id="d" * 32, customer=customer, token_hash="0" * 64)
         session.add(conversation)
         session.flush()
-        session.add(Message(conversation=conversation, customer_id=customer.id, role="customer", text="a", client_message_id="m1"))
+        session.add(
+            Message(
+                conversation=conversation,
+                customer_id=customer.id,
+                role="customer",
+                text="a",
+                client_message_id="m1",
+            )
+        )
     with pytest.raises(IntegrityError), sessions.begin() as session:
-        session.add(Message(conversation_id="d" * 32, customer_id=customer.id, role="customer", text="b", client_message_id="m1"))
+        session.add(
+            Message(
+                conversation_id="d" * 32,
+                customer_id=customer.id,
+                role="customer",
+                text="b",
+                client_message_id="m1",
+            )
+        )
     engine.dispose()
 
 
@@ -76,5 +102,7 @@ def test_an_unreachable_database_is_one_clear_line() -> None:
     with pytest.raises(DatabaseUnavailable) as error:
         check_database(engine)
     message = str(error.value)
-    assert message.startswith("cannot reach the database at postgresql+psycopg://someone:***@127.0.0.1:1/cx")
+    assert message.startswith(
+        "cannot reach the database at postgresql+psycopg://someone:***@127.0.0.1:1/cx"
+    )
     assert "\n" not in message and "secret" not in message

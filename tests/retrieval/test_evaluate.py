@@ -5,7 +5,13 @@ from tests.fakes import FakeEncoder
 
 
 def test_evaluate_retrieval_reports_metrics_and_leaves_out_the_queries_themselves() -> None:
-    corpus = ["track my parcel", "where is my package", "refund my money", "I want a refund", "reset password"]
+    corpus = [
+        "track my parcel",
+        "where is my package",
+        "refund my money",
+        "I want a refund",
+        "reset password",
+    ]
     labels = ["track", "track", "refund", "refund", "account"]
     queries = ["where is my package", "refund please money", "password reset"]
     gold = ["track", "refund", "account"]

@@ -11,7 +11,22 @@ from retrieval.metrics import retrieval_metrics
 from retrieval.retriever import Retriever, build_index, load_or_build_index
 from tests.fakes import FakeEncoder
 
-_WORDS = "order parcel refund card account password delivery return size colour gift voucher kettle lamp".split()
+_WORDS = [
+    "order",
+    "parcel",
+    "refund",
+    "card",
+    "account",
+    "password",
+    "delivery",
+    "return",
+    "size",
+    "colour",
+    "gift",
+    "voucher",
+    "kettle",
+    "lamp",
+]
 _rng = np.random.default_rng(7)
 TEXTS = [" ".join(_rng.choice(_WORDS, size=5)) + f" item{i}" for i in range(400)]
 KEYS = [f"topic-{i % 7}" for i in range(400)]
@@ -83,7 +98,11 @@ def test_retriever_scores_each_entry_once(fake_encoder: FakeEncoder, mini_kb_pat
 def test_retrieval_metrics() -> None:
     ranked = [["a", "b"], ["b", "a"], ["c", "d"]]
     metrics = retrieval_metrics(ranked, ["a", "a", "a"], ks=(1, 2))
-    assert metrics == {"recall@1": pytest.approx(1 / 3), "recall@2": pytest.approx(2 / 3), "mrr": pytest.approx(0.5)}
+    assert metrics == {
+        "recall@1": pytest.approx(1 / 3),
+        "recall@2": pytest.approx(2 / 3),
+        "mrr": pytest.approx(0.5),
+    }
     with pytest.raises(ValueError):
         retrieval_metrics([["a"]], ["a", "b"])
 

@@ -31,7 +31,10 @@ def test_the_heldout_questions_name_real_entries_and_are_not_copies() -> None:
 
 def test_render_fills_slots_or_falls_back() -> None:
     entry = Entry("a.b", "a", ("q",), "Hi {customer_name}, order {order_id}.", "Hi there.")
-    assert entry.render({"customer_name": "Ann", "order_id": "BC-000001"}) == "Hi Ann, order BC-000001."
+    assert (
+        entry.render({"customer_name": "Ann", "order_id": "BC-000001"})
+        == "Hi Ann, order BC-000001."
+    )
     assert entry.render({"customer_name": "Ann", "order_id": None}) == "Hi there."
     assert Entry("c.d", "c", ("q",), "Plain.").render({}) == "Plain."
 

@@ -1,0 +1,21 @@
+"""The README stays true: its commands are what CI runs, and it documents every setting."""
+
+from __future__ import annotations
+
+import re
+
+from bot.config import ENV_PREFIX, REPO_ROOT, Settings
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    commands = re.findall(r"```bash\n(.+?)\n```", README)
+    assert 'pip install -e ".[test]" && pytest' in commands
+    assert 'pip install -e ".[test]" && pytest' in (REPO_ROOT / ".ci" / "run").read_text()
+    assert "pip install -e . && cxagent serve" in commands
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    for name in Settings.model_fields:
+        assert f"| `{ENV_PREFIX}{name.upper()}` |" in README, name
