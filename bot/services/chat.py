@@ -7,7 +7,7 @@ import hmac
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -57,17 +57,13 @@ class MessageView:
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
-        return cls(
-            id=message.id,
-            role=message.role,
-            text=message.text,
-            created_at=message.created_at,
-            client_message_id=message.client_message_id,
-            entry_id=message.entry_id,
-            score=message.score,
-            decision=message.decision,
-            latency_ms=message.latency_ms,
-        )
+        return cls(**{field.name: getattr(message, field.name) for field in fields(cls)})
+
+    def columns(self) -> dict[str, Any]:
+        """The ``messages`` columns this view carries, all but the id the database assigns."""
+        return {
+            field.name: getattr(self, field.name) for field in fields(self) if field.name != "id"
+        }
 
 
 @dataclass(frozen=True)
@@ -249,15 +245,8 @@ class ChatService:
             .values(
                 conversation_id=conversation.id,
                 customer_id=conversation.customer_id,
-                role=view.role,
-                text=view.text,
-                created_at=view.created_at,
-                client_message_id=view.client_message_id,
                 reply_to_id=reply_to_id,
-                entry_id=view.entry_id,
-                score=view.score,
-                latency_ms=view.latency_ms,
-                decision=view.decision,
+                **view.columns(),
             )
             .returning(Message.id)
         )
