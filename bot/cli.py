@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings, SettingsError, load_settings
 
@@ -22,6 +23,7 @@ class UsageError(ValueError):
 def _known_errors() -> tuple[type[Exception], ...]:
     # Errors whose message already says what is wrong and how to fix it: shown as one line.
     from bot.storage.db import DatabaseUnavailable
+    from finetune.bundle import BundleError
     from finetune.data import DataError
     from retrieval.encoder import AdapterMismatch, ModelNotFound
     from retrieval.index import RetrievalIndexError
@@ -34,6 +36,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
         ModelNotFound,
         AdapterMismatch,
         UsageError,
+        BundleError,
         RetrievalIndexError,
         KnowledgeBaseError,
     )
@@ -143,6 +146,63 @@ def cmd_split_data(settings: Settings, args: argparse.Namespace) -> None:
     print(f"{len(train)} rows -> {args.train_out}, {len(test)} rows -> {args.test_out}")
 
 
+def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
+    from finetune.data import load_labelled
+    from finetune.modeling import SENTIMENT_LABELS
+    from finetune.trainer import TrainingConfig, train
+
+    try:
+        config = TrainingConfig(
+            base_model=args.base_model or settings.base_model,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            lora_rank=args.lora_rank,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    intents = load_labelled(args.intent_data, "intent")
+    sentiments = (
+        load_labelled(args.sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
+        if args.sentiment_data
+        else None
+    )
+    out_of_scope = load_labelled(args.oos_data, "intent") if args.oos_data else None
+    bundle, adapter_model = train(config, intents, sentiments, out_of_scope)
+    bundle.save(args.output, adapter_model)
+    print(json.dumps({"validation": _headline(bundle.info.metrics["validation"])}, indent=2))
+    print(f"model bundle saved in {args.output}", file=sys.stderr)
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The single-number metrics of each task (not the tables)."""
+    return {
+        task: {name: value for name, value in values.items() if isinstance(value, float)}
+        for task, values in metrics.items()
+        if task in ("intent", "sentiment")
+    }
+
+
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    from finetune.bundle import NLUBundle
+    from finetune.data import load_labelled
+    from finetune.evaluation import evaluate, write_report
+    from finetune.modeling import SENTIMENT_LABELS
+
+    bundle = NLUBundle.load(args.model)
+    intents = load_labelled(args.intent_data, "intent")
+    sentiments = (
+        load_labelled(args.sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
+        if args.sentiment_data
+        else None
+    )
+    report = evaluate(bundle, intents, sentiments)
+    written = write_report(report, args.report)
+    print(json.dumps(_headline(report), indent=2))
+    print("wrote " + ", ".join(str(path) for path in written), file=sys.stderr)
+
+
 def cmd_benchmark(settings: Settings, args: argparse.Namespace) -> None:
     from bot import benchmarks
 
@@ -200,6 +260,30 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--train-out", type=Path, required=True)
     split.add_argument("--test-out", type=Path, required=True)
     split.set_defaults(handler=cmd_split_data)
+
+    training = commands.add_parser(
+        "train", help="train the NLU model (LoRA intent and sentiment heads) into a bundle"
+    )
+    training.add_argument("--intent-data", type=Path, required=True, help="CSV/JSONL: text,intent")
+    training.add_argument("--sentiment-data", type=Path, help="CSV/JSONL: text,sentiment")
+    training.add_argument("--oos-data", type=Path, help="out-of-scope examples: text,intent")
+    training.add_argument("--output", type=Path, required=True, help="the bundle folder")
+    training.add_argument("--epochs", type=int, default=2)
+    training.add_argument("--batch-size", type=int, default=32)
+    training.add_argument("--learning-rate", type=float, default=1e-3)
+    training.add_argument("--lora-rank", type=int, default=8)
+    training.add_argument("--seed", type=int, default=13)
+    training.add_argument("--base-model", help="default: CXAGENT_BASE_MODEL")
+    training.set_defaults(handler=cmd_train)
+
+    evaluation = commands.add_parser(
+        "evaluate", help="evaluate a bundle: report.json, report.md and pictures"
+    )
+    evaluation.add_argument("--model", type=Path, required=True, help="the bundle folder")
+    evaluation.add_argument("--intent-data", type=Path, required=True)
+    evaluation.add_argument("--sentiment-data", type=Path)
+    evaluation.add_argument("--report", type=Path, required=True, help="folder for the report")
+    evaluation.set_defaults(handler=cmd_evaluate)
 
     benchmark = commands.add_parser("benchmark", help="measure speed and quality on this machine")
     benchmark.add_argument("what", choices=["retrieval", "chat"])

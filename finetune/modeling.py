@@ -1,0 +1,92 @@
+"""The NLU model: one encoder with LoRA adapters, an intent head and a sentiment head.
+
+The encoder is all-MiniLM-L6-v2 read the way sentence-transformers trained it: token vectors
+mean-pooled over the attention mask and L2-normalised. The heads are linear layers on that
+vector. (A sequence-classification head would read the [CLS] pooler, which sentence-transformers
+never trained; starting from the mean-pooled vector starts from what the encoder is good at.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+OOS_LABEL = "oos"
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(batch, tokens, dim), (batch, tokens) → (batch, dim), unit length."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return nn.functional.normalize(pooled, dim=-1)
+
+
+class MultiTaskModel(nn.Module):
+    """Encoder (optionally LoRA-wrapped) plus linear heads over the pooled sentence vector."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        tokenizer: Any,
+        intent_labels: list[str],
+        sentiment_labels: list[str] | None,
+        max_length: int = 128,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.intent_labels = list(intent_labels)
+        self.sentiment_labels = list(sentiment_labels) if sentiment_labels else None
+        self.max_length = max_length
+        config: Any = encoder.config  # HF and peft-wrapped models alike
+        dim = int(config.hidden_size)
+        self.intent_head = nn.Linear(dim, len(self.intent_labels))
+        self.sentiment_head = (
+            nn.Linear(dim, len(self.sentiment_labels)) if self.sentiment_labels else None
+        )
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        batch = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        hidden = self.encoder(**batch).last_hidden_state
+        return mean_pool(hidden, batch["attention_mask"])
+
+    def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(sentence vectors, intent logits, sentiment logits or None)."""
+        vectors = self.embed(texts)
+        sentiment = self.sentiment_head(vectors) if self.sentiment_head is not None else None
+        return vectors, self.intent_head(vectors), sentiment
+
+    def init_head(self, head: nn.Linear, weight: np.ndarray, bias: np.ndarray) -> None:
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+            head.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    intent: str
+    intent_confidence: float
+    out_of_scope: bool
+    sentiment: str | None
+    sentiment_score: float | None  # p(positive) - p(negative), in [-1, 1]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    scaled = logits / temperature
+    scaled = scaled - scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+
+
+def load_base(base_path: Path) -> tuple[nn.Module, Any]:
+    from transformers import AutoModel, AutoTokenizer
+
+    return AutoModel.from_pretrained(str(base_path)), AutoTokenizer.from_pretrained(str(base_path))

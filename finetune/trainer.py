@@ -1,0 +1,328 @@
+"""Training: intent and sentiment heads over one LoRA-adapted encoder.
+
+The recipe, in order:
+1. Encode the training texts with the frozen encoder and fit a logistic regression per task.
+   The regression's weights become the heads, so fine-tuning starts where the strongest frozen
+   baseline ends instead of from random heads.
+2. Put LoRA adapters on the encoder and train adapters and heads together with cross-entropy,
+   an intent batch and a sentiment batch in each step.
+3. On the validation split, fit a temperature for calibrated confidences and choose the
+   out-of-scope threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from finetune.bundle import BundleInfo, NLUBundle
+from finetune.data import LabelledTexts, stratified_split
+from finetune.modeling import OOS_LABEL, MultiTaskModel, load_base, softmax
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    base_model: str = "bundled"
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    head_learning_rate: float = 1e-4
+    lora_rank: int = 8
+    lora_targets: tuple[str, ...] = ("query", "value")
+    logistic_c: float = 20.0
+    max_length: int = 64
+    validation_fraction: float = 0.1
+    # Out-of-scope threshold when there are no `oos` rows: the confidence below which this share
+    # of in-scope validation messages falls.
+    in_scope_rejection: float = 0.02
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.epochs < 0:
+            problems.append(f"epochs={self.epochs} (must be >= 0)")
+        if self.batch_size < 2:
+            problems.append(f"batch_size={self.batch_size} (must be >= 2)")
+        if not 0 < self.learning_rate < 1 or not 0 < self.head_learning_rate < 1:
+            problems.append(
+                f"learning_rate={self.learning_rate}, head_learning_rate="
+                f"{self.head_learning_rate} (each must be in (0, 1))"
+            )
+        if self.lora_rank < 1:
+            problems.append(f"lora_rank={self.lora_rank} (must be >= 1)")
+        if not 0 < self.validation_fraction < 0.5:
+            problems.append(f"validation_fraction={self.validation_fraction} (must be in (0, 0.5))")
+        if not 0 <= self.in_scope_rejection < 0.5:
+            problems.append(f"in_scope_rejection={self.in_scope_rejection} (must be in [0, 0.5))")
+        if problems:
+            raise ValueError("bad training arguments: " + "; ".join(problems))
+
+
+def data_hash(data: LabelledTexts) -> str:
+    digest = hashlib.sha256()
+    for text, label in zip(data.texts, data.labels, strict=True):
+        digest.update(f"{text}\t{label}\n".encode())
+    return digest.hexdigest()
+
+
+def _frozen_vectors(model: MultiTaskModel, texts: list[str], batch_size: int) -> np.ndarray:
+    from tqdm import tqdm
+
+    chunks = []
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(texts), batch_size), desc="frozen encoding", unit="batch"):
+            chunks.append(model.embed(texts[start : start + batch_size]).numpy())
+    return np.concatenate(chunks)
+
+
+def _fit_head(
+    vectors: np.ndarray, labels: list[str], order: list[str], c: float
+) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    targets = np.array([order.index(label) for label in labels])
+    regression = LogisticRegression(C=c, max_iter=2000).fit(vectors, targets)
+    coef, intercept = regression.coef_, regression.intercept_
+    if coef.shape[0] == 1:
+        # Two classes: one weight vector w gives z1 - z0; split it as z1 = w/2, z0 = -w/2.
+        coef = np.vstack([-coef / 2, coef / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    weight = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
+    bias = np.full(len(order), -1e4, dtype=np.float32)  # a label absent from training never wins
+    weight[regression.classes_] = coef
+    bias[regression.classes_] = intercept
+    return weight, bias
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature that minimises validation negative log-likelihood (grid search)."""
+    best, best_nll = 1.0, math.inf
+    for temperature in np.exp(np.linspace(np.log(0.25), np.log(8.0), 61)):
+        probs = softmax(logits, float(temperature))
+        nll = -float(np.mean(np.log(probs[np.arange(len(targets)), targets] + 1e-12)))
+        if nll < best_nll:
+            best, best_nll = float(temperature), nll
+    return best
+
+
+def choose_oos_threshold(
+    probs: np.ndarray, labels: list[str], gold: list[str], in_scope_rejection: float
+) -> tuple[float, str]:
+    """(threshold, method). Without `oos` validation rows, the quantile of in-scope confidence
+    that rejects ``in_scope_rejection`` of them. With them, the threshold that maximises
+    out-of-scope recall while in-scope accuracy drops by at most one point."""
+    confidence = probs.max(axis=1)
+    in_scope = np.array([g != OOS_LABEL for g in gold])
+    if in_scope.all():
+        return float(np.quantile(confidence, in_scope_rejection)), "confidence-quantile"
+    predicted = [labels[i] for i in probs.argmax(axis=1)]
+    correct = np.array([p == g for p, g in zip(predicted, gold, strict=True)])
+    base_accuracy = correct[in_scope].mean()
+    best = 0.0
+    for threshold in np.linspace(0.0, 0.99, 100):
+        kept = correct & (confidence >= threshold)
+        if base_accuracy - kept[in_scope].mean() <= 0.01:
+            best = float(threshold)
+    return best, "oos-class+confidence"
+
+
+def train(
+    config: TrainingConfig,
+    intents: LabelledTexts,
+    sentiments: LabelledTexts | None = None,
+    out_of_scope: LabelledTexts | None = None,
+    show_progress: bool = True,
+) -> tuple[NLUBundle, Any]:
+    """Train and return (bundle, the peft-wrapped encoder that saves the adapter)."""
+    from peft import LoraConfig, get_peft_model
+    from tqdm import tqdm
+
+    from retrieval.encoder import BUNDLED, BUNDLED_NAME, resolve_model_path, weights_hash
+
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    if out_of_scope is not None:
+        out_of_scope = LabelledTexts(out_of_scope.texts, [OOS_LABEL] * len(out_of_scope))
+        intents = LabelledTexts(
+            intents.texts + out_of_scope.texts, intents.labels + out_of_scope.labels
+        )
+    intent_train, intent_validation = stratified_split(
+        intents, config.validation_fraction, config.seed
+    )
+    sentiment_train = sentiment_validation = None
+    if sentiments is not None:
+        sentiment_train, sentiment_validation = stratified_split(
+            sentiments, config.validation_fraction, config.seed
+        )
+
+    base_path = resolve_model_path(config.base_model)
+    encoder, tokenizer = load_base(base_path)
+    intent_labels = sorted(set(intents.labels))
+    sentiment_labels = sorted(set(sentiments.labels)) if sentiments is not None else None
+    model = MultiTaskModel(encoder, tokenizer, intent_labels, sentiment_labels, config.max_length)
+
+    model.eval()
+    vectors = _frozen_vectors(model, intent_train.texts, 128)
+    model.init_head(
+        model.intent_head,
+        *_fit_head(vectors, intent_train.labels, intent_labels, config.logistic_c),
+    )
+    if sentiment_train is not None and model.sentiment_head is not None and sentiment_labels:
+        vectors = _frozen_vectors(model, sentiment_train.texts, 128)
+        model.init_head(
+            model.sentiment_head,
+            *_fit_head(vectors, sentiment_train.labels, sentiment_labels, config.logistic_c),
+        )
+
+    peft_encoder = get_peft_model(
+        model.encoder,
+        LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=2 * config.lora_rank,
+            lora_dropout=0.1,
+            target_modules=list(config.lora_targets),
+        ),
+    )
+    model.encoder = peft_encoder
+    heads = [
+        p
+        for name, p in model.named_parameters()
+        if name.startswith(("intent_head", "sentiment_head"))
+    ]
+    adapters = [p for name, p in model.named_parameters() if "lora_" in name and p.requires_grad]
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": adapters, "lr": config.learning_rate},
+            {"params": heads, "lr": config.head_learning_rate},
+        ],
+        weight_decay=0.01,
+    )
+    steps_per_epoch = math.ceil(len(intent_train) / config.batch_size)
+    total_steps = max(1, config.epochs * steps_per_epoch)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda step: min(1.0, (step + 1) / (0.06 * total_steps)) * max(0.0, 1 - step / total_steps),
+    )
+    rng = random.Random(config.seed)
+    cross_entropy = nn.CrossEntropyLoss()
+    intent_targets = torch.tensor([intent_labels.index(label) for label in intent_train.labels])
+    sentiment_order: list[int] = []
+    losses: list[float] = []
+    model.train()
+    with tqdm(
+        total=config.epochs * steps_per_epoch,
+        desc="training",
+        unit="step",
+        disable=not show_progress,
+    ) as bar:
+        for _ in range(config.epochs):
+            order = list(range(len(intent_train)))
+            rng.shuffle(order)
+            epoch_loss = 0.0
+            for start in range(0, len(order), config.batch_size):
+                chosen = order[start : start + config.batch_size]
+                _, logits, _ = model([intent_train.texts[i] for i in chosen])
+                loss = cross_entropy(logits, intent_targets[chosen])
+                if (
+                    sentiment_train is not None
+                    and model.sentiment_head is not None
+                    and sentiment_labels
+                ):
+                    if len(sentiment_order) < config.batch_size:
+                        refill = list(range(len(sentiment_train)))
+                        rng.shuffle(refill)
+                        sentiment_order.extend(refill)
+                    picked = [sentiment_order.pop() for _ in range(config.batch_size)]
+                    vectors_s = model.embed([sentiment_train.texts[i] for i in picked])
+                    targets = torch.tensor(
+                        [sentiment_labels.index(sentiment_train.labels[i]) for i in picked]
+                    )
+                    loss = loss + cross_entropy(model.sentiment_head(vectors_s), targets)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                epoch_loss += loss.item()
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            losses.append(epoch_loss / steps_per_epoch)
+
+    # Training reads at most max_length tokens for speed; serving reads longer messages whole.
+    model.max_length = 128
+    info = BundleInfo(
+        base_model=BUNDLED if config.base_model == BUNDLED else str(base_path),
+        base_fingerprint=weights_hash(base_path),
+        intent_labels=intent_labels,
+        sentiment_labels=sentiment_labels,
+        training={**asdict(config), "epoch_losses": [round(v, 4) for v in losses]},
+        data={
+            "intent_rows": len(intents),
+            "intent_hash": data_hash(intents),
+            **(
+                {"sentiment_rows": len(sentiments), "sentiment_hash": data_hash(sentiments)}
+                if sentiments
+                else {}
+            ),
+            **({"oos_rows": len(out_of_scope)} if out_of_scope is not None else {}),
+        },
+        versions=_versions(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    bundle = NLUBundle(model, info)
+    _calibrate(bundle, config, intent_validation, sentiment_validation)
+    logger.info("trained %s on %s", BUNDLED_NAME, base_path)
+    return bundle, peft_encoder
+
+
+def _calibrate(
+    bundle: NLUBundle,
+    config: TrainingConfig,
+    intent_validation: LabelledTexts,
+    sentiment_validation: LabelledTexts | None,
+) -> None:
+    from finetune.evaluation import intent_metrics, sentiment_metrics
+
+    labels = bundle.info.intent_labels
+    logits, _ = bundle.logits(intent_validation.texts)
+    targets = np.array([labels.index(label) for label in intent_validation.labels])
+    bundle.info.temperature = fit_temperature(logits, targets)
+    probs = softmax(logits, bundle.info.temperature)
+    threshold, method = choose_oos_threshold(
+        probs, labels, intent_validation.labels, config.in_scope_rejection
+    )
+    bundle.info.oos_threshold, bundle.info.oos_method = threshold, method
+    metrics: dict[str, Any] = {"intent": intent_metrics(bundle, intent_validation, probs=probs)}
+    if sentiment_validation is not None:
+        metrics["sentiment"] = sentiment_metrics(bundle, sentiment_validation)
+    bundle.info.metrics = {"validation": metrics}
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata
+
+    names = ("cxagent", "torch", "transformers", "peft", "sentence-transformers", "scikit-learn")
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def save_trained(bundle: NLUBundle, peft_encoder: Any, output: Path) -> None:
+    bundle.save(output, peft_encoder)

@@ -1,0 +1,210 @@
+"""A tiny real training run on the bundled model: the command, the bundle, the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from finetune.bundle import BUNDLE_FILE, BundleError, NLUBundle
+from finetune.data import LabelledTexts
+from finetune.trainer import TrainingConfig, train
+
+pytestmark = pytest.mark.real_model
+
+INTENTS = {
+    "track_order": [
+        "where is my parcel",
+        "has my order shipped",
+        "track my delivery",
+        "when will my package arrive",
+        "my order is late where is it",
+        "can you check my order status",
+        "is my order on its way",
+        "tracking for my order",
+    ],
+    "refund": [
+        "I want my money back",
+        "when will I get my refund",
+        "refund my order please",
+        "how long do refunds take",
+        "you still have not refunded me",
+        "I need a refund",
+        "has my refund been processed",
+        "please give me a refund",
+    ],
+    "password": [
+        "I forgot my password",
+        "reset my password",
+        "cannot log in to my account",
+        "my password does not work",
+        "how do I change my password",
+        "locked out of my account",
+        "password reset email never came",
+        "help me sign in",
+    ],
+}
+SENTIMENT = {
+    "negative": [
+        "this is awful",
+        "I am really angry",
+        "worst service ever",
+        "so disappointed",
+        "absolutely useless",
+        "I hate this",
+        "terrible, never again",
+        "this is a joke",
+    ],
+    "neutral": [
+        "what are your opening hours",
+        "I ordered a lamp",
+        "my order number is 123",
+        "do you ship to France",
+        "I have a question",
+        "the parcel came today",
+        "which sizes are there",
+        "I paid by card",
+    ],
+    "positive": [
+        "thank you so much",
+        "brilliant service",
+        "I love it",
+        "great, that worked",
+        "you are very helpful",
+        "perfect, cheers",
+        "really happy with it",
+        "amazing, thanks",
+    ],
+}
+OOS = [
+    "what is the weather tomorrow",
+    "tell me a joke",
+    "who won the football",
+    "how do I bake bread",
+    "what is the capital of peru",
+    "play some music",
+]
+
+
+def write(path: Path, rows: dict[str, list[str]] | list[tuple[str, str]], column: str) -> Path:
+    pairs = (
+        rows if isinstance(rows, list) else [(t, label) for label, ts in rows.items() for t in ts]
+    )
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", column])
+        writer.writerows(pairs)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("trained")
+    arguments = [
+        "train",
+        "--intent-data", str(write(folder / "intents.csv", INTENTS, "intent")),
+        "--sentiment-data", str(write(folder / "sentiment.csv", SENTIMENT, "sentiment")),
+        "--oos-data", str(write(folder / "oos.csv", [(t, "oos") for t in OOS], "intent")),
+        "--output", str(folder / "bundle"),
+        "--epochs", "1", "--batch-size", "8", "--lora-rank", "2",
+    ]  # fmt: skip
+    assert main(arguments, environ={}) == 0
+    return folder
+
+
+def test_the_bundle_describes_itself(trained: Path) -> None:
+    info = json.loads((trained / "bundle" / BUNDLE_FILE).read_text())
+    assert info["base_model"] == "bundled" and len(info["base_fingerprint"]) == 64
+    assert info["intent_labels"] == ["oos", "password", "refund", "track_order"]
+    assert info["sentiment_labels"] == ["negative", "neutral", "positive"]
+    assert info["training"]["epochs"] == 1 and info["training"]["lora_rank"] == 2
+    assert info["data"]["intent_rows"] == 30 and len(info["data"]["intent_hash"]) == 64
+    assert {"torch", "transformers", "peft"} <= set(info["versions"])
+    assert 0 <= info["oos_threshold"] < 1 and info["temperature"] > 0
+    assert "accuracy" in info["metrics"]["validation"]["intent"]
+    assert info["created_at"]
+    size = sum(f.stat().st_size for f in (trained / "bundle").rglob("*") if f.is_file())
+    assert size < 1_000_000  # adapter and heads only
+
+
+def test_save_load_predict_are_identical(trained: Path) -> None:
+    first = NLUBundle.load(trained / "bundle")
+    again = NLUBundle.load(trained / "bundle")
+    texts = ["where is my order", "I want a refund, this is awful", "tell me about the moon"]
+    np.testing.assert_array_equal(first.logits(texts)[0], again.logits(texts)[0])
+    predictions = first.predict(texts)
+    assert [p.intent for p in predictions] == [p.intent for p in again.predict(texts)]
+    assert all(0 <= p.intent_confidence <= 1 for p in predictions)
+    assert all(p.sentiment in {"negative", "neutral", "positive"} for p in predictions)
+    assert all(-1 <= (p.sentiment_score or 0) <= 1 for p in predictions)
+
+
+def test_a_bundle_for_another_base_model_is_refused(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(trained / "bundle", copy)
+    info = json.loads((copy / BUNDLE_FILE).read_text())
+    (copy / BUNDLE_FILE).write_text(json.dumps({**info, "base_fingerprint": "f" * 64}))
+    with pytest.raises(BundleError, match="trained on bundled"):
+        NLUBundle.load(copy)
+    with pytest.raises(BundleError, match="not a model bundle"):
+        NLUBundle.load(tmp_path)
+
+
+def test_evaluate_writes_the_report_and_pictures(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test_intents = write(
+        trained / "test_intents.csv",
+        [("where's my parcel got to", "track_order"), ("refund please", "refund"),
+         ("reset password", "password"), ("what's the time in Tokyo", "oos")],
+        "intent",
+    )  # fmt: skip
+    test_sentiment = write(
+        trained / "test_sentiment.csv",
+        [("awful, really angry", "negative"), ("thanks, brilliant", "positive"),
+         ("I ordered a rug", "neutral")],
+        "sentiment",
+    )  # fmt: skip
+    report_dir = trained / "report"
+    arguments = ["evaluate", "--model", str(trained / "bundle"), "--intent-data", str(test_intents),
+                 "--sentiment-data", str(test_sentiment), "--report", str(report_dir)]  # fmt: skip
+    assert main(arguments, environ={}) == 0
+    report = json.loads((report_dir / "report.json").read_text())
+    for key in ("accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "oos_precision"):
+        assert 0 <= report["intent"][key] <= 1
+    for key in ("accuracy", "macro_recall", "macro_f1"):
+        assert 0 <= report["sentiment"][key] <= 1
+    for picture in ("intent_confusion.png", "reliability.png", "sentiment_confusion.png"):
+        assert (report_dir / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| intent | precision |" in (report_dir / "report.md").read_text()
+    assert json.loads(capsys.readouterr().out)["intent"]["accuracy"] == report["intent"]["accuracy"]
+
+
+def test_training_is_deterministic_with_a_seed() -> None:
+    data = LabelledTexts(
+        [t for ts in INTENTS.values() for t in ts],
+        [label for label, ts in INTENTS.items() for _ in ts],
+    )
+    config = TrainingConfig(epochs=1, batch_size=8, lora_rank=2, seed=5)
+    first, _ = train(config, data, show_progress=False)
+    second, _ = train(config, data, show_progress=False)
+    texts = ["where is my refund", "locked out"]
+    np.testing.assert_allclose(first.logits(texts)[0], second.logits(texts)[0], atol=1e-5)
+
+
+def test_bad_training_arguments_and_data_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intents = write(tmp_path / "i.csv", INTENTS, "intent")
+    bad_sentiment = write(tmp_path / "s.csv", [("fine", "meh")], "sentiment")
+    base = ["train", "--intent-data", str(intents), "--output", str(tmp_path / "b")]
+    assert main([*base, "--sentiment-data", str(bad_sentiment)], environ={}) == 2
+    assert "row 2: unknown sentiment 'meh'" in capsys.readouterr().err
+    assert main([*base, "--epochs", "-1"], environ={}) == 2
+    assert "epochs=-1" in capsys.readouterr().err
