@@ -208,6 +208,8 @@ def cmd_benchmark(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.what == "retrieval":
         benchmarks.retrieval_benchmark(settings)
+    elif args.what == "nlu":
+        benchmarks.nlu_benchmark(settings, epochs=args.epochs)
     else:
         benchmarks.chat_benchmark(settings, messages=args.messages)
 
@@ -286,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(handler=cmd_evaluate)
 
     benchmark = commands.add_parser("benchmark", help="measure speed and quality on this machine")
-    benchmark.add_argument("what", choices=["retrieval", "chat"])
+    benchmark.add_argument("what", choices=["retrieval", "chat", "nlu"])
     benchmark.add_argument("--messages", type=int, default=500, help="chat: messages to send")
+    benchmark.add_argument("--epochs", type=int, default=2, help="nlu: training epochs")
     benchmark.set_defaults(handler=cmd_benchmark)
     return parser
 
