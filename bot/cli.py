@@ -158,6 +158,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
             lora_rank=args.lora_rank,
+            head_layers=args.head_layers,
             seed=args.seed,
         )
     except ValueError as error:
@@ -274,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--batch-size", type=int, default=32)
     training.add_argument("--learning-rate", type=float, default=1e-3)
     training.add_argument("--lora-rank", type=int, default=8)
+    training.add_argument(
+        "--head-layers", type=int, default=1, help="encoder layers the heads read (1 to 6)"
+    )
     training.add_argument("--seed", type=int, default=13)
     training.add_argument("--base-model", help="default: CXAGENT_BASE_MODEL")
     training.set_defaults(handler=cmd_train)

@@ -44,6 +44,7 @@ class BundleInfo:
     oos_threshold: float = 0.0
     oos_method: str = "none"
     max_length: int = 128
+    head_layers: int = 1
     training: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -141,7 +142,12 @@ class NLUBundle:
             encoder, str(directory / ADAPTER_DIR)
         ).merge_and_unload()
         model = MultiTaskModel(
-            encoder, tokenizer, info.intent_labels, info.sentiment_labels, info.max_length
+            encoder,
+            tokenizer,
+            info.intent_labels,
+            info.sentiment_labels,
+            info.max_length,
+            info.head_layers,
         )
         heads = load_file(str(directory / HEADS_FILE))
         model.intent_head.load_state_dict(

@@ -62,12 +62,15 @@ def intent_metrics(
         logits, _ = bundle.logits(data.texts)
         probs = softmax(logits, bundle.info.temperature)
     raw = [labels[i] for i in probs.argmax(axis=1)]
-    # The decision the service acts on: out of scope (by class or by low confidence) becomes `oos`.
-    predicted = [
-        OOS_LABEL if is_out_of_scope(p, labels, bundle.info.oos_threshold) else label
-        for p, label in zip(probs, raw, strict=True)
-    ]
     gold = data.labels
+    # With out-of-scope rows in the data, score the decision the service acts on (out of scope,
+    # by class or by low confidence, becomes `oos`); without them, the plain best intent.
+    predicted = raw
+    if OOS_LABEL in gold:
+        predicted = [
+            OOS_LABEL if is_out_of_scope(p, labels, bundle.info.oos_threshold) else label
+            for p, label in zip(probs, raw, strict=True)
+        ]
     known = sorted(set(gold) | set(predicted))
     per_class = _per_class(gold, predicted, known)
     in_gold = [label for label in known if any(g == label for g in gold)]

@@ -41,7 +41,11 @@ class TrainingConfig:
     head_learning_rate: float = 1e-4
     lora_rank: int = 8
     lora_targets: tuple[str, ...] = ("query", "value")
+    head_layers: int = 1
     logistic_c: float = 20.0
+    # The regression-initialised heads already fit the training set almost perfectly; smoothing
+    # keeps a gradient flowing into the adapters.
+    label_smoothing: float = 0.0
     max_length: int = 64
     validation_fraction: float = 0.1
     # Out-of-scope threshold when there are no `oos` rows: the confidence below which this share
@@ -60,6 +64,10 @@ class TrainingConfig:
                 f"learning_rate={self.learning_rate}, head_learning_rate="
                 f"{self.head_learning_rate} (each must be in (0, 1))"
             )
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing={self.label_smoothing} (must be in [0, 1))")
+        if not 1 <= self.head_layers <= 6:
+            problems.append(f"head_layers={self.head_layers} (must be 1 to 6)")
         if self.lora_rank < 1:
             problems.append(f"lora_rank={self.lora_rank} (must be >= 1)")
         if not 0 < self.validation_fraction < 0.5:
@@ -83,7 +91,7 @@ def _frozen_vectors(model: MultiTaskModel, texts: list[str], batch_size: int) ->
     chunks = []
     with torch.inference_mode():
         for start in tqdm(range(0, len(texts), batch_size), desc="frozen encoding", unit="batch"):
-            chunks.append(model.embed(texts[start : start + batch_size]).numpy())
+            chunks.append(model.encode(texts[start : start + batch_size])[1].numpy())
     return np.concatenate(chunks)
 
 
@@ -173,7 +181,9 @@ def train(
     encoder, tokenizer = load_base(base_path)
     intent_labels = sorted(set(intents.labels))
     sentiment_labels = sorted(set(sentiments.labels)) if sentiments is not None else None
-    model = MultiTaskModel(encoder, tokenizer, intent_labels, sentiment_labels, config.max_length)
+    model = MultiTaskModel(
+        encoder, tokenizer, intent_labels, sentiment_labels, config.max_length, config.head_layers
+    )
 
     model.eval()
     vectors = _frozen_vectors(model, intent_train.texts, 128)
@@ -218,7 +228,7 @@ def train(
         lambda step: min(1.0, (step + 1) / (0.06 * total_steps)) * max(0.0, 1 - step / total_steps),
     )
     rng = random.Random(config.seed)
-    cross_entropy = nn.CrossEntropyLoss()
+    cross_entropy = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     intent_targets = torch.tensor([intent_labels.index(label) for label in intent_train.labels])
     sentiment_order: list[int] = []
     losses: list[float] = []
@@ -247,7 +257,7 @@ def train(
                         rng.shuffle(refill)
                         sentiment_order.extend(refill)
                     picked = [sentiment_order.pop() for _ in range(config.batch_size)]
-                    vectors_s = model.embed([sentiment_train.texts[i] for i in picked])
+                    _, vectors_s = model.encode([sentiment_train.texts[i] for i in picked])
                     targets = torch.tensor(
                         [sentiment_labels.index(sentiment_train.labels[i]) for i in picked]
                     )
@@ -268,6 +278,7 @@ def train(
         base_fingerprint=weights_hash(base_path),
         intent_labels=intent_labels,
         sentiment_labels=sentiment_labels,
+        head_layers=config.head_layers,
         training={**asdict(config), "epoch_losses": [round(v, 4) for v in losses]},
         data={
             "intent_rows": len(intents),

@@ -110,7 +110,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--sentiment-data", str(write(folder / "sentiment.csv", SENTIMENT, "sentiment")),
         "--oos-data", str(write(folder / "oos.csv", [(t, "oos") for t in OOS], "intent")),
         "--output", str(folder / "bundle"),
-        "--epochs", "1", "--batch-size", "8", "--lora-rank", "2",
+        "--epochs", "1", "--batch-size", "8", "--lora-rank", "2", "--head-layers", "2",
     ]  # fmt: skip
     assert main(arguments, environ={}) == 0
     return folder
@@ -122,6 +122,7 @@ def test_the_bundle_describes_itself(trained: Path) -> None:
     assert info["intent_labels"] == ["oos", "password", "refund", "track_order"]
     assert info["sentiment_labels"] == ["negative", "neutral", "positive"]
     assert info["training"]["epochs"] == 1 and info["training"]["lora_rank"] == 2
+    assert info["head_layers"] == 2
     assert info["data"]["intent_rows"] == 30 and len(info["data"]["intent_hash"]) == 64
     assert {"torch", "transformers", "peft"} <= set(info["versions"])
     assert 0 <= info["oos_threshold"] < 1 and info["temperature"] > 0
