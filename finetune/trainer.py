@@ -18,7 +18,6 @@ import math
 import random
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,7 +156,7 @@ def train(
     from peft import LoraConfig, get_peft_model
     from tqdm import tqdm
 
-    from retrieval.encoder import BUNDLED, BUNDLED_NAME, resolve_model_path, weights_hash
+    from retrieval.encoder import BUNDLED, resolve_model_path, weights_hash
 
     random.seed(config.seed)
     np.random.seed(config.seed)
@@ -295,7 +294,9 @@ def train(
     )
     bundle = NLUBundle(model, info)
     _calibrate(bundle, config, intent_validation, sentiment_validation)
-    logger.info("trained %s on %s", BUNDLED_NAME, base_path)
+    logger.info(
+        "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
+    )
     return bundle, peft_encoder
 
 
@@ -333,7 +334,3 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return found
-
-
-def save_trained(bundle: NLUBundle, peft_encoder: Any, output: Path) -> None:
-    bundle.save(output, peft_encoder)
