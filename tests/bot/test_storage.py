@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.db import (
     DatabaseUnavailable,
@@ -34,10 +36,16 @@ def test_migrations_build_exactly_the_models_and_undo_cleanly(database_url: str)
     engine.dispose()
 
 
-def test_rows_round_trip_with_utc_times_and_json(database_url: str) -> None:
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a freshly migrated database."""
     engine = create_db_engine(database_url)
     migrate(engine)
-    sessions = create_session_factory(engine)
+    yield create_session_factory(engine)
+    engine.dispose()
+
+
+def test_rows_round_trip_with_utc_times_and_json(sessions: sessionmaker[Session]) -> None:
     moment = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     with sessions.begin() as session:
         customer = Customer(external_id="x-1", attributes={"tier": "vip", "spend": 1200.5})
@@ -63,13 +71,11 @@ def test_rows_round_trip_with_utc_times_and_json(database_url: str) -> None:
         assert session.get(Conversation, "c" * 32).slots == {"order_id": "BC-1"}  # type: ignore[union-attr]
     with pytest.raises(StatementError, match="naive"), sessions.begin() as session:
         session.add(Customer(first_seen_at=datetime(2026, 1, 1)))
-    engine.dispose()
 
 
-def test_a_client_message_id_is_unique_within_a_conversation(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    sessions = create_session_factory(engine)
+def test_a_client_message_id_is_unique_within_a_conversation(
+    sessions: sessionmaker[Session],
+) -> None:
     with sessions.begin() as session:
         customer = Customer()
         conversation = Conversation(id="d" * 32, customer=customer, token_hash="0" * 64)
@@ -94,7 +100,6 @@ def test_a_client_message_id_is_unique_within_a_conversation(database_url: str) 
                 client_message_id="m1",
             )
         )
-    engine.dispose()
 
 
 def test_an_unreachable_database_is_one_clear_line() -> None:
