@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, SettingsError, load_settings
+from finetune.config import TrainingConfig
 
 logger = logging.getLogger("cxagent")
 
@@ -25,7 +26,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from bot.storage.db import DatabaseUnavailable
     from finetune.bundle import BundleError
     from finetune.data import DataError
-    from retrieval.encoder import AdapterMismatch, ModelNotFound
+    from retrieval.encoder import ModelNotFound
     from retrieval.index import RetrievalIndexError
     from retrieval.knowledge_base import KnowledgeBaseError
 
@@ -34,7 +35,6 @@ def _known_errors() -> tuple[type[Exception], ...]:
         DatabaseUnavailable,
         DataError,
         ModelNotFound,
-        AdapterMismatch,
         UsageError,
         BundleError,
         RetrievalIndexError,
@@ -71,39 +71,18 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
-    from retrieval.encoder import SentenceEncoder
+    from bot.runtime import served_encoder
     from retrieval.knowledge_base import load_knowledge_base
     from retrieval.retriever import build_index
 
     knowledge_base = load_knowledge_base(settings.knowledge_base)
-    encoder = SentenceEncoder(settings.base_model, adapter=settings.retrieval_adapter)
+    encoder = served_encoder(settings)
     print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)
     index = build_index(knowledge_base, encoder, settings.index_type)
     index.save(settings.index_dir)
     print(
         f"indexed {len(index.keys)} rows ({settings.index_type}) into {settings.index_dir}",
         file=sys.stderr,
-    )
-
-
-def cmd_adapt_retrieval(settings: Settings, args: argparse.Namespace) -> None:
-    from retrieval.adaptation import AdaptationConfig, train_retrieval_adapter
-    from retrieval.knowledge_base import load_knowledge_base
-
-    output: Path | None = args.output or settings.retrieval_adapter
-    if output is None:
-        raise UsageError("give --output DIR (CXAGENT_RETRIEVAL_ADAPTER is `none`)")
-    try:
-        config = AdaptationConfig(
-            epochs=args.epochs, learning_rate=args.learning_rate, rank=args.rank, seed=args.seed
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    knowledge_base = load_knowledge_base(settings.knowledge_base)
-    record = train_retrieval_adapter(knowledge_base, settings.base_model, output, config)
-    print(json.dumps(record, indent=2))
-    print(
-        f"adapter saved in {output}; the index rebuilds itself at the next start", file=sys.stderr
     )
 
 
@@ -149,18 +128,26 @@ def cmd_split_data(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
     from finetune.data import load_labelled
     from finetune.modeling import SENTIMENT_LABELS
-    from finetune.trainer import TrainingConfig, train
+    from finetune.trainer import train
+    from retrieval.knowledge_base import load_knowledge_base
 
-    try:
-        config = TrainingConfig(
-            base_model=args.base_model or settings.base_model,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            lora_rank=args.lora_rank,
-            head_layers=args.head_layers,
-            seed=args.seed,
+    # Only what was given on the command line; TrainingConfig holds the defaults.
+    chosen = {
+        name: getattr(args, name)
+        for name in (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "lora_rank",
+            "head_layers",
+            "label_smoothing",
+            "validation_fraction",
+            "seed",
         )
+        if getattr(args, name) is not None
+    }
+    try:
+        config = TrainingConfig(base_model=args.base_model or settings.base_model, **chosen)
     except ValueError as error:
         raise UsageError(str(error)) from None
     intents = load_labelled(args.intent_data, "intent")
@@ -170,7 +157,16 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
         else None
     )
     out_of_scope = load_labelled(args.oos_data, "intent") if args.oos_data else None
-    bundle, adapter_model = train(config, intents, sentiments, out_of_scope)
+    validation = load_labelled(args.validation_data, "intent") if args.validation_data else None
+    knowledge_base = load_knowledge_base(args.knowledge_base) if args.knowledge_base else None
+    bundle, adapter_model = train(
+        config,
+        intents,
+        sentiments,
+        out_of_scope,
+        knowledge_base=knowledge_base,
+        intent_validation=validation,
+    )
     bundle.save(args.output, adapter_model)
     print(json.dumps({"validation": _headline(bundle.info.metrics["validation"])}, indent=2))
     print(f"model bundle saved in {args.output}", file=sys.stderr)
@@ -210,7 +206,7 @@ def cmd_benchmark(settings: Settings, args: argparse.Namespace) -> None:
     if args.what == "retrieval":
         benchmarks.retrieval_benchmark(settings)
     elif args.what == "nlu":
-        benchmarks.nlu_benchmark(settings, epochs=args.epochs)
+        benchmarks.nlu_benchmark(settings)
     else:
         benchmarks.chat_benchmark(settings, messages=args.messages)
 
@@ -234,16 +230,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("index", help="build the FAISS index over the knowledge base").set_defaults(
         handler=cmd_index
     )
-
-    adapt = commands.add_parser(
-        "adapt-retrieval", help="fit the encoder's LoRA adapter to the knowledge base"
-    )
-    adapt.add_argument("--output", type=Path, help="default: CXAGENT_RETRIEVAL_ADAPTER")
-    adapt.add_argument("--epochs", type=int, default=6)
-    adapt.add_argument("--learning-rate", type=float, default=1e-3)
-    adapt.add_argument("--rank", type=int, default=8)
-    adapt.add_argument("--seed", type=int, default=13)
-    adapt.set_defaults(handler=cmd_adapt_retrieval)
 
     evaluate = commands.add_parser(
         "evaluate-retrieval",
@@ -271,14 +257,29 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--sentiment-data", type=Path, help="CSV/JSONL: text,sentiment")
     training.add_argument("--oos-data", type=Path, help="out-of-scope examples: text,intent")
     training.add_argument("--output", type=Path, required=True, help="the bundle folder")
-    training.add_argument("--epochs", type=int, default=2)
-    training.add_argument("--batch-size", type=int, default=32)
-    training.add_argument("--learning-rate", type=float, default=1e-3)
-    training.add_argument("--lora-rank", type=int, default=8)
     training.add_argument(
-        "--head-layers", type=int, default=1, help="encoder layers the heads read (1 to 6)"
+        "--validation-data",
+        type=Path,
+        help="intent rows to calibrate and validate on (default: held out from --intent-data)",
     )
-    training.add_argument("--seed", type=int, default=13)
+    training.add_argument(
+        "--knowledge-base",
+        type=Path,
+        help="also fit the encoder to this knowledge base, so the bundle serves retrieval",
+    )
+    defaults = TrainingConfig()
+    for flag, kind, what in (
+        ("--epochs", int, "passes over the intent data"),
+        ("--batch-size", int, "messages per step"),
+        ("--learning-rate", float, "LoRA learning rate"),
+        ("--lora-rank", int, "rank of the LoRA adapters"),
+        ("--head-layers", int, "encoder layers the heads read (1 to 6)"),
+        ("--label-smoothing", float, "cross-entropy label smoothing"),
+        ("--validation-fraction", float, "share held out when no --validation-data"),
+        ("--seed", int, "random seed (same seed, same data: same bundle)"),
+    ):
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        training.add_argument(flag, type=kind, help=f"{what} (default {default})")
     training.add_argument("--base-model", help="default: CXAGENT_BASE_MODEL")
     training.set_defaults(handler=cmd_train)
 
@@ -294,7 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark = commands.add_parser("benchmark", help="measure speed and quality on this machine")
     benchmark.add_argument("what", choices=["retrieval", "chat", "nlu"])
     benchmark.add_argument("--messages", type=int, default=500, help="chat: messages to send")
-    benchmark.add_argument("--epochs", type=int, default=2, help="nlu: training epochs")
     benchmark.set_defaults(handler=cmd_benchmark)
     return parser
 

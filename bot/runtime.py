@@ -6,7 +6,6 @@ that is down or a stale index is reported at start-up rather than at the first r
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.services.chat import ChatService
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
-from retrieval.adaptation import ADAPTATION_FILE
+from finetune.serving import BundleEncoder, MessageReader
 from retrieval.encoder import Encoder, SentenceEncoder
 from retrieval.knowledge_base import KnowledgeBase, load_knowledge_base
 from retrieval.retriever import Retriever, load_or_build_index
@@ -48,8 +47,9 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             migrate(engine)
         knowledge_base = load_knowledge_base(settings.knowledge_base)
         if encoder is None:
-            encoder = SentenceEncoder(settings.base_model, adapter=settings.retrieval_adapter)
-            _warn_if_adapter_predates(settings, knowledge_base)
+            encoder = served_encoder(settings)
+        if isinstance(encoder, BundleEncoder):
+            _warn_if_fitted_to_another_knowledge_base(encoder, knowledge_base)
         index = load_or_build_index(
             knowledge_base,
             encoder,
@@ -65,6 +65,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     chat = ChatService(
         sessions,
         retriever,
+        nlu=encoder if isinstance(encoder, MessageReader) else None,
+        intent_threshold=settings.intent_threshold,
         answer_threshold=settings.answer_threshold,
         max_message_chars=settings.max_message_chars,
     )
@@ -77,13 +79,22 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     return Runtime(settings, engine, sessions, knowledge_base, encoder, retriever, chat)
 
 
-def _warn_if_adapter_predates(settings: Settings, knowledge_base: KnowledgeBase) -> None:
-    # An adapter fitted to an older knowledge base still works, only less well on new entries.
-    if settings.retrieval_adapter is None:
-        return
-    record = json.loads((settings.retrieval_adapter / ADAPTATION_FILE).read_text(encoding="utf-8"))
-    if record.get("knowledge_base_hash") != knowledge_base.content_hash:
+def served_encoder(settings: Settings) -> Encoder:
+    """The NLU bundle's encoder, or with no bundle configured the plain base model."""
+    if settings.nlu_bundle is None:
+        return SentenceEncoder(settings.base_model)
+    return BundleEncoder(settings.nlu_bundle, settings.base_model)
+
+
+def _warn_if_fitted_to_another_knowledge_base(
+    encoder: BundleEncoder, knowledge_base: KnowledgeBase
+) -> None:
+    # A bundle fitted to an older knowledge base still works, only less well on new entries.
+    fitted_to = encoder.bundle.info.data.get("knowledge_base_hash")
+    if fitted_to != knowledge_base.content_hash:
+        fitted = "to an earlier knowledge base" if fitted_to else "to no knowledge base"
         logger.warning(
-            "the retrieval adapter was fitted to an earlier knowledge base; "
-            "run `cxagent adapt-retrieval` to refit it"
+            "the NLU bundle's encoder was fitted %s; retrain it with `cxagent train "
+            "--knowledge-base` for the best retrieval",
+            fitted,
         )

@@ -74,7 +74,11 @@ class NLUBundle:
         return np.concatenate(intents), (np.concatenate(sentiments) if sentiments else None)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        intent_logits, sentiment_logits = self.logits(texts)
+        return self.predictions(*self.logits(texts))
+
+    def predictions(
+        self, intent_logits: np.ndarray, sentiment_logits: np.ndarray | None
+    ) -> list[Prediction]:
         intent_probs = softmax(intent_logits, self.info.temperature)
         labels = self.info.intent_labels
         sentiment_probs = softmax(sentiment_logits) if sentiment_logits is not None else None

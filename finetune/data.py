@@ -7,8 +7,10 @@ import csv
 import json
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class DataError(ValueError):
@@ -31,40 +33,85 @@ class LabelledTexts:
 def load_labelled(
     path: Path, label_column: str, allowed_labels: frozenset[str] | None = None
 ) -> LabelledTexts:
-    """Rows of ``text`` and ``label_column`` from a .csv (with header) or .jsonl file."""
+    """Rows of ``text`` and ``label_column`` from a .csv (with header) or .jsonl file, or from a
+    folder that the ``datasets`` library saved (``Dataset.save_to_disk``)."""
+    if path.is_dir():
+        return _checked_rows(
+            path, _saved_dataset_rows(path, label_column), label_column, allowed_labels
+        )
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".jsonl"}:
-        raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .jsonl")
+        raise DataError(
+            f"{path}: unsupported file type {suffix!r}; "
+            "use .csv, .jsonl or a folder saved by `datasets`"
+        )
     try:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror}") from None
-    texts: list[str] = []
-    labels: list[str] = []
     with handle:
         rows = (
             _csv_rows(path, handle, label_column) if suffix == ".csv" else _jsonl_rows(path, handle)
         )
-        for row_number, row in rows:
-            text = row.get("text")
-            label = row.get(label_column)
-            where = f"{path}, row {row_number}"
-            if label_column not in row:
-                raise DataError(f"{where}: no `{label_column}` field")
-            if not isinstance(text, str) or not text.strip():
-                raise DataError(f"{where}: empty text")
-            if not isinstance(label, str) or not label.strip():
-                raise DataError(f"{where}: empty {label_column}")
-            label = label.strip()
-            if allowed_labels is not None and label not in allowed_labels:
-                raise DataError(
-                    f"{where}: unknown {label_column} {label!r}; allowed: {sorted(allowed_labels)}"
-                )
-            texts.append(text.strip())
-            labels.append(label)
+        return _checked_rows(path, rows, label_column, allowed_labels)
+
+
+def _checked_rows(
+    path: Path,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    label_column: str,
+    allowed_labels: frozenset[str] | None,
+) -> LabelledTexts:
+    texts: list[str] = []
+    labels: list[str] = []
+    for row_number, row in rows:
+        text = row.get("text")
+        label = row.get(label_column)
+        where = f"{path}, row {row_number}"
+        if label_column not in row:
+            raise DataError(f"{where}: no `{label_column}` field")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{where}: empty text")
+        if not isinstance(label, str) or not label.strip():
+            raise DataError(f"{where}: empty {label_column}")
+        label = label.strip()
+        if allowed_labels is not None and label not in allowed_labels:
+            raise DataError(
+                f"{where}: unknown {label_column} {label!r}; allowed: {sorted(allowed_labels)}"
+            )
+        texts.append(text.strip())
+        labels.append(label)
     if not texts:
         raise DataError(f"{path}: no rows")
     return LabelledTexts(texts, labels)
+
+
+def _saved_dataset_rows(path: Path, label_column: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    import datasets
+
+    try:
+        saved = datasets.load_from_disk(str(path))
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: not a saved `datasets` folder ({error})") from None
+    if isinstance(saved, datasets.DatasetDict):
+        if "train" not in saved:
+            raise DataError(
+                f"{path}: a dataset dictionary without a `train` split (it has {list(saved)}); "
+                "save the split to train on by itself"
+            )
+        saved = saved["train"]
+    missing = {"text", label_column} - set(saved.column_names)
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {sorted(missing)}; the dataset has {saved.column_names}"
+        )
+    label_feature = saved.features[label_column]
+    # Class labels are stored as numbers; the names are what the model learns.
+    names = label_feature.names if isinstance(label_feature, datasets.ClassLabel) else None
+    for row_number, row in enumerate(saved.select_columns(["text", label_column]), start=1):
+        if names is not None and isinstance(row[label_column], int):
+            row = {**row, label_column: names[row[label_column]]}
+        yield row_number, row
 
 
 def _csv_rows(path: Path, handle, label_column: str):  # type: ignore[no-untyped-def]

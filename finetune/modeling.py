@@ -8,6 +8,7 @@ never trained; starting from the mean-pooled vector starts from what the encoder
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+# peft asks transformers 5 a deprecated question whenever it wraps or loads an adapter; the
+# warning is about peft's code, not ours, and would otherwise greet every training and start.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 
 OOS_LABEL = "oos"
 SENTIMENT_LABELS = ("negative", "neutral", "positive")

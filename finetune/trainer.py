@@ -1,11 +1,13 @@
 """Training: intent and sentiment heads over one LoRA-adapted encoder.
 
 The recipe, in order:
-1. Encode the training texts with the frozen encoder and fit a logistic regression per task.
-   The regression's weights become the heads, so fine-tuning starts where the strongest frozen
-   baseline ends instead of from random heads.
-2. Put LoRA adapters on the encoder and train adapters and heads together with cross-entropy,
-   an intent batch and a sentiment batch in each step.
+1. Encode the training texts with the frozen encoder and fit a logistic regression per task
+   (sentiment: classes balanced). The regression's weights become the heads, so fine-tuning
+   starts where the strongest frozen baseline ends instead of from random heads.
+2. Put LoRA adapters on every linear layer of the encoder and train adapters and heads together.
+   Each step takes a batch of same-intent pairs (cross-entropy with label smoothing, plus a
+   supervised contrastive term on the sentence vectors), a sentiment batch (class-weighted
+   cross-entropy) and, with a knowledge base, a contrastive batch of its questions and answers.
 3. On the validation split, fit a temperature for calibrated confidences and choose the
    out-of-scope threshold.
 """
@@ -16,7 +18,7 @@ import hashlib
 import logging
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,56 +27,13 @@ import torch
 from torch import nn
 
 from finetune.bundle import BundleInfo, NLUBundle
-from finetune.data import LabelledTexts, stratified_split
+from finetune.config import TrainingConfig
+from finetune.data import DataError, LabelledTexts, stratified_split
 from finetune.modeling import OOS_LABEL, MultiTaskModel, load_base, softmax
+from retrieval.adaptation import KnowledgeBaseBatches, contrastive_loss
+from retrieval.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    base_model: str = "bundled"
-    epochs: int = 2
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    head_learning_rate: float = 1e-4
-    lora_rank: int = 8
-    lora_targets: tuple[str, ...] = ("query", "value")
-    head_layers: int = 1
-    logistic_c: float = 20.0
-    # The regression-initialised heads already fit the training set almost perfectly; smoothing
-    # keeps a gradient flowing into the adapters.
-    label_smoothing: float = 0.0
-    max_length: int = 64
-    validation_fraction: float = 0.1
-    # Out-of-scope threshold when there are no `oos` rows: the confidence below which this share
-    # of in-scope validation messages falls.
-    in_scope_rejection: float = 0.02
-    seed: int = 13
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 0:
-            problems.append(f"epochs={self.epochs} (must be >= 0)")
-        if self.batch_size < 2:
-            problems.append(f"batch_size={self.batch_size} (must be >= 2)")
-        if not 0 < self.learning_rate < 1 or not 0 < self.head_learning_rate < 1:
-            problems.append(
-                f"learning_rate={self.learning_rate}, head_learning_rate="
-                f"{self.head_learning_rate} (each must be in (0, 1))"
-            )
-        if not 0 <= self.label_smoothing < 1:
-            problems.append(f"label_smoothing={self.label_smoothing} (must be in [0, 1))")
-        if not 1 <= self.head_layers <= 6:
-            problems.append(f"head_layers={self.head_layers} (must be 1 to 6)")
-        if self.lora_rank < 1:
-            problems.append(f"lora_rank={self.lora_rank} (must be >= 1)")
-        if not 0 < self.validation_fraction < 0.5:
-            problems.append(f"validation_fraction={self.validation_fraction} (must be in (0, 0.5))")
-        if not 0 <= self.in_scope_rejection < 0.5:
-            problems.append(f"in_scope_rejection={self.in_scope_rejection} (must be in [0, 0.5))")
-        if problems:
-            raise ValueError("bad training arguments: " + "; ".join(problems))
 
 
 def data_hash(data: LabelledTexts) -> str:
@@ -95,12 +54,14 @@ def _frozen_vectors(model: MultiTaskModel, texts: list[str], batch_size: int) ->
 
 
 def _fit_head(
-    vectors: np.ndarray, labels: list[str], order: list[str], c: float
+    vectors: np.ndarray, labels: list[str], order: list[str], c: float, balanced: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.linear_model import LogisticRegression
 
     targets = np.array([order.index(label) for label in labels])
-    regression = LogisticRegression(C=c, max_iter=2000).fit(vectors, targets)
+    regression = LogisticRegression(
+        C=c, max_iter=2000, class_weight="balanced" if balanced else None
+    ).fit(vectors, targets)
     coef, intercept = regression.coef_, regression.intercept_
     if coef.shape[0] == 1:
         # Two classes: one weight vector w gives z1 - z0; split it as z1 = w/2, z0 = -w/2.
@@ -111,6 +72,50 @@ def _fit_head(
     weight[regression.classes_] = coef
     bias[regression.classes_] = intercept
     return weight, bias
+
+
+def _pair_batches(targets: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of batches of row positions, every row once, built from pairs of rows with the
+    same label so that each row has a positive for the contrastive loss (a label's odd row out
+    is paired with another of its rows again)."""
+    by_label: dict[int, list[int]] = {}
+    for position, target in enumerate(targets):
+        by_label.setdefault(target, []).append(position)
+    pairs: list[list[int]] = []
+    for target in sorted(by_label):
+        rows = rng.sample(by_label[target], len(by_label[target]))
+        if len(rows) % 2 and len(rows) > 1:
+            rows.append(rng.choice(rows[:-1]))
+        pairs.extend(rows[i : i + 2] for i in range(0, len(rows), 2))
+    rng.shuffle(pairs)
+    per_batch = max(1, batch_size // 2)
+    return [
+        [position for pair in pairs[i : i + per_batch] for position in pair]
+        for i in range(0, len(pairs), per_batch)
+    ]
+
+
+def supervised_contrastive_loss(
+    vectors: torch.Tensor, targets: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Khosla et al. 2020: each unit vector is pulled towards the batch's other rows of its label
+    and pushed from the rest. Rows without a same-label partner in the batch add nothing."""
+    similarity = vectors @ vectors.T / temperature
+    itself = torch.eye(len(targets), dtype=torch.bool)
+    similarity = similarity.masked_fill(itself, -1e9)
+    positives = (targets[:, None] == targets[None, :]) & ~itself
+    log_probability = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+    per_row = -(log_probability * positives).sum(1) / positives.sum(1).clamp(min=1)
+    has_partner = positives.any(1)
+    if not has_partner.any():
+        return vectors.sum() * 0.0
+    return per_row[has_partner].mean()
+
+
+def _balancing_weights(counts: np.ndarray) -> torch.Tensor:
+    """Class weights n / (classes * count): every class weighs the same in the loss."""
+    weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
@@ -150,9 +155,16 @@ def train(
     intents: LabelledTexts,
     sentiments: LabelledTexts | None = None,
     out_of_scope: LabelledTexts | None = None,
+    knowledge_base: KnowledgeBase | None = None,
+    intent_validation: LabelledTexts | None = None,
     show_progress: bool = True,
 ) -> tuple[NLUBundle, Any]:
-    """Train and return (bundle, the peft-wrapped encoder that saves the adapter)."""
+    """Train and return (bundle, the peft-wrapped encoder that saves the adapter).
+
+    With a knowledge base, each step also takes a contrastive batch of its questions and
+    answers, so that the bundle's sentence vectors serve retrieval (see retrieval.adaptation).
+    Without ``intent_validation``, a stratified share of the intents is held out for it.
+    """
     from peft import LoraConfig, get_peft_model
     from tqdm import tqdm
 
@@ -167,9 +179,17 @@ def train(
         intents = LabelledTexts(
             intents.texts + out_of_scope.texts, intents.labels + out_of_scope.labels
         )
-    intent_train, intent_validation = stratified_split(
-        intents, config.validation_fraction, config.seed
-    )
+    if intent_validation is None:
+        intent_train, intent_validation = stratified_split(
+            intents, config.validation_fraction, config.seed
+        )
+    else:
+        intent_train = intents
+        unknown = sorted(set(intent_validation.labels) - set(intents.labels))
+        if unknown:
+            raise DataError(
+                f"the validation data has intents the training data lacks: {', '.join(unknown[:5])}"
+            )
     sentiment_train = sentiment_validation = None
     if sentiments is not None:
         sentiment_train, sentiment_validation = stratified_split(
@@ -194,7 +214,13 @@ def train(
         vectors = _frozen_vectors(model, sentiment_train.texts, 128)
         model.init_head(
             model.sentiment_head,
-            *_fit_head(vectors, sentiment_train.labels, sentiment_labels, config.logistic_c),
+            *_fit_head(
+                vectors,
+                sentiment_train.labels,
+                sentiment_labels,
+                config.sentiment_logistic_c,
+                balanced=True,
+            ),
         )
 
     peft_encoder = get_peft_model(
@@ -220,15 +246,26 @@ def train(
         ],
         weight_decay=0.01,
     )
-    steps_per_epoch = math.ceil(len(intent_train) / config.batch_size)
+    rng = random.Random(config.seed)
+    intent_targets = torch.tensor([intent_labels.index(label) for label in intent_train.labels])
+    steps_per_epoch = len(_pair_batches(intent_targets.tolist(), config.batch_size, rng))
     total_steps = max(1, config.epochs * steps_per_epoch)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser,
         lambda step: min(1.0, (step + 1) / (0.06 * total_steps)) * max(0.0, 1 - step / total_steps),
     )
-    rng = random.Random(config.seed)
     cross_entropy = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    intent_targets = torch.tensor([intent_labels.index(label) for label in intent_train.labels])
+    sentiment_loss = None
+    if sentiment_train is not None and sentiment_labels:
+        counts = np.array([sentiment_train.labels.count(label) for label in sentiment_labels])
+        sentiment_loss = nn.CrossEntropyLoss(
+            weight=_balancing_weights(counts), label_smoothing=config.label_smoothing
+        )
+    retrieval_batches = (
+        KnowledgeBaseBatches(knowledge_base, 64, config.seed)
+        if knowledge_base is not None and config.retrieval_weight > 0
+        else None
+    )
     sentiment_order: list[int] = []
     losses: list[float] = []
     model.train()
@@ -239,28 +276,33 @@ def train(
         disable=not show_progress,
     ) as bar:
         for _ in range(config.epochs):
-            order = list(range(len(intent_train)))
-            rng.shuffle(order)
             epoch_loss = 0.0
-            for start in range(0, len(order), config.batch_size):
-                chosen = order[start : start + config.batch_size]
-                _, logits, _ = model([intent_train.texts[i] for i in chosen])
-                loss = cross_entropy(logits, intent_targets[chosen])
-                if (
-                    sentiment_train is not None
-                    and model.sentiment_head is not None
-                    and sentiment_labels
-                ):
+            for chosen in _pair_batches(intent_targets.tolist(), config.batch_size, rng):
+                targets = intent_targets[chosen]
+                vectors, logits, _ = model([intent_train.texts[i] for i in chosen])
+                loss = cross_entropy(logits, targets)
+                if config.contrastive_weight > 0:
+                    loss = loss + config.contrastive_weight * supervised_contrastive_loss(
+                        vectors, targets, config.contrastive_temperature
+                    )
+                if sentiment_loss is not None and model.sentiment_head is not None:
+                    assert sentiment_train is not None and sentiment_labels
                     if len(sentiment_order) < config.batch_size:
                         refill = list(range(len(sentiment_train)))
                         rng.shuffle(refill)
                         sentiment_order.extend(refill)
                     picked = [sentiment_order.pop() for _ in range(config.batch_size)]
                     _, vectors_s = model.encode([sentiment_train.texts[i] for i in picked])
-                    targets = torch.tensor(
+                    sentiments_of = torch.tensor(
                         [sentiment_labels.index(sentiment_train.labels[i]) for i in picked]
                     )
-                    loss = loss + cross_entropy(model.sentiment_head(vectors_s), targets)
+                    loss = loss + sentiment_loss(model.sentiment_head(vectors_s), sentiments_of)
+                if retrieval_batches is not None:
+                    loss = loss + config.retrieval_weight * contrastive_loss(
+                        lambda texts: model.encode(texts)[0],
+                        retrieval_batches.next(),
+                        config.retrieval_temperature,
+                    )
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -288,6 +330,11 @@ def train(
                 else {}
             ),
             **({"oos_rows": len(out_of_scope)} if out_of_scope is not None else {}),
+            **(
+                {"knowledge_base_hash": knowledge_base.content_hash}
+                if knowledge_base is not None
+                else {}
+            ),
         },
         versions=_versions(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,48 +1,23 @@
-"""Adapt the encoder to a knowledge base: a LoRA adapter trained contrastively on its entries.
+"""Fit the encoder to a knowledge base: the contrastive loss `cxagent train --knowledge-base` adds.
 
-Each training step takes one question from each of up to ``batch_size`` entries and pulls it
-towards another question of the same entry and towards the entry's answer, while the other
-entries in the batch serve as negatives (in-batch InfoNCE). On the demo knowledge base this
-lifts held-out recall@1 from about 0.85 (frozen all-MiniLM-L6-v2) to above 0.9; the adapter is
-some 300 KB and is merged into the encoder at load, so it costs nothing per query.
+Each batch takes one question from each of up to ``batch_size`` entries and pulls it towards
+another question of the same entry and towards the entry's answer, while the other entries in
+the batch serve as negatives (in-batch InfoNCE). On the demo knowledge base this lifts held-out
+recall@1 from about 0.85 (frozen all-MiniLM-L6-v2) to above 0.9. Trained into the NLU bundle's
+adapter beside the intent and sentiment losses, it lets one encoder serve both retrieval and the
+heads, so a chat turn costs one forward pass.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from retrieval.knowledge_base import Entry, KnowledgeBase
 
-ADAPTATION_FILE = "adaptation.json"
-
-
-@dataclass(frozen=True)
-class AdaptationConfig:
-    epochs: int = 6
-    learning_rate: float = 1e-3
-    rank: int = 8
-    batch_size: int = 64
-    temperature: float = 0.05
-    max_length: int = 64
-    seed: int = 13
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.rank < 1 or self.batch_size < 2 or self.max_length < 8:
-            raise ValueError(
-                f"need epochs >= 1, rank >= 1, batch_size >= 2, max_length >= 8; got "
-                f"epochs={self.epochs}, rank={self.rank}, batch_size={self.batch_size}, "
-                f"max_length={self.max_length}"
-            )
-        if not 0 < self.learning_rate < 1 or not 0 < self.temperature <= 1:
-            raise ValueError(
-                f"learning_rate must be in (0, 1) and temperature in (0, 1]; got "
-                f"{self.learning_rate} and {self.temperature}"
-            )
+if TYPE_CHECKING:
+    import torch
 
 
 def entry_answer_text(answer: str, fallback: str | None) -> str:
@@ -50,96 +25,47 @@ def entry_answer_text(answer: str, fallback: str | None) -> str:
     return fallback or answer
 
 
-def train_retrieval_adapter(
-    knowledge_base: KnowledgeBase,
-    base_model: str,
-    output: Path,
-    config: AdaptationConfig,
-    show_progress: bool = True,
-) -> dict[str, object]:
-    """Train, save the adapter in ``output`` and return what ``adaptation.json`` records."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from tqdm import tqdm
+class KnowledgeBaseBatches:
+    """Contrastive batches over a knowledge base, without end: (anchors, positives, answers)."""
 
-    from retrieval.encoder import SentenceEncoder
+    def __init__(self, knowledge_base: KnowledgeBase, batch_size: int, seed: int) -> None:
+        self.entries = list(knowledge_base.entries)
+        self.answers = [entry_answer_text(e.answer, e.fallback) for e in self.entries]
+        self.batch_size = batch_size
+        self.rng = random.Random(seed)
+        self.pending: list[list[tuple[int, str]]] = []
 
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    encoder = SentenceEncoder(base_model)
-    tokenizer = encoder.model.tokenizer
-    transformer = cast(torch.nn.Module, encoder.model[0].auto_model)
-    model = get_peft_model(
-        transformer,
-        LoraConfig(
-            r=config.rank,
-            lora_alpha=2 * config.rank,
-            lora_dropout=0.05,
-            target_modules=["query", "value"],
-        ),
-    )
-
-    def embed(texts: list[str]) -> torch.Tensor:
-        batch = tokenizer(
-            texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt"
+    def next(self) -> tuple[list[str], list[str], list[str]]:
+        if not self.pending:
+            self.pending = _epoch_batches(self.entries, self.batch_size, self.rng)[::-1]
+        batch = self.pending.pop()
+        positives = []
+        for position, anchor in batch:
+            questions = self.entries[position].questions
+            positives.append(self.rng.choice([q for q in questions if q != anchor] or questions))
+        return (
+            [anchor for _, anchor in batch],
+            positives,
+            [self.answers[position] for position, _ in batch],
         )
-        hidden = model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1)
-        return torch.nn.functional.normalize(pooled, dim=-1)
 
-    entries = list(knowledge_base.entries)
-    answers = [entry_answer_text(e.answer, e.fallback) for e in entries]
-    rng = random.Random(config.seed)
-    optimiser = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate
-    )
-    batches_per_epoch = len(_epoch_batches(entries, config.batch_size, random.Random(0)))
-    losses: list[float] = []
-    model.train()
-    with tqdm(
-        total=config.epochs * batches_per_epoch, desc="adapting", disable=not show_progress
-    ) as bar:
-        for _ in range(config.epochs):
-            epoch_loss = 0.0
-            for batch in _epoch_batches(entries, config.batch_size, rng):
-                anchors, positives = [], []
-                for position, anchor in batch:
-                    questions = entries[position].questions
-                    others = [q for q in questions if q != anchor] or list(questions)
-                    anchors.append(anchor)
-                    positives.append(rng.choice(others))
-                anchor_vectors = embed(anchors)
-                targets = torch.arange(len(batch))
-                loss = torch.nn.functional.cross_entropy(
-                    anchor_vectors @ embed(positives).T / config.temperature, targets
-                ) + torch.nn.functional.cross_entropy(
-                    anchor_vectors @ embed([answers[p] for p, _ in batch]).T / config.temperature,
-                    targets,
-                )
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                epoch_loss += loss.item()
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-            losses.append(epoch_loss / batches_per_epoch)
 
-    output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(output))
-    # peft writes a model-card template beside the adapter; it says nothing about this one.
-    (output / "README.md").unlink(missing_ok=True)
-    record: dict[str, object] = {
-        "base_model": encoder.name,
-        "base_fingerprint": encoder.fingerprint,
-        "knowledge_base_hash": knowledge_base.content_hash,
-        "entries": len(entries),
-        "config": asdict(config),
-        "epoch_losses": [round(value, 4) for value in losses],
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    (output / ADAPTATION_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    return record
+def contrastive_loss(
+    embed: Callable[[list[str]], torch.Tensor],
+    batch: tuple[list[str], list[str], list[str]],
+    temperature: float,
+) -> torch.Tensor:
+    """In-batch InfoNCE of each anchor against its positive question and its entry's answer;
+    ``embed`` returns unit vectors."""
+    import torch
+
+    anchors, positives, answers = batch
+    anchor_vectors = embed(anchors)
+    targets = torch.arange(len(anchors))
+    cross_entropy = torch.nn.functional.cross_entropy
+    return cross_entropy(
+        anchor_vectors @ embed(positives).T / temperature, targets
+    ) + cross_entropy(anchor_vectors @ embed(answers).T / temperature, targets)
 
 
 def _epoch_batches(

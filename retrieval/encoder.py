@@ -11,14 +11,13 @@ import hashlib
 import os
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from retrieval.inference import run_inference
 
 if TYPE_CHECKING:
-    import torch
     from sentence_transformers import SentenceTransformer
 
 BUNDLED = "bundled"
@@ -47,10 +46,6 @@ class Encoder(Protocol):
 
 class ModelNotFound(FileNotFoundError):
     pass
-
-
-class AdapterMismatch(ValueError):
-    """An adapter was trained on another base model than the one it is loaded onto."""
 
 
 def resolve_model_path(base_model: str) -> Path:
@@ -86,9 +81,7 @@ def weights_hash(model_path: Path) -> str:
 class SentenceEncoder:
     """A sentence-transformers model on the CPU, mean-pooled and normalised."""
 
-    def __init__(
-        self, base_model: str = BUNDLED, adapter: Path | None = None, batch_size: int = 64
-    ) -> None:
+    def __init__(self, base_model: str = BUNDLED, batch_size: int = 64) -> None:
         # Set before transformers is imported so that nothing ever tries to reach a model hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -101,9 +94,6 @@ class SentenceEncoder:
         self.model: SentenceTransformer = run_inference(
             SentenceTransformer, str(self.path), device="cpu"
         )
-        if adapter is not None:
-            self._fingerprint = run_inference(self._merge_adapter, adapter)
-            self._name = f"{self._name} + {adapter.name}"
         self.model.eval()
         self.batch_size = batch_size
         dim = self.model.get_embedding_dimension()
@@ -111,32 +101,6 @@ class SentenceEncoder:
             raise ModelNotFound(f"{self.path} does not say its embedding size")
         self._dim = int(dim)
         self._normalises = any(type(module).__name__ == "Normalize" for module in self.model)
-
-    def _merge_adapter(self, adapter: Path) -> str:
-        """Merge a LoRA adapter (see retrieval.adaptation) into the encoder; the new fingerprint."""
-        import json
-
-        from peft import PeftModel
-
-        record_path = adapter / "adaptation.json"
-        if not record_path.is_file():
-            raise ModelNotFound(
-                f"no adapter at {adapter} (expected adaptation.json; train one with "
-                "`cxagent adapt-retrieval`, or set CXAGENT_RETRIEVAL_ADAPTER=none)"
-            )
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        if record.get("base_fingerprint") != self._fingerprint:
-            raise AdapterMismatch(
-                f"the adapter in {adapter} was trained on {record.get('base_model')} with other "
-                f"weights than {self._name}; retrain it with `cxagent adapt-retrieval`"
-            )
-        transformer = cast("torch.nn.Module", self.model[0].auto_model)
-        self.model[0].auto_model = PeftModel.from_pretrained(
-            transformer, str(adapter)
-        ).merge_and_unload()
-        digest = hashlib.sha256(self._fingerprint.encode())
-        digest.update((adapter / "adapter_model.safetensors").read_bytes())
-        return digest.hexdigest()
 
     @property
     def name(self) -> str:

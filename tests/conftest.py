@@ -148,9 +148,9 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def served_encoder():  # type: ignore[no-untyped-def]
-    """What `cxagent serve` runs by default: the bundled all-MiniLM-L6-v2 with the committed
-    retrieval adapter merged in, loaded once for the whole test session."""
+    """What `cxagent serve` runs by default: the demo NLU bundle on the bundled
+    all-MiniLM-L6-v2, loaded once for the whole test session."""
     from bot.config import Settings
-    from retrieval.encoder import SentenceEncoder
+    from bot.runtime import served_encoder as load
 
-    return SentenceEncoder(adapter=Settings().retrieval_adapter)
+    return load(Settings())

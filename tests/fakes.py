@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 
+from finetune.modeling import Prediction
+
 
 class FakeEncoder:
     def __init__(self, dim: int = 256, fingerprint: str = "fake-v1") -> None:
@@ -44,3 +46,35 @@ class FakeEncoder:
             if norm > 0:
                 vectors[row] /= norm
         return vectors
+
+
+class FakeReader(FakeEncoder):
+    """A fake NLU model: an intent from keywords (confidence 0.9, or 0.3 when two intents'
+    keywords appear), out of scope on any word in ``OFF_TOPIC``, sentiment from a few words."""
+
+    INTENT_WORDS = {
+        "track_order": ("parcel", "order", "shipped"),
+        "return_policy": ("return", "send back"),
+        "payment_methods": ("pay", "card"),
+        "password_reset": ("password", "log in"),
+    }
+    OFF_TOPIC = ("weather", "football", "recipe")
+
+    def read(self, text: str) -> tuple[np.ndarray, Prediction]:
+        lowered = text.lower()
+        found = [
+            intent
+            for intent, words in self.INTENT_WORDS.items()
+            if any(word in lowered for word in words)
+        ]
+        negative = any(word in lowered for word in ("angry", "awful", "useless", "still"))
+        positive = any(word in lowered for word in ("thanks", "great", "love"))
+        sentiment = "negative" if negative else "positive" if positive else "neutral"
+        prediction = Prediction(
+            intent=found[0] if found else "track_order",
+            intent_confidence=0.9 if len(found) == 1 else 0.3,
+            out_of_scope=any(word in lowered for word in self.OFF_TOPIC),
+            sentiment=sentiment,
+            sentiment_score={"negative": -0.8, "neutral": 0.0, "positive": 0.8}[sentiment],
+        )
+        return self.encode([text])[0], prediction

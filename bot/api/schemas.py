@@ -54,6 +54,11 @@ class MessageOut(BaseModel):
     score: float | None = None
     decision: str | None = None
     latency_ms: float | None = None
+    intent: str | None = None
+    intent_confidence: float | None = None
+    out_of_scope: bool | None = None
+    sentiment: str | None = None
+    sentiment_score: float | None = None
 
 
 class TurnOut(BaseModel):

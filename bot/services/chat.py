@@ -18,12 +18,21 @@ from bot.services.errors import Forbidden, NotFound, Rejected
 from bot.services.redaction import redact
 from bot.services.slots import extract_slots
 from bot.storage.models import Conversation, Customer, Message, utcnow
-from retrieval.retriever import Retriever
+from finetune.modeling import Prediction
+from finetune.serving import MessageReader
+from retrieval.inference import run_inference
+from retrieval.retriever import EntryHit, Retriever
 
 NOT_SURE_REPLY = (
     "I'm not sure I understood that. Could you put it another way, "
     "or would you like me to connect you with a person?"
 )
+OUT_OF_SCOPE_REPLY = (
+    "I'm sorry, that's not something I can help with here. I can help with orders, deliveries, "
+    "returns, payments and your account, or connect you with a person."
+)
+# How far down the ranking an intent's own entries are looked for.
+INTENT_SEARCH_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,11 @@ class MessageView:
     score: float | None = None
     decision: str | None = None
     latency_ms: float | None = None
+    intent: str | None = None
+    intent_confidence: float | None = None
+    out_of_scope: bool | None = None
+    sentiment: str | None = None
+    sentiment_score: float | None = None
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -83,6 +97,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the bot makes of one message: the model's prediction (None without an NLU bundle)
+    and the knowledge-base entries closest to it, best first."""
+
+    prediction: Prediction | None
+    hits: list[EntryHit]
+
+
 class ChatService:
     def __init__(
         self,
@@ -90,9 +113,13 @@ class ChatService:
         retriever: Retriever,
         answer_threshold: float,
         max_message_chars: int,
+        nlu: MessageReader | None = None,
+        intent_threshold: float = 0.6,
     ) -> None:
         self.sessions = sessions
         self.retriever = retriever
+        self.nlu = nlu
+        self.intent_threshold = intent_threshold
         self.answer_threshold = answer_threshold
         self.max_message_chars = max_message_chars
 
@@ -185,12 +212,15 @@ class ChatService:
             }
             stored_text = redact(text)
 
-            hits = self.retriever.search(stored_text, k=1)
-            best = hits[0] if hits else None
-            if best is not None and best.score >= self.answer_threshold:
-                reply_text, decision = best.entry.render(known), "answer"
+            reading = self.read(stored_text)
+            best, decision = self._decide(reading)
+            if decision in ("intent", "answer"):
+                assert best is not None
+                reply_text = best.entry.render(known)
+            elif decision == "out_of_scope":
+                reply_text = OUT_OF_SCOPE_REPLY
             else:
-                reply_text, decision = NOT_SURE_REPLY, "not_sure"
+                reply_text = NOT_SURE_REPLY
 
             # Plain INSERT … RETURNING and UPDATE statements: the ORM's unit of work costs
             # about 2 ms a turn here, a fifth of the model's forward pass.
@@ -201,6 +231,7 @@ class ChatService:
                 text=stored_text,
                 created_at=now,
                 client_message_id=client_message_id,
+                **_prediction_columns(reading.prediction),
             )
             message = replace(message, id=self._insert(session, conversation, message))
             reply = MessageView(
@@ -232,6 +263,33 @@ class ChatService:
             )
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         return Turn(message, replace(reply, text=reply_text))
+
+    def read(self, text: str) -> Reading:
+        """The model's reading and the retrieval hits: one forward pass, on the inference thread."""
+
+        def work() -> Reading:
+            if self.nlu is None:
+                return Reading(None, self.retriever.search(text, k=INTENT_SEARCH_DEPTH))
+            vector, prediction = self.nlu.read(text)
+            return Reading(prediction, self.retriever.search_vector(vector, INTENT_SEARCH_DEPTH))
+
+        return run_inference(work)
+
+    def _decide(self, reading: Reading) -> tuple[EntryHit | None, str]:
+        """(the entry to answer from, the decision). A confident intent answers from its own
+        entries (the one closest to the message); otherwise retrieval decides alone."""
+        prediction, hits = reading.prediction, reading.hits
+        best = hits[0] if hits else None
+        if prediction is not None:
+            if prediction.out_of_scope:
+                return best, "out_of_scope"
+            if prediction.intent_confidence >= self.intent_threshold:
+                own = [hit for hit in hits if hit.entry.intent == prediction.intent]
+                if own:
+                    return own[0], "intent"
+        if best is not None and best.score >= self.answer_threshold:
+            return best, "answer"
+        return best, "not_sure"
 
     @staticmethod
     def _insert(
@@ -279,6 +337,18 @@ class ChatService:
             return Transcript(
                 conversation.id, conversation.status, [MessageView.of(m) for m in messages]
             )
+
+
+def _prediction_columns(prediction: Prediction | None) -> dict[str, Any]:
+    if prediction is None:
+        return {}
+    return {
+        "intent": prediction.intent,
+        "intent_confidence": prediction.intent_confidence,
+        "out_of_scope": prediction.out_of_scope,
+        "sentiment": prediction.sentiment,
+        "sentiment_score": prediction.sentiment_score,
+    }
 
 
 def _only(values: dict[str, str], *names: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ def test_defaults_are_the_embedded_product() -> None:
     assert settings.database_url.startswith("sqlite:///")
     assert settings.base_model == "bundled"
     assert settings.knowledge_base.is_file()
-    assert settings.retrieval_adapter is not None and settings.retrieval_adapter.is_dir()
+    assert settings.nlu_bundle is not None and (settings.nlu_bundle / "bundle.json").is_file()
     assert settings.port == 8000
 
 
@@ -23,12 +23,12 @@ def test_environment_variables_override_and_are_typed() -> None:
             "CXAGENT_PORT": "9000",
             "CXAGENT_ANSWER_THRESHOLD": "0.6",
             "CXAGENT_AUTO_MIGRATE": "false",
-            "CXAGENT_RETRIEVAL_ADAPTER": "none",
+            "CXAGENT_NLU_BUNDLE": "none",
             "CXAGENT_INDEX_DIR": "/srv/index",
         }
     )
     assert settings.port == 9000 and settings.answer_threshold == 0.6
-    assert settings.auto_migrate is False and settings.retrieval_adapter is None
+    assert settings.auto_migrate is False and settings.nlu_bundle is None
     assert settings.index_dir == Path("/srv/index")
 
 

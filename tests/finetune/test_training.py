@@ -8,11 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from bot.cli import main
 from finetune.bundle import BUNDLE_FILE, BundleError, NLUBundle
 from finetune.data import LabelledTexts
+from finetune.serving import BundleEncoder
 from finetune.trainer import TrainingConfig, train
+from retrieval.encoder import SentenceEncoder
+from tests.conftest import MINI_KB
 
 pytestmark = pytest.mark.real_model
 
@@ -104,11 +108,13 @@ def write(path: Path, rows: dict[str, list[str]] | list[tuple[str, str]], column
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("trained")
+    (folder / "kb.yaml").write_text(yaml.safe_dump(MINI_KB, sort_keys=False), encoding="utf-8")
     arguments = [
         "train",
         "--intent-data", str(write(folder / "intents.csv", INTENTS, "intent")),
         "--sentiment-data", str(write(folder / "sentiment.csv", SENTIMENT, "sentiment")),
         "--oos-data", str(write(folder / "oos.csv", [(t, "oos") for t in OOS], "intent")),
+        "--knowledge-base", str(folder / "kb.yaml"),
         "--output", str(folder / "bundle"),
         "--epochs", "1", "--batch-size", "8", "--lora-rank", "2", "--head-layers", "2",
     ]  # fmt: skip
@@ -124,6 +130,7 @@ def test_the_bundle_describes_itself(trained: Path) -> None:
     assert info["training"]["epochs"] == 1 and info["training"]["lora_rank"] == 2
     assert info["head_layers"] == 2
     assert info["data"]["intent_rows"] == 30 and len(info["data"]["intent_hash"]) == 64
+    assert len(info["data"]["knowledge_base_hash"]) == 64
     assert {"torch", "transformers", "peft"} <= set(info["versions"])
     assert 0 <= info["oos_threshold"] < 1 and info["temperature"] > 0
     assert "accuracy" in info["metrics"]["validation"]["intent"]
@@ -209,3 +216,56 @@ def test_bad_training_arguments_and_data_are_named(
     assert "row 2: unknown sentiment 'meh'" in capsys.readouterr().err
     assert main([*base, "--epochs", "-1"], environ={}) == 2
     assert "epochs=-1" in capsys.readouterr().err
+
+
+def test_the_served_encoder_reads_a_message_in_one_pass(trained: Path) -> None:
+    served = BundleEncoder(trained / "bundle")
+    texts = ["where is my parcel", "reset my password please"]
+    vectors = served.encode(texts)
+    assert vectors.shape == (2, served.dim) == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    vector, prediction = served.read(texts[0])
+    np.testing.assert_allclose(vector, vectors[0], atol=1e-5)
+    expected = served.bundle.predict([texts[0]])[0]
+    assert (prediction.intent, prediction.sentiment) == (expected.intent, expected.sentiment)
+    assert prediction.intent_confidence == pytest.approx(expected.intent_confidence, abs=1e-5)
+    assert prediction.sentiment_score == pytest.approx(expected.sentiment_score, abs=1e-5)
+    # The vectors change with the adapter, so an index built with the base model goes stale.
+    assert served.fingerprint == BundleEncoder(trained / "bundle").fingerprint
+    assert served.fingerprint != SentenceEncoder().fingerprint
+
+
+def test_the_service_stores_what_a_real_bundle_reads(trained: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from bot.app import create_app
+    from bot.config import Settings
+    from bot.runtime import build_runtime
+    from bot.storage.models import Message
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/cx.db",
+        knowledge_base=trained / "kb.yaml",
+        index_dir=tmp_path / "index",
+        nlu_bundle=trained / "bundle",
+    )
+    runtime = build_runtime(settings)
+    try:
+        with TestClient(create_app(settings, runtime)) as client:
+            started = client.post("/api/conversations", json={}).json()
+            turn = client.post(
+                f"/api/conversations/{started['conversation_id']}/messages",
+                json={"text": "I forgot my password, this is awful"},
+                headers={"Authorization": f"Bearer {started['customer_token']}"},
+            ).json()
+        assert turn["message"]["intent"] in {"oos", "password", "refund", "track_order"}
+        with runtime.sessions() as session:
+            stored = session.scalars(select(Message).where(Message.role == "customer")).one()
+        assert stored.intent == turn["message"]["intent"]
+        assert 0 < (stored.intent_confidence or 0) <= 1
+        assert stored.out_of_scope is not None
+        assert stored.sentiment in {"negative", "neutral", "positive"}
+        assert -1 <= (stored.sentiment_score or 0) <= 1
+    finally:
+        runtime.close()

@@ -1,23 +1,17 @@
-"""Fitting the encoder to a knowledge base: a real (tiny) training run on the bundled model."""
+"""Fitting the encoder to a knowledge base: the batches and the contrastive loss."""
 
 from __future__ import annotations
 
-import json
+import random
 from pathlib import Path
 
-import numpy as np
-import pytest
+import torch
 
-from retrieval.adaptation import AdaptationConfig, _epoch_batches, train_retrieval_adapter
-from retrieval.encoder import AdapterMismatch, ModelNotFound, SentenceEncoder
+from retrieval.adaptation import KnowledgeBaseBatches, _epoch_batches, contrastive_loss
 from retrieval.knowledge_base import load_knowledge_base
-
-pytestmark = pytest.mark.real_model
 
 
 def test_batches_use_every_question_once_and_never_one_entry_twice(mini_kb_path: Path) -> None:
-    import random
-
     entries = list(load_knowledge_base(mini_kb_path).entries)
     batches = _epoch_batches(entries, batch_size=3, rng=random.Random(1))
     anchors = [anchor for batch in batches for _, anchor in batch]
@@ -25,41 +19,33 @@ def test_batches_use_every_question_once_and_never_one_entry_twice(mini_kb_path:
     assert all(len({p for p, _ in batch}) == len(batch) <= 3 for batch in batches)
 
 
-def test_a_trained_adapter_saves_loads_and_changes_the_encoder(
-    mini_kb_path: Path, tmp_path: Path
+def test_batches_pair_each_question_with_its_own_entry_and_go_on_forever(
+    mini_kb_path: Path,
 ) -> None:
     knowledge_base = load_knowledge_base(mini_kb_path)
-    output = tmp_path / "adapter"
-    config = AdaptationConfig(epochs=1, batch_size=4, rank=2)
-    record = train_retrieval_adapter(knowledge_base, "bundled", output, config, show_progress=False)
-    assert record["knowledge_base_hash"] == knowledge_base.content_hash
-    assert (output / "adapter_model.safetensors").stat().st_size < 200_000
-    assert json.loads((output / "adaptation.json").read_text())["config"]["rank"] == 2
-
-    texts = ["where is my parcel", "can I pay by card"]
-    base = SentenceEncoder()
-    adapted = SentenceEncoder(adapter=output)
-    again = SentenceEncoder(adapter=output)
-    assert adapted.fingerprint != base.fingerprint == SentenceEncoder().fingerprint
-    assert not np.allclose(adapted.encode(texts), base.encode(texts))
-    np.testing.assert_array_equal(adapted.encode(texts), again.encode(texts))
-    assert np.allclose(np.linalg.norm(adapted.encode(texts), axis=1), 1.0, atol=1e-5)
-
-    record_path = output / "adaptation.json"
-    record_path.write_text(json.dumps({**record, "base_fingerprint": "0" * 64}))
-    with pytest.raises(AdapterMismatch, match="retrain it with `cxagent adapt-retrieval`"):
-        SentenceEncoder(adapter=output)
+    owner = {q: e for e in knowledge_base.entries for q in e.questions}
+    batches = KnowledgeBaseBatches(knowledge_base, batch_size=2, seed=3)
+    questions = sum(len(e.questions) for e in knowledge_base.entries)
+    seen = []
+    for _ in range(questions * 2):  # more batches than one pass holds
+        anchors, positives, answers = batches.next()
+        for anchor, positive, answer in zip(anchors, positives, answers, strict=True):
+            entry = owner[anchor]
+            assert positive in entry.questions and answer == (entry.fallback or entry.answer)
+        seen.extend(anchors)
+    assert set(seen) == set(owner)
 
 
-def test_missing_adapter_or_model_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFound, match="adapt-retrieval"):
-        SentenceEncoder(adapter=tmp_path / "nothing")
-    with pytest.raises(ModelNotFound, match="config.json"):
-        SentenceEncoder(str(tmp_path))
+def test_the_loss_is_low_when_questions_sit_by_their_answers() -> None:
+    batch = (["a1", "b1"], ["a2", "b2"], ["a3", "b3"])
+    near = {"a": torch.tensor([1.0, 0.0]), "b": torch.tensor([0.0, 1.0])}
 
+    def aligned(texts: list[str]) -> torch.Tensor:
+        return torch.stack([near[text[0]] for text in texts])
 
-def test_configuration_is_checked() -> None:
-    with pytest.raises(ValueError, match="epochs=0"):
-        AdaptationConfig(epochs=0)
-    with pytest.raises(ValueError, match="learning_rate"):
-        AdaptationConfig(learning_rate=2.0)
+    def swapped(texts: list[str]) -> torch.Tensor:
+        vectors = aligned(texts)
+        return vectors if texts[0].endswith("1") else vectors.flip(0)
+
+    assert contrastive_loss(aligned, batch, 0.05) < 0.01
+    assert contrastive_loss(swapped, batch, 0.05) > 10

@@ -1,0 +1,86 @@
+"""The served model: one forward pass gives a message's retrieval vector, intent and sentiment.
+
+A bundle's encoder (base model with its LoRA adapter merged) is also the retriever's encoder:
+the knowledge-base index is built with it, and the sentence vector that the index is searched
+with comes out of the same pass that feeds the heads. Serving a separate retrieval encoder
+would double the model time of every chat turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from finetune.bundle import ADAPTER_DIR, NLUBundle
+from finetune.modeling import Prediction
+from retrieval.inference import run_inference
+
+
+@runtime_checkable
+class MessageReader(Protocol):
+    """An encoder that also reads messages: what the chat service needs of an NLU model."""
+
+    def read(self, text: str) -> tuple[np.ndarray, Prediction]:
+        """The message's retrieval vector and the model's prediction."""
+        ...
+
+
+class BundleEncoder:
+    """An NLU bundle that is also an ``Encoder`` (retrieval.encoder) for the knowledge base."""
+
+    def __init__(self, directory: Path, base_model: str | None = None, batch_size: int = 64):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Loading merges tensors, so it runs on the inference thread like everything else.
+        self.bundle = run_inference(NLUBundle.load, directory, base_model)
+        self.directory = directory
+        self.batch_size = batch_size
+        # The vectors depend on the base weights and the adapter only, so a bundle whose heads
+        # were retrained keeps its index.
+        digest = hashlib.sha256(self.bundle.info.base_fingerprint.encode())
+        for weights in sorted((directory / ADAPTER_DIR).glob("*.safetensors")):
+            digest.update(weights.read_bytes())
+        self._fingerprint = digest.hexdigest()
+        config: Any = self.bundle.model.encoder.config
+        self._dim = int(config.hidden_size)
+
+    @property
+    def name(self) -> str:
+        return f"{self.bundle.info.base_model} + bundle {self.directory.name}"
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return run_inference(self._encode, texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        # Similar lengths batched together pad less.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), self._dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                chosen = order[start : start + self.batch_size]
+                vectors[chosen] = self.bundle.model.encode([texts[i] for i in chosen])[0].numpy()
+        return vectors
+
+    def read(self, text: str) -> tuple[np.ndarray, Prediction]:
+        """One message: its retrieval vector and what the heads make of it."""
+        return run_inference(self._read, text)
+
+    def _read(self, text: str) -> tuple[np.ndarray, Prediction]:
+        with torch.inference_mode():
+            vectors, intent, sentiment = self.bundle.model([text])
+        (prediction,) = self.bundle.predictions(
+            intent.numpy(), sentiment.numpy() if sentiment is not None else None
+        )
+        return vectors[0].numpy(), prediction

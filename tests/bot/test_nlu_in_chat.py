@@ -1,0 +1,85 @@
+"""The NLU model in the chat loop (with a keyword-reading fake model): what is stored on every
+customer message, and how intent, confidence and out-of-scope steer the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.runtime import Runtime, build_runtime
+from bot.services.chat import NOT_SURE_REPLY, OUT_OF_SCOPE_REPLY
+from bot.storage.models import Message
+from tests.conftest import make_settings
+from tests.fakes import FakeReader
+
+
+@pytest.fixture
+def reading_runtime(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
+    settings = make_settings(database_url, tmp_path, mini_kb_path, answer_threshold=0.9)
+    built = build_runtime(settings, encoder=FakeReader())
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def chat(reading_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(reading_runtime.settings, reading_runtime)) as client:
+        yield client
+
+
+def say(client: TestClient, text: str) -> dict[str, dict[str, object]]:
+    started = client.post("/api/conversations", json={"customer": {"name": "Ada"}}).json()
+    response = client.post(
+        f"/api/conversations/{started['conversation_id']}/messages",
+        json={"text": text},
+        headers={"Authorization": f"Bearer {started['customer_token']}"},
+    )
+    assert response.status_code == 200, response.text
+    turn: dict[str, dict[str, object]] = response.json()
+    return turn
+
+
+def test_every_customer_message_is_stored_with_what_the_model_read(
+    chat: TestClient, reading_runtime: Runtime
+) -> None:
+    turn = say(chat, "I'm still angry, where is my parcel?")
+    assert turn["message"]["intent"] == "track_order"
+    assert turn["message"]["intent_confidence"] == pytest.approx(0.9)
+    assert turn["message"]["out_of_scope"] is False
+    assert turn["message"]["sentiment"] == "negative"
+    assert turn["message"]["sentiment_score"] == pytest.approx(-0.8)
+    say(chat, "great, thanks, can I pay by card?")
+    with reading_runtime.sessions() as session:
+        stored = session.scalars(select(Message).where(Message.role == "customer")).all()
+    assert [(m.intent, m.sentiment, m.out_of_scope) for m in stored] == [
+        ("track_order", "negative", False),
+        ("payment_methods", "positive", False),
+    ]
+    assert all(m.intent_confidence is not None and m.sentiment_score is not None for m in stored)
+
+
+def test_a_confident_intent_answers_from_its_own_entries(chat: TestClient) -> None:
+    # Retrieval alone would not be sure (answer threshold 0.9 here); the intent is.
+    reply = say(chat, "has it shipped? the order I mean")["reply"]
+    assert reply["decision"] == "intent"
+    assert reply["entry_id"] == "track_order.where"
+    assert reply["text"] == "Your order is on its way; see My Account > Orders."
+
+
+def test_an_unsure_intent_leaves_the_answer_to_retrieval(chat: TestClient) -> None:
+    # Two intents' keywords: confidence 0.3, below the intent threshold; retrieval is unsure too.
+    reply = say(chat, "my order and my password")["reply"]
+    assert reply["decision"] == "not_sure"
+    assert reply["text"] == NOT_SURE_REPLY
+
+
+def test_out_of_scope_is_said_plainly_and_not_answered_with_a_guess(chat: TestClient) -> None:
+    turn = say(chat, "what will the weather be like for my parcel delivery")
+    assert turn["message"]["out_of_scope"] is True
+    assert turn["reply"]["decision"] == "out_of_scope"
+    assert turn["reply"]["text"] == OUT_OF_SCOPE_REPLY
