@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot.api.errors import install_error_handlers
-from bot.api.routes import conversations, health
+from bot.api.routes import conversations, health, staff
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 
@@ -36,4 +36,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(staff.router)
     return app

@@ -272,7 +272,7 @@ def nlu_benchmark(settings: Settings, data_dir: Path = SHARED_DATA) -> dict[str,
     from finetune.config import TrainingConfig
     from finetune.data import LabelledTexts, load_labelled, stratified_split
     from finetune.evaluation import intent_metrics, sentiment_metrics
-    from finetune.modeling import OOS_LABEL, SENTIMENT_LABELS
+    from finetune.reading import OOS_LABEL, SENTIMENT_LABELS
     from finetune.trainer import train
 
     if not data_dir.is_dir():

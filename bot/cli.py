@@ -23,6 +23,7 @@ class UsageError(ValueError):
 
 def _known_errors() -> tuple[type[Exception], ...]:
     # Errors whose message already says what is wrong and how to fix it: shown as one line.
+    from bot.services.escalation import EscalationRulesError
     from bot.storage.db import DatabaseUnavailable
     from finetune.bundle import BundleError
     from finetune.data import DataError
@@ -39,6 +40,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
         BundleError,
         RetrievalIndexError,
         KnowledgeBaseError,
+        EscalationRulesError,
     )
 
 
@@ -68,6 +70,32 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
     check_database(engine)
     migrate(engine)
     print(f"database at {safe_url(settings.database_url)} is at the newest schema")
+
+
+def cmd_add_staff(settings: Settings, args: argparse.Namespace) -> None:
+    import getpass
+
+    from bot.services.errors import ServiceError
+    from bot.services.staff import Role, StaffService
+    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    engine = create_db_engine(settings.database_url)
+    try:
+        check_database(engine)
+        if settings.auto_migrate:
+            migrate(engine)
+        staff = StaffService(create_session_factory(engine))
+        try:
+            member = staff.create_account(args.username, password, Role(args.role), args.name)
+        except ServiceError as error:
+            raise UsageError(str(error)) from None
+    finally:
+        engine.dispose()
+    print(f"{member.role} account {member.username!r} created (id {member.id})")
 
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
@@ -127,7 +155,7 @@ def cmd_split_data(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
     from finetune.data import load_labelled
-    from finetune.modeling import SENTIMENT_LABELS
+    from finetune.reading import SENTIMENT_LABELS
     from finetune.trainer import train
     from retrieval.knowledge_base import load_knowledge_base
 
@@ -185,7 +213,7 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> None:
     from finetune.bundle import NLUBundle
     from finetune.data import load_labelled
     from finetune.evaluation import evaluate, write_report
-    from finetune.modeling import SENTIMENT_LABELS
+    from finetune.reading import SENTIMENT_LABELS
 
     bundle = NLUBundle.load(args.model)
     intents = load_labelled(args.intent_data, "intent")
@@ -240,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--label-column", default="intent")
     evaluate.add_argument("--index-type", choices=["flat", "hnsw", "ivf"])
     evaluate.set_defaults(handler=cmd_evaluate_retrieval)
+
+    add_staff = commands.add_parser(
+        "add-staff",
+        help="create a console account; the password is asked for (or read from stdin)",
+    )
+    add_staff.add_argument("username")
+    add_staff.add_argument("--role", choices=["agent", "admin"], default="agent")
+    add_staff.add_argument("--name", help="the name colleagues see (default: the username)")
+    add_staff.set_defaults(handler=cmd_add_staff)
 
     split = commands.add_parser("split-data", help="stratified train/test split of a CSV file")
     split.add_argument("--input", type=Path, required=True)

@@ -34,6 +34,10 @@ class Settings(BaseModel):
     knowledge_base: Path = Field(
         DATA_DIR / "knowledge_base.yaml", description="Knowledge base: entries, questions, answers."
     )
+    escalation_rules: Path = Field(
+        DATA_DIR / "escalation.yaml",
+        description="When conversations go to a person: rules checked at start-up.",
+    )
     index_dir: Path = Field(Path("var/index"), description="Where the FAISS index is kept.")
     index_type: Literal["flat", "hnsw", "ivf"] = Field(
         "flat",

@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.services.chat import ChatService
+from bot.services.escalation import load_escalation_rules
+from bot.services.staff import StaffService
+from bot.services.support import SupportService
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
-from finetune.serving import BundleEncoder, MessageReader
+from finetune.reading import MessageReader
+from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder
 from retrieval.knowledge_base import KnowledgeBase, load_knowledge_base
 from retrieval.retriever import Retriever, load_or_build_index
@@ -32,20 +36,23 @@ class Runtime:
     encoder: Encoder
     retriever: Retriever
     chat: ChatService
+    staff: StaffService
+    support: SupportService
 
     def close(self) -> None:
         self.engine.dispose()
 
 
 def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime:
-    """Raises DatabaseUnavailable, KnowledgeBaseError, ModelNotFound or an index error, each
-    with a message fit to show as it is."""
+    """Raises DatabaseUnavailable, KnowledgeBaseError, EscalationRulesError, ModelNotFound,
+    BundleError or an index error, each with a message fit to show as it is."""
     engine = create_db_engine(settings.database_url)
     try:
         check_database(engine)
         if settings.auto_migrate:
             migrate(engine)
         knowledge_base = load_knowledge_base(settings.knowledge_base)
+        rules = load_escalation_rules(settings.escalation_rules)
         if encoder is None:
             encoder = served_encoder(settings)
         if isinstance(encoder, BundleEncoder):
@@ -67,6 +74,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         retriever,
         nlu=encoder if isinstance(encoder, MessageReader) else None,
         intent_threshold=settings.intent_threshold,
+        rules=rules,
         answer_threshold=settings.answer_threshold,
         max_message_chars=settings.max_message_chars,
     )
@@ -76,7 +84,25 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         len(index.keys),
         encoder.name,
     )
-    return Runtime(settings, engine, sessions, knowledge_base, encoder, retriever, chat)
+    model_intents = (
+        set(encoder.bundle.info.intent_labels) if isinstance(encoder, BundleEncoder) else set()
+    )
+    support = SupportService(
+        sessions,
+        settings.max_message_chars,
+        known_intents=frozenset(model_intents | set(knowledge_base.intents)),
+    )
+    return Runtime(
+        settings,
+        engine,
+        sessions,
+        knowledge_base,
+        encoder,
+        retriever,
+        chat,
+        StaffService(sessions),
+        support,
+    )
 
 
 def served_encoder(settings: Settings) -> Encoder:

@@ -16,13 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from finetune.modeling import (
-    OOS_LABEL,
-    MultiTaskModel,
-    Prediction,
-    load_base,
-    softmax,
-)
+from finetune.modeling import MultiTaskModel, load_base, softmax
+from finetune.reading import OOS_LABEL, Prediction
 
 BUNDLE_FILE = "bundle.json"
 ADAPTER_DIR = "adapter"

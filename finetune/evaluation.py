@@ -10,7 +10,8 @@ import numpy as np
 
 from finetune.bundle import NLUBundle, is_out_of_scope
 from finetune.data import LabelledTexts
-from finetune.modeling import OOS_LABEL, softmax
+from finetune.modeling import softmax
+from finetune.reading import OOS_LABEL
 
 RELIABILITY_BINS = 10
 

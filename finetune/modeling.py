@@ -9,7 +9,6 @@ never trained; starting from the mean-pooled vector starts from what the encoder
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,6 @@ from torch import nn
 # peft asks transformers 5 a deprecated question whenever it wraps or loads an adapter; the
 # warning is about peft's code, not ours, and would otherwise greet every training and start.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-
-OOS_LABEL = "oos"
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -84,15 +80,6 @@ class MultiTaskModel(nn.Module):
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
             head.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
-
-
-@dataclass(frozen=True)
-class Prediction:
-    intent: str
-    intent_confidence: float
-    out_of_scope: bool
-    sentiment: str | None
-    sentiment_score: float | None  # p(positive) - p(negative), in [-1, 1]
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -11,23 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 
 from finetune.bundle import ADAPTER_DIR, NLUBundle
-from finetune.modeling import Prediction
+from finetune.reading import Prediction
 from retrieval.inference import run_inference
-
-
-@runtime_checkable
-class MessageReader(Protocol):
-    """An encoder that also reads messages: what the chat service needs of an NLU model."""
-
-    def read(self, text: str) -> tuple[np.ndarray, Prediction]:
-        """The message's retrieval vector and the model's prediction."""
-        ...
 
 
 class BundleEncoder:

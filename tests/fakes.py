@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from finetune.modeling import Prediction
+from finetune.reading import Prediction
 
 
 class FakeEncoder:
@@ -57,6 +57,7 @@ class FakeReader(FakeEncoder):
         "return_policy": ("return", "send back"),
         "payment_methods": ("pay", "card"),
         "password_reset": ("password", "log in"),
+        "human_agent": ("human", "real person", "an agent"),
     }
     OFF_TOPIC = ("weather", "football", "recipe")
 
@@ -67,7 +68,9 @@ class FakeReader(FakeEncoder):
             for intent, words in self.INTENT_WORDS.items()
             if any(word in lowered for word in words)
         ]
-        negative = any(word in lowered for word in ("angry", "awful", "useless", "still"))
+        negative = any(
+            word in lowered for word in ("angry", "awful", "useless", "still", "ridiculous")
+        )
         positive = any(word in lowered for word in ("thanks", "great", "love"))
         sentiment = "negative" if negative else "positive" if positive else "neutral"
         prediction = Prediction(

@@ -9,6 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.runtime import Runtime
 from bot.services.chat import ChatService
+from bot.services.staff import StaffMember, StaffService
+from bot.services.support import SupportService
 
 _bearer = HTTPBearer(auto_error=False, description="The customer token of the conversation")
 
@@ -34,6 +36,40 @@ def get_customer_token(
     return credentials.credentials
 
 
+_staff_bearer = HTTPBearer(auto_error=False, description="A staff token from /api/staff/login")
+
+
+def get_staff_service(request: Request) -> StaffService:
+    return get_runtime(request).staff
+
+
+def get_support(request: Request) -> SupportService:
+    return get_runtime(request).support
+
+
+def get_staff_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
+) -> str:
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in at /api/staff/login and send the token as `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return credentials.credentials
+
+
+def get_staff_member(
+    token: Annotated[str, Depends(get_staff_token)],
+    staff: Annotated[StaffService, Depends(get_staff_service)],
+) -> StaffMember:
+    return staff.authenticate(token)
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CustomerTokenDep = Annotated[str, Depends(get_customer_token)]
+StaffServiceDep = Annotated[StaffService, Depends(get_staff_service)]
+SupportDep = Annotated[SupportService, Depends(get_support)]
+StaffTokenDep = Annotated[str, Depends(get_staff_token)]
+StaffDep = Annotated[StaffMember, Depends(get_staff_member)]

@@ -8,7 +8,14 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from bot.services.errors import Forbidden, NotFound, Rejected, ServiceError
+from bot.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Rejected,
+    ServiceError,
+    Unauthenticated,
+)
 from bot.storage.db import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
@@ -17,6 +24,8 @@ STATUS_OF: dict[type[ServiceError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Forbidden: status.HTTP_403_FORBIDDEN,
     Rejected: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    Conflict: status.HTTP_409_CONFLICT,
+    Unauthenticated: status.HTTP_401_UNAUTHORIZED,
 }
 
 

@@ -54,18 +54,16 @@ class MessageOut(BaseModel):
     score: float | None = None
     decision: str | None = None
     latency_ms: float | None = None
-    intent: str | None = None
-    intent_confidence: float | None = None
-    out_of_scope: bool | None = None
-    sentiment: str | None = None
-    sentiment_score: float | None = None
+    # The model's reading of a message (intent, sentiment) is stored but not shown to the
+    # customer: how the bot judged their mood is for the staff who help them.
 
 
 class TurnOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     message: MessageOut
-    reply: MessageOut
+    # None while a person is waited for or has the conversation: the bot stays silent.
+    reply: MessageOut | None
 
 
 class TranscriptOut(BaseModel):

@@ -15,24 +15,42 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.errors import Forbidden, NotFound, Rejected
+from bot.services.escalation import PRIORITIES, EscalationRules, Firing, Rule, Situation
+from bot.services.policy import (
+    ANSWERING,
+    Action,
+    Decision,
+    DialogueState,
+    Thresholds,
+    decide,
+    next_state,
+    observed,
+)
 from bot.services.redaction import redact
-from bot.services.slots import extract_slots
-from bot.storage.models import Conversation, Customer, Message, utcnow
-from finetune.modeling import Prediction
-from finetune.serving import MessageReader
+from bot.services.slots import extract_slots, is_slot_only
+from bot.services.states import BOT_SILENT, Status, move
+from bot.storage.models import Conversation, Customer, Escalation, Message, utcnow
+from finetune.reading import MessageReader, Prediction
 from retrieval.inference import run_inference
 from retrieval.retriever import EntryHit, Retriever
 
-NOT_SURE_REPLY = (
-    "I'm not sure I understood that. Could you put it another way, "
-    "or would you like me to connect you with a person?"
-)
+NOT_SURE_REPLY = "I'm not sure I understood that. Could you put it another way?"
 OUT_OF_SCOPE_REPLY = (
     "I'm sorry, that's not something I can help with here. I can help with orders, deliveries, "
-    "returns, payments and your account, or connect you with a person."
+    "returns, payments and your account."
 )
-# How far down the ranking an intent's own entries are looked for.
-INTENT_SEARCH_DEPTH = 50
+OFFER_PERSON_REPLY = (
+    "I'm sorry I couldn't find an answer to that. Would you like me to connect you with a person?"
+)
+CLARIFY_REPLY = "Just to be sure I help with the right thing, do you mean:\n1. {0}\n2. {1}"
+SLOT_NOTED_REPLY = "Thanks, I've noted {detail}. What can I help you with?"
+HANDOFF_REPLY = (
+    "I'm passing you to one of our team now. They'll see everything you've written here, "
+    "so you won't need to repeat yourself."
+)
+HANDOFF = "handoff"
+# How far down the ranking an intent's own entries (and a clarification's options) are looked for.
+SEARCH_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -62,12 +80,14 @@ class MessageView:
     entry_id: str | None = None
     score: float | None = None
     decision: str | None = None
+    decision_reason: str | None = None
     latency_ms: float | None = None
     intent: str | None = None
     intent_confidence: float | None = None
     out_of_scope: bool | None = None
     sentiment: str | None = None
     sentiment_score: float | None = None
+    corrected_intent: str | None = None
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -83,7 +103,7 @@ class MessageView:
 @dataclass(frozen=True)
 class Turn:
     message: MessageView
-    reply: MessageView
+    reply: MessageView | None  # None while a person has the conversation: the bot is silent
 
 
 @dataclass(frozen=True)
@@ -115,11 +135,13 @@ class ChatService:
         max_message_chars: int,
         nlu: MessageReader | None = None,
         intent_threshold: float = 0.6,
+        rules: EscalationRules | None = None,
     ) -> None:
         self.sessions = sessions
         self.retriever = retriever
         self.nlu = nlu
         self.intent_threshold = intent_threshold
+        self.rules = rules or EscalationRules(())
         self.answer_threshold = answer_threshold
         self.max_message_chars = max_message_chars
 
@@ -213,14 +235,9 @@ class ChatService:
             stored_text = redact(text)
 
             reading = self.read(stored_text)
-            best, decision = self._decide(reading)
-            if decision in ("intent", "answer"):
-                assert best is not None
-                reply_text = best.entry.render(known)
-            elif decision == "out_of_scope":
-                reply_text = OUT_OF_SCOPE_REPLY
-            else:
-                reply_text = NOT_SURE_REPLY
+            prediction = reading.prediction
+            state = DialogueState.of(conversation.dialogue)
+            sentiment = prediction.sentiment if prediction else None
 
             # Plain INSERT … RETURNING and UPDATE statements: the ORM's unit of work costs
             # about 2 ms a turn here, a fifth of the model's forward pass.
@@ -231,26 +248,64 @@ class ChatService:
                 text=stored_text,
                 created_at=now,
                 client_message_id=client_message_id,
-                **_prediction_columns(reading.prediction),
+                **_prediction_columns(prediction),
             )
             message = replace(message, id=self._insert(session, conversation, message))
-            reply = MessageView(
-                id=0,
-                role="bot",
-                # Answers can carry slot values (an e-mail address); they are logged redacted too.
-                text=redact(reply_text),
-                created_at=now,
-                entry_id=best.entry.id if best else None,
-                score=best.score if best else None,
-                decision=decision,
-                latency_ms=1000 * (time.perf_counter() - started),
-            )
-            reply = replace(
-                reply, id=self._insert(session, conversation, reply, reply_to_id=message.id)
-            )
             conversation_values: dict[str, Any] = {"last_message_at": now}
             if slots != conversation.slots:
                 conversation_values["slots"] = slots
+
+            reply: MessageView | None = None
+            reply_text = ""
+            if conversation.status in BOT_SILENT:
+                # A person is waited for or has the conversation: the message is for them.
+                conversation_values["dialogue"] = observed(state, sentiment).stored()
+            else:
+                if conversation.status == Status.CLOSED:
+                    conversation_values["status"] = move(conversation.status, Status.BOT)
+                decision = decide(
+                    text,
+                    prediction,
+                    reading.hits,
+                    state,
+                    Thresholds(intent=self.intent_threshold, answer=self.answer_threshold),
+                    slot_only=is_slot_only(text, found),
+                )
+                after = next_state(state, decision, sentiment)
+                conversation_values["dialogue"] = after.stored()
+                reply_text = _reply_text(decision, known, found)
+                action, reason = decision.action.value, decision.reason
+                fired = self.rules.fire(
+                    Situation(
+                        text=text,
+                        intent=prediction.intent if prediction else None,
+                        sentiment=sentiment,
+                        accepted_person=decision.accepted_person,
+                        negative_streak=after.negative_streak,
+                        fallbacks=after.fallbacks,
+                        profile=customer.attributes or {},
+                    )
+                )
+                if fired:
+                    reply_text, action = HANDOFF_REPLY, HANDOFF
+                    reason = self._escalate(
+                        session, conversation, customer, message.id, fired, conversation_values
+                    )
+                reply = MessageView(
+                    id=0,
+                    role="bot",
+                    # Answers can carry slot values (an e-mail address); logged redacted too.
+                    text=redact(reply_text),
+                    created_at=now,
+                    entry_id=decision.entry.id if decision.entry else None,
+                    score=decision.score,
+                    decision=action,
+                    decision_reason=reason,
+                    latency_ms=1000 * (time.perf_counter() - started),
+                )
+                reply = replace(
+                    reply, id=self._insert(session, conversation, reply, reply_to_id=message.id)
+                )
             session.execute(
                 update(Conversation)
                 .where(Conversation.id == conversation.id)
@@ -262,34 +317,48 @@ class ChatService:
                 .values(last_seen_at=now, message_count=Customer.message_count + 1, **profile)
             )
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
-        return Turn(message, replace(reply, text=reply_text))
+        return Turn(message, replace(reply, text=reply_text) if reply is not None else None)
+
+    def _escalate(
+        self,
+        session: Session,
+        conversation: Conversation,
+        customer: Customer,
+        message_id: int,
+        fired: list[tuple[Rule, Firing]],
+        conversation_values: dict[str, Any],
+    ) -> str:
+        """Hand the conversation to people; the decision's reason, naming every rule that fired."""
+        top = max((rule for rule, _ in fired), key=lambda rule: PRIORITIES[rule.priority])
+        conversation_values.update(
+            status=move(conversation.status, Status.WAITING),
+            queue=top.queue,
+            priority=PRIORITIES[top.priority],
+            high_value=self.rules.is_high_value(customer.attributes or {}),
+            waiting_since=utcnow(),
+        )
+        session.execute(
+            insert(Escalation).values(
+                conversation_id=conversation.id,
+                message_id=message_id,
+                queue=top.queue,
+                priority=PRIORITIES[top.priority],
+                reason="; ".join(rule.reason for rule, _ in fired),
+                rules=[{"rule": firing.rule, "why": firing.why} for _, firing in fired],
+            )
+        )
+        return "escalated: " + "; ".join(f"{f.rule} ({f.why})" for _, f in fired)
 
     def read(self, text: str) -> Reading:
         """The model's reading and the retrieval hits: one forward pass, on the inference thread."""
 
         def work() -> Reading:
             if self.nlu is None:
-                return Reading(None, self.retriever.search(text, k=INTENT_SEARCH_DEPTH))
+                return Reading(None, self.retriever.search(text, k=SEARCH_DEPTH))
             vector, prediction = self.nlu.read(text)
-            return Reading(prediction, self.retriever.search_vector(vector, INTENT_SEARCH_DEPTH))
+            return Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH))
 
         return run_inference(work)
-
-    def _decide(self, reading: Reading) -> tuple[EntryHit | None, str]:
-        """(the entry to answer from, the decision). A confident intent answers from its own
-        entries (the one closest to the message); otherwise retrieval decides alone."""
-        prediction, hits = reading.prediction, reading.hits
-        best = hits[0] if hits else None
-        if prediction is not None:
-            if prediction.out_of_scope:
-                return best, "out_of_scope"
-            if prediction.intent_confidence >= self.intent_threshold:
-                own = [hit for hit in hits if hit.entry.intent == prediction.intent]
-                if own:
-                    return own[0], "intent"
-        if best is not None and best.score >= self.answer_threshold:
-            return best, "answer"
-        return best, "not_sure"
 
     @staticmethod
     def _insert(
@@ -337,6 +406,22 @@ class ChatService:
             return Transcript(
                 conversation.id, conversation.status, [MessageView.of(m) for m in messages]
             )
+
+
+def _reply_text(decision: Decision, known: dict[str, str | None], found: dict[str, str]) -> str:
+    if decision.action in ANSWERING:
+        assert decision.entry is not None
+        return decision.entry.render(known)
+    if decision.action is Action.CLARIFY:
+        return CLARIFY_REPLY.format(*(entry.questions[0] for entry in decision.options))
+    if decision.action is Action.SLOT_NOTED:
+        detail = f"order {found['order_id']}" if "order_id" in found else "that"
+        return SLOT_NOTED_REPLY.format(detail=detail)
+    if decision.action is Action.OUT_OF_SCOPE:
+        return OUT_OF_SCOPE_REPLY
+    if decision.action is Action.OFFER_PERSON:
+        return OFFER_PERSON_REPLY
+    return NOT_SURE_REPLY
 
 
 def _prediction_columns(prediction: Prediction | None) -> dict[str, Any]:

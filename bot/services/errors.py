@@ -17,3 +17,11 @@ class Forbidden(ServiceError):
 
 class Rejected(ServiceError):
     """The request is well-formed but its content is not allowed (empty or over-long text, …)."""
+
+
+class Conflict(ServiceError):
+    """The request does not fit the current state (taking over a conversation nobody waits on)."""
+
+
+class Unauthenticated(ServiceError):
+    """No valid credentials: a wrong password, or an unknown or expired staff token."""

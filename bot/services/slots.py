@@ -28,3 +28,25 @@ def extract_slots(text: str) -> dict[str, str]:
     if name := NAME.search(text):
         found["customer_name"] = name.group(1)
     return found
+
+
+# Words that carry no request of their own around a stated detail ("my order number is …").
+# fmt: off
+_FILLER = frozenset((
+    "a", "an", "and", "the", "it", "its", "it's", "is", "was", "my", "our", "me", "i", "i'm", "im",
+    "here", "this", "that's", "that", "number", "no", "num", "id", "order", "ref", "reference",
+    "e", "mail", "email", "address", "e-mail", "name", "called", "call", "hi", "hello", "hey",
+    "ok", "okay", "yes", "sure", "thanks", "thank", "you", "please", "sorry", "oh", "so", "just",
+    "for", "of", "as", "at", "by", "on", "to",
+))
+# fmt: on
+
+
+def is_slot_only(text: str, found: dict[str, str]) -> bool:
+    """True when ``text`` gives slot values and nothing else, such as "my order number is
+    BC-204518": a detail for the question before it, not a question of its own."""
+    if not found:
+        return False
+    rest = ORDER_ID.sub(" ", EMAIL.sub(" ", NAME.sub(" ", text)))
+    words = re.findall(r"[a-z'-]+", rest.lower())
+    return all(word in _FILLER for word in words)

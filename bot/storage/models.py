@@ -78,6 +78,15 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(32), default="bot")
     # What the conversation has learnt so far (order number, …), used to fill answer slots.
     slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The dialogue policy's memory between turns (bot.services.policy.DialogueState).
+    dialogue: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the conversation is escalated: where it waits and how urgently (see escalation).
+    queue: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(default=0)
+    high_value: Mapped[bool] = mapped_column(default=False)
+    waiting_since: Mapped[datetime | None] = mapped_column()
+    # The member of staff who has taken the conversation over.
+    assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
@@ -108,11 +117,72 @@ class Message(Base):
     score: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     decision: Mapped[str | None] = mapped_column(String(32))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
     # What the language model read in customer messages.
     intent: Mapped[str | None] = mapped_column(String(128))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     out_of_scope: Mapped[bool | None] = mapped_column()
     sentiment: Mapped[str | None] = mapped_column(String(16))
     sentiment_score: Mapped[float | None] = mapped_column(Float)
+    # A person's correction of the intent, which training data exports prefer.
+    corrected_intent: Mapped[str | None] = mapped_column(String(128))
+    # Who wrote an agent message.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Escalation(Base):
+    """A hand-over to people: which rules fired on which message, and why."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    # [{"rule": name, "why": what made it fire}, …] for every rule that fired.
+    rules: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+
+
+class Staff(Base):
+    """A support agent or administrator who works in the console."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # agent | admin
+    # scrypt: "scrypt$<salt hex>$<hash hex>"; the password itself is never stored.
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffSession(Base):
+    """A logged-in console: the sha256 of its bearer token, and until when it is good."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class StaffAction(Base):
+    """Every action a member of staff takes, for the record."""
+
+    __tablename__ = "staff_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -8,21 +8,35 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.config import DATA_DIR, Settings
-from bot.runtime import build_runtime
+from bot.runtime import Runtime, build_runtime
+from bot.storage.models import Message
 
 pytestmark = pytest.mark.real_model
 
 
 @pytest.fixture
-def demo_client(served_encoder, tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def demo_runtime(served_encoder, tmp_path: Path) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     settings = Settings(database_url=f"sqlite:///{tmp_path}/demo.db", index_dir=tmp_path / "index")
     runtime = build_runtime(settings, encoder=served_encoder)
-    with TestClient(create_app(settings, runtime)) as client:
-        yield client
+    yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def demo_client(demo_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_runtime.settings, demo_runtime)) as client:
+        yield client
+
+
+def last_customer_message(runtime: Runtime) -> Message:
+    with runtime.sessions() as session:
+        return session.scalars(
+            select(Message).where(Message.role == "customer").order_by(Message.id.desc())
+        ).first()  # type: ignore[return-value]
 
 
 def heldout() -> list[dict[str, str]]:
@@ -50,40 +64,51 @@ def test_heldout_questions_get_their_entry_with_slots_filled(demo_client: TestCl
     rows = heldout()[::10]
     right = 0
     for row in rows:
-        answer = demo_client.post(url, json={"text": row["text"]}, headers=auth).json()["reply"]
+        # Each in a conversation of its own, as customers ask them: one conversation full of
+        # complaints would rightly be escalated.
+        fresh = demo_client.post("/api/conversations", json={}).json()
+        answer = demo_client.post(
+            f"/api/conversations/{fresh['conversation_id']}/messages",
+            json={"text": row["text"]},
+            headers={"Authorization": f"Bearer {fresh['customer_token']}"},
+        ).json()["reply"]
         right += answer["entry_id"] == row["entry_id"]
-        assert answer["decision"] in {"intent", "answer"}, row
+        assert answer["decision"] in {"intent", "answer", "clarify"}, row
         assert "{" not in answer["text"]
     # Every tenth held-out question; the full set is measured by `cxagent benchmark retrieval`.
     assert right >= 0.8 * len(rows)
 
 
-def test_out_of_scope_chatter_is_not_answered_with_a_guess(demo_client: TestClient) -> None:
+def test_out_of_scope_chatter_is_not_answered_with_a_guess(
+    demo_client: TestClient, demo_runtime: Runtime
+) -> None:
     started = demo_client.post("/api/conversations", json={}).json()
     url = f"/api/conversations/{started['conversation_id']}/messages"
     auth = {"Authorization": f"Bearer {started['customer_token']}"}
+    decisions = []
     for question in (
         "what is the boiling point of mercury in kelvin",
         "can you recommend a good film for tonight",
-        "who won the football last night",
     ):
         turn = demo_client.post(url, json={"text": question}, headers=auth).json()
-        assert turn["message"]["out_of_scope"] is True, question
-        assert turn["reply"]["decision"] == "out_of_scope", question
+        assert last_customer_message(demo_runtime).out_of_scope is True, question
+        decisions.append(turn["reply"]["decision"])
+    # The second miss in a row comes with the offer of a person.
+    assert decisions == ["out_of_scope", "offer_person"]
 
 
-def test_every_message_carries_intent_and_sentiment(demo_client: TestClient) -> None:
+def test_every_message_carries_intent_and_sentiment(
+    demo_client: TestClient, demo_runtime: Runtime
+) -> None:
     started = demo_client.post("/api/conversations", json={}).json()
     url = f"/api/conversations/{started['conversation_id']}/messages"
     auth = {"Authorization": f"Bearer {started['customer_token']}"}
-    angry = demo_client.post(
-        url,
-        json={"text": "This is the third time I'm asking, my refund still hasn't arrived!"},
-        headers=auth,
-    ).json()["message"]
-    assert angry["intent"] == "refund_status" and angry["intent_confidence"] > 0.5
-    assert angry["sentiment"] == "negative" and angry["sentiment_score"] < 0
-    happy = demo_client.post(
-        url, json={"text": "brilliant, thank you so much for your help"}, headers=auth
-    ).json()["message"]
-    assert happy["intent"] == "thanks" and happy["sentiment"] == "positive"
+    text = "This is the third time I'm asking, my refund still hasn't arrived!"
+    demo_client.post(url, json={"text": text}, headers=auth)
+    angry = last_customer_message(demo_runtime)
+    assert angry.intent == "refund_status" and (angry.intent_confidence or 0) > 0.5
+    assert angry.sentiment == "negative" and (angry.sentiment_score or 0) < 0
+    assert angry.out_of_scope is False
+    demo_client.post(url, json={"text": "brilliant, thank you so much for your help"}, headers=auth)
+    happy = last_customer_message(demo_runtime)
+    assert happy.intent == "thanks" and happy.sentiment == "positive"

@@ -44,23 +44,27 @@ def say(client: TestClient, text: str) -> dict[str, dict[str, object]]:
     return turn
 
 
+def stored_customer_messages(runtime: Runtime) -> list[Message]:
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(
+                select(Message).where(Message.role == "customer").order_by(Message.id)
+            ).all()
+        )
+
+
 def test_every_customer_message_is_stored_with_what_the_model_read(
     chat: TestClient, reading_runtime: Runtime
 ) -> None:
     turn = say(chat, "I'm still angry, where is my parcel?")
-    assert turn["message"]["intent"] == "track_order"
-    assert turn["message"]["intent_confidence"] == pytest.approx(0.9)
-    assert turn["message"]["out_of_scope"] is False
-    assert turn["message"]["sentiment"] == "negative"
-    assert turn["message"]["sentiment_score"] == pytest.approx(-0.8)
     say(chat, "great, thanks, can I pay by card?")
-    with reading_runtime.sessions() as session:
-        stored = session.scalars(select(Message).where(Message.role == "customer")).all()
-    assert [(m.intent, m.sentiment, m.out_of_scope) for m in stored] == [
-        ("track_order", "negative", False),
-        ("payment_methods", "positive", False),
-    ]
-    assert all(m.intent_confidence is not None and m.sentiment_score is not None for m in stored)
+    first, second = stored_customer_messages(reading_runtime)
+    assert (first.intent, first.out_of_scope, first.sentiment) == ("track_order", False, "negative")
+    assert first.intent_confidence == pytest.approx(0.9)
+    assert first.sentiment_score == pytest.approx(-0.8)
+    assert (second.intent, second.sentiment) == ("payment_methods", "positive")
+    # How the bot judged the customer is for staff; the customer's own API does not show it.
+    assert not {"intent", "sentiment", "sentiment_score"} & set(turn["message"])
 
 
 def test_a_confident_intent_answers_from_its_own_entries(chat: TestClient) -> None:
@@ -78,8 +82,10 @@ def test_an_unsure_intent_leaves_the_answer_to_retrieval(chat: TestClient) -> No
     assert reply["text"] == NOT_SURE_REPLY
 
 
-def test_out_of_scope_is_said_plainly_and_not_answered_with_a_guess(chat: TestClient) -> None:
+def test_out_of_scope_is_said_plainly_and_not_answered_with_a_guess(
+    chat: TestClient, reading_runtime: Runtime
+) -> None:
     turn = say(chat, "what will the weather be like for my parcel delivery")
-    assert turn["message"]["out_of_scope"] is True
+    assert stored_customer_messages(reading_runtime)[0].out_of_scope is True
     assert turn["reply"]["decision"] == "out_of_scope"
     assert turn["reply"]["text"] == OUT_OF_SCOPE_REPLY

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from finetune.data import DataError, load_labelled, stratified_split
-from finetune.modeling import SENTIMENT_LABELS
+from finetune.reading import SENTIMENT_LABELS
 
 SENTIMENTS = frozenset(SENTIMENT_LABELS)
 

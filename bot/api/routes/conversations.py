@@ -57,9 +57,9 @@ def read_transcript(conversation_id: str, chat: ChatDep, token: CustomerTokenDep
 @router.websocket("/{conversation_id}/ws")
 async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) -> None:
     """Send ``{"type": "message", "text": …, "client_message_id": …}``; receive an ``ack`` with
-    the stored message, then the ``reply``. Problems with one message come back as ``error``
-    frames and the connection stays open. A wrong token or conversation closes the socket with
-    code 4403 or 4404 (4000 + the HTTP status)."""
+    the stored message, then the ``reply`` (none while a person has the conversation). Problems
+    with one message come back as ``error`` frames and the connection stays open. A wrong token
+    or conversation closes the socket with code 4403 or 4404 (4000 + the HTTP status)."""
     chat = get_chat(websocket)  # type: ignore[arg-type]
     try:
         await run_in_threadpool(chat.check_access, conversation_id, token)
@@ -115,6 +115,6 @@ async def _answer_frame(
     await websocket.send_json(
         {"type": "ack", "message": MessageOut.model_validate(turn.message).model_dump(mode="json")}
     )
-    await websocket.send_json(
-        {"type": "reply", "message": MessageOut.model_validate(turn.reply).model_dump(mode="json")}
-    )
+    if turn.reply is not None:
+        reply = MessageOut.model_validate(turn.reply).model_dump(mode="json")
+        await websocket.send_json({"type": "reply", "message": reply})

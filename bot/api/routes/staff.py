@@ -1,0 +1,115 @@
+"""The staff API behind the console: log in, the queue, a conversation with everything the bot
+read, take over, reply, hand back, close, correct an intent; admins manage accounts. Every route
+but log-in needs a staff token; a customer's token opens none of them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from bot.api.deps import StaffDep, StaffServiceDep, StaffTokenDep, SupportDep
+from bot.api.staff_schemas import (
+    AccountChangeIn,
+    AccountIn,
+    ConversationDetailOut,
+    IntentCorrectionIn,
+    LoginIn,
+    LoginOut,
+    QueueItemOut,
+    ReplyIn,
+    StaffMessageOut,
+    StaffOut,
+)
+from bot.services.staff import Role
+from bot.services.states import Status
+
+router = APIRouter(prefix="/api/staff", tags=["staff"])
+
+
+@router.post("/login", response_model=LoginOut)
+def log_in(body: LoginIn, staff: StaffServiceDep) -> LoginOut:
+    logged_in = staff.log_in(body.username, body.password)
+    return LoginOut(token=logged_in.token, staff=StaffOut.model_validate(logged_in.member))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def log_out(token: StaffTokenDep, staff: StaffServiceDep) -> None:
+    staff.log_out(token)
+
+
+@router.get("/me", response_model=StaffOut)
+def me(member: StaffDep) -> StaffOut:
+    return StaffOut.model_validate(member)
+
+
+@router.get("/accounts", response_model=list[StaffOut])
+def accounts(member: StaffDep, staff: StaffServiceDep) -> list[StaffOut]:
+    return [StaffOut.model_validate(account) for account in staff.accounts(member)]
+
+
+@router.post("/accounts", response_model=StaffOut, status_code=status.HTTP_201_CREATED)
+def create_account(body: AccountIn, member: StaffDep, staff: StaffServiceDep) -> StaffOut:
+    created = staff.create_account(
+        body.username, body.password, Role(body.role), body.name, by=member
+    )
+    return StaffOut.model_validate(created)
+
+
+@router.patch("/accounts/{staff_id}", response_model=StaffOut)
+def change_account(
+    staff_id: int, body: AccountChangeIn, member: StaffDep, staff: StaffServiceDep
+) -> StaffOut:
+    return StaffOut.model_validate(staff.set_active(staff_id, body.active, by=member))
+
+
+@router.get("/queue", response_model=list[QueueItemOut])
+def queue(
+    member: StaffDep,
+    support: SupportDep,
+    status_in: Annotated[list[Status] | None, Query(alias="status")] = None,
+    queue: str | None = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[QueueItemOut]:
+    """Escalated conversations (waiting and with a person, unless ``status`` says otherwise):
+    high-value customers first, then the most urgent, then the newest."""
+    statuses = tuple(status_in) if status_in else (Status.WAITING, Status.WITH_AGENT)
+    items = support.queue(member, statuses, queue=queue, mine=mine, limit=limit)
+    return [QueueItemOut.model_validate(item) for item in items]
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
+def conversation(
+    conversation_id: str, member: StaffDep, support: SupportDep
+) -> ConversationDetailOut:
+    return ConversationDetailOut.model_validate(support.conversation(member, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/take", status_code=status.HTTP_204_NO_CONTENT)
+def take(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
+    support.take(member, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=StaffMessageOut)
+def reply(
+    conversation_id: str, body: ReplyIn, member: StaffDep, support: SupportDep
+) -> StaffMessageOut:
+    return StaffMessageOut.model_validate(support.reply(member, conversation_id, body.text))
+
+
+@router.post("/conversations/{conversation_id}/hand-back", status_code=status.HTTP_204_NO_CONTENT)
+def hand_back(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
+    support.hand_back(member, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/close", status_code=status.HTTP_204_NO_CONTENT)
+def close(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
+    support.close(member, conversation_id)
+
+
+@router.put("/messages/{message_id}/intent", status_code=status.HTTP_204_NO_CONTENT)
+def correct_intent(
+    message_id: int, body: IntentCorrectionIn, member: StaffDep, support: SupportDep
+) -> None:
+    support.correct_intent(member, message_id, body.intent)

@@ -1,0 +1,136 @@
+"""Request and response shapes of the staff API (the console)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class StaffOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    name: str
+    role: Literal["agent", "admin"]
+    active: bool
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer …` to the staff API")
+    staff: StaffOut
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    name: str | None = Field(None, max_length=200)
+    role: Literal["agent", "admin"] = "agent"
+
+
+class AccountChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class QueueItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    conversation_id: str
+    status: str
+    queue: str | None
+    priority: int
+    high_value: bool
+    waiting_since: datetime | None
+    reason: str | None
+    customer_id: int
+    customer_name: str | None
+    tier: str | None
+    sentiment_trend: list[float]
+    assigned_to: str | None
+    last_message_at: datetime | None
+
+
+class StaffMessageOut(BaseModel):
+    """A message with everything the bot read in it and decided."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    role: str
+    text: str
+    created_at: datetime
+    entry_id: str | None = None
+    score: float | None = None
+    decision: str | None = None
+    decision_reason: str | None = None
+    latency_ms: float | None = None
+    intent: str | None = None
+    intent_confidence: float | None = None
+    out_of_scope: bool | None = None
+    sentiment: str | None = None
+    sentiment_score: float | None = None
+    corrected_intent: str | None = None
+
+
+class EscalationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    created_at: datetime
+    queue: str
+    priority: int
+    reason: str
+    rules: list[dict[str, str]]
+
+
+class ProfileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str | None
+    name: str | None
+    email: str | None
+    attributes: dict[str, Any]
+    first_seen_at: datetime
+    last_seen_at: datetime
+    conversation_count: int
+    message_count: int
+
+
+class ConversationDetailOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    conversation_id: str
+    status: str
+    channel: str
+    queue: str | None
+    priority: int
+    assigned_to: str | None
+    started_at: datetime
+    customer: ProfileOut
+    escalations: list[EscalationOut]
+    messages: list[StaffMessageOut]
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+
+
+class IntentCorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent: str = Field(min_length=1, max_length=128)
