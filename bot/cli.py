@@ -98,6 +98,38 @@ def cmd_add_staff(settings: Settings, args: argparse.Namespace) -> None:
     print(f"{member.role} account {member.username!r} created (id {member.id})")
 
 
+def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.services.errors import ServiceError
+    from bot.services.satisfaction import SatisfactionService
+    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        check_database(engine)
+        if settings.auto_migrate:
+            migrate(engine)
+        try:
+            model = SatisfactionService(create_session_factory(engine)).fit()
+        except ServiceError as error:
+            raise UsageError(str(error)) from None
+    finally:
+        engine.dispose()
+    print(json.dumps({"weights": model.weights, "agreement": model.metrics}, indent=2))
+    assert model.metrics is not None
+    print(
+        "{:<10} {:>13} {:>6} {:>9} {:>20}".format(
+            "weights", "conversations", "MAE", "Spearman", "satisfied agreement"
+        ),
+        file=sys.stderr,
+    )
+    for name, figures in model.metrics.items():
+        print(
+            f"{name:<10} {figures['conversations']:>13} {figures['mae']:>6.3f} "
+            f"{figures['spearman']:>9.3f} {figures['satisfied_agreement']:>20.3f}",
+            file=sys.stderr,
+        )
+
+
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
     from bot.runtime import served_encoder
     from retrieval.knowledge_base import load_knowledge_base
@@ -277,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_staff.add_argument("--role", choices=["agent", "admin"], default="agent")
     add_staff.add_argument("--name", help="the name colleagues see (default: the username)")
     add_staff.set_defaults(handler=cmd_add_staff)
+
+    commands.add_parser(
+        "fit-satisfaction",
+        help="refit the predicted-satisfaction weights on surveyed conversations and report "
+        "how well predictions agree with the answers",
+    ).set_defaults(handler=cmd_fit_satisfaction)
 
     split = commands.add_parser("split-data", help="stratified train/test split of a CSV file")
     split.add_argument("--input", type=Path, required=True)

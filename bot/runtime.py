@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.services.chat import ChatService
 from bot.services.escalation import load_escalation_rules
+from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import StaffService
 from bot.services.support import SupportService
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
@@ -38,6 +39,7 @@ class Runtime:
     chat: ChatService
     staff: StaffService
     support: SupportService
+    satisfaction: SatisfactionService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,10 +89,12 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     model_intents = (
         set(encoder.bundle.info.intent_labels) if isinstance(encoder, BundleEncoder) else set()
     )
+    satisfaction = SatisfactionService(sessions)
     support = SupportService(
         sessions,
         settings.max_message_chars,
         known_intents=frozenset(model_intents | set(knowledge_base.intents)),
+        satisfaction=satisfaction,
     )
     return Runtime(
         settings,
@@ -102,6 +106,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         chat,
         StaffService(sessions),
         support,
+        satisfaction,
     )
 
 

@@ -79,3 +79,12 @@ class HealthOut(BaseModel):
     knowledge_base_entries: int
     index_rows: int
     encoder: str
+
+
+class SurveyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    csat: int | None = Field(None, ge=1, le=5, description="How satisfied: 1 (very un-) to 5")
+    nps: int | None = Field(None, ge=0, le=10, description="How likely to recommend us: 0 to 10")
+    ces: int | None = Field(None, ge=1, le=7, description="How easy it was: 1 (very hard) to 7")
+    comment: str | None = Field(None, max_length=2000)

@@ -59,6 +59,7 @@ class QueueItemOut(BaseModel):
     customer_name: str | None
     tier: str | None
     sentiment_trend: list[float]
+    predicted_satisfaction: float = Field(description="1 to 5, for every conversation")
     assigned_to: str | None
     last_message_at: datetime | None
 
@@ -119,6 +120,7 @@ class ConversationDetailOut(BaseModel):
     priority: int
     assigned_to: str | None
     started_at: datetime
+    predicted_satisfaction: float
     customer: ProfileOut
     escalations: list[EscalationOut]
     messages: list[StaffMessageOut]
@@ -134,3 +136,18 @@ class IntentCorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     intent: str = Field(min_length=1, max_length=128)
+
+
+class SurveyFiguresOut(BaseModel):
+    group: str
+    responses: int
+    csat: float | None = Field(description="% of CSAT answers that are 4 or 5")
+    nps: float | None = Field(description="% promoters (9-10) minus % detractors (0-6)")
+    ces: float | None = Field(description="mean CES, 1 (very hard) to 7 (very easy)")
+
+
+class SatisfactionOut(BaseModel):
+    overall: SurveyFiguresOut
+    by: str
+    groups: list[SurveyFiguresOut]
+    model: dict[str, Any] = Field(description="the predicted-satisfaction weights and their fit")

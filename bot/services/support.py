@@ -15,6 +15,7 @@ from bot.services.chat import MessageView
 from bot.services.errors import Forbidden, NotFound, Rejected
 from bot.services.policy import DialogueState
 from bot.services.redaction import redact
+from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import Role, StaffMember, record
 from bot.services.states import Status, move
 from bot.storage.models import Conversation, Customer, Escalation, Message, Staff, utcnow
@@ -36,6 +37,7 @@ class QueueItem:
     customer_name: str | None
     tier: str | None
     sentiment_trend: list[float]  # the latest customer messages' scores, oldest first, -1 to 1
+    predicted_satisfaction: float  # 1 to 5 (see bot.services.satisfaction)
     assigned_to: str | None
     last_message_at: datetime | None
 
@@ -71,6 +73,7 @@ class ConversationDetail:
     priority: int
     assigned_to: str | None
     started_at: datetime
+    predicted_satisfaction: float
     customer: ProfileView
     escalations: list[EscalationView]
     messages: list[MessageView]
@@ -82,8 +85,10 @@ class SupportService:
         sessions: sessionmaker[Session],
         max_message_chars: int,
         known_intents: frozenset[str] = frozenset(),
+        satisfaction: SatisfactionService | None = None,
     ) -> None:
         self.sessions = sessions
+        self.satisfaction = satisfaction or SatisfactionService(sessions)
         self.max_message_chars = max_message_chars
         # Intents a correction may name: the model's and the knowledge base's.
         self.known_intents = known_intents
@@ -119,6 +124,8 @@ class SupportService:
             reasons = self._latest_reasons(session, ids)
             trends = self._sentiment_trends(session, ids)
             names = self._staff_names(session)
+            model = self.satisfaction.model()
+            features = self.satisfaction.features(session, ids)
             return [
                 QueueItem(
                     conversation_id=c.id,
@@ -132,6 +139,7 @@ class SupportService:
                     customer_name=c.customer.name,
                     tier=_tier(c.customer),
                     sentiment_trend=trends.get(c.id, []),
+                    predicted_satisfaction=round(model.predict(features[c.id]), 2),
                     assigned_to=names.get(c.assigned_staff_id or -1),
                     last_message_at=c.last_message_at,
                 )
@@ -160,6 +168,12 @@ class SupportService:
                 priority=conversation.priority,
                 assigned_to=self._staff_names(session).get(conversation.assigned_staff_id or -1),
                 started_at=conversation.started_at,
+                predicted_satisfaction=round(
+                    self.satisfaction.model().predict(
+                        self.satisfaction.features(session, [conversation.id])[conversation.id]
+                    ),
+                    2,
+                ),
                 customer=ProfileView(
                     id=customer.id,
                     external_id=customer.external_id,

@@ -186,3 +186,29 @@ class StaffAction(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Survey(Base):
+    """The customer's answers at the end of a conversation (each question optional)."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    csat: Mapped[int | None] = mapped_column()  # 1-5
+    nps: Mapped[int | None] = mapped_column()  # 0-10
+    ces: Mapped[int | None] = mapped_column()  # 1-7
+    comment: Mapped[str | None] = mapped_column(Text)  # redacted
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FittedModel(Base):
+    """Parameters a command refits from data (the satisfaction weights, …), with its metrics."""
+
+    __tablename__ = "fitted_models"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    params: Mapped[dict[str, Any]] = mapped_column()
+    metrics: Mapped[dict[str, Any]] = mapped_column()
+    fitted_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

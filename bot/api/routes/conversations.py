@@ -10,18 +10,20 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from bot.api.deps import ChatDep, CustomerTokenDep, get_chat
+from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_chat
 from bot.api.errors import status_of
 from bot.api.schemas import (
     MessageIn,
     MessageOut,
     StartConversationIn,
     StartConversationOut,
+    SurveyIn,
     TranscriptOut,
     TurnOut,
 )
 from bot.services.chat import CustomerIdentity
 from bot.services.errors import ServiceError
+from bot.services.satisfaction import SurveyAnswers
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -52,6 +54,19 @@ def send_message(
 @router.get("/{conversation_id}/messages", response_model=TranscriptOut)
 def read_transcript(conversation_id: str, chat: ChatDep, token: CustomerTokenDep) -> TranscriptOut:
     return TranscriptOut.model_validate(chat.transcript(conversation_id, token))
+
+
+@router.post("/{conversation_id}/survey", status_code=status.HTTP_204_NO_CONTENT)
+def answer_survey(
+    conversation_id: str,
+    body: SurveyIn,
+    chat: ChatDep,
+    token: CustomerTokenDep,
+    runtime: RuntimeDep,
+) -> None:
+    """The post-chat survey: CSAT, NPS, CES and a comment, each optional; once per conversation."""
+    chat.check_access(conversation_id, token)
+    runtime.satisfaction.answer_survey(conversation_id, SurveyAnswers(**body.model_dump()))
 
 
 @router.websocket("/{conversation_id}/ws")

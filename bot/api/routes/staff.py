@@ -4,11 +4,12 @@ but log-in needs a staff token; a customer's token opens none of them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from bot.api.deps import StaffDep, StaffServiceDep, StaffTokenDep, SupportDep
+from bot.api.deps import RuntimeDep, StaffDep, StaffServiceDep, StaffTokenDep, SupportDep
 from bot.api.staff_schemas import (
     AccountChangeIn,
     AccountIn,
@@ -18,9 +19,12 @@ from bot.api.staff_schemas import (
     LoginOut,
     QueueItemOut,
     ReplyIn,
+    SatisfactionOut,
     StaffMessageOut,
     StaffOut,
+    SurveyFiguresOut,
 )
+from bot.services.satisfaction import EMPTY
 from bot.services.staff import Role
 from bot.services.states import Status
 
@@ -113,3 +117,28 @@ def correct_intent(
     message_id: int, body: IntentCorrectionIn, member: StaffDep, support: SupportDep
 ) -> None:
     support.correct_intent(member, message_id, body.intent)
+
+
+@router.get("/satisfaction", response_model=SatisfactionOut)
+def satisfaction(
+    member: StaffDep,
+    runtime: RuntimeDep,
+    by: Literal["day", "intent", "channel", "segment"] = "day",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> SatisfactionOut:
+    """Survey figures (CSAT, NPS, CES) overall and by day, main intent, channel or segment, and
+    the model that predicts satisfaction for unrated conversations."""
+    service = runtime.satisfaction
+    overall = service.aggregates("all", since, until)
+    model = service.model()
+    return SatisfactionOut(
+        overall=SurveyFiguresOut(**(overall[0] if overall else {"group": "all", **EMPTY})),
+        by=by,
+        groups=[SurveyFiguresOut(**group) for group in service.aggregates(by, since, until)],
+        model={
+            "weights": model.weights,
+            "fitted_at": model.fitted_at,
+            "agreement": model.metrics,
+        },
+    )
