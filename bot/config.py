@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
@@ -72,6 +72,11 @@ class Settings(BaseModel):
         description="Cosine similarity below which the bot is not sure and offers a person.",
     )
     max_message_chars: int = Field(2000, ge=1, description="Longest customer message accepted.")
+    identity_secret: SecretStr | None = Field(
+        None,
+        description="When set, a customer id from the site must come with its HMAC-SHA256 "
+        "signature (hex, keyed with this secret), so nobody can claim another customer's id.",
+    )
     host: str = Field("127.0.0.1", description="Address `cxagent serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `cxagent serve` listens on.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(

@@ -77,6 +77,9 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         nlu=encoder if isinstance(encoder, MessageReader) else None,
         intent_threshold=settings.intent_threshold,
         rules=rules,
+        identity_secret=(
+            settings.identity_secret.get_secret_value() if settings.identity_secret else None
+        ),
         answer_threshold=settings.answer_threshold,
         max_message_chars=settings.max_message_chars,
     )

@@ -15,6 +15,12 @@ class CustomerIn(BaseModel):
     name: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     attributes: dict[str, Any] = Field(default_factory=dict, description="tier, plan, spend, …")
+    signature: str | None = Field(
+        None,
+        max_length=128,
+        description="HMAC-SHA256 of external_id with the identity secret (hex); required for "
+        "external_id when CXAGENT_IDENTITY_SECRET is set",
+    )
 
 
 class StartConversationIn(BaseModel):

@@ -61,6 +61,13 @@ class CustomerIdentity:
     name: str | None = None
     email: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    # HMAC-SHA256 of external_id with the company's identity secret, computed by its server.
+    signature: str | None = None
+
+
+def sign_customer_id(external_id: str, secret: str) -> str:
+    """What the company's server sends beside a customer id when identity checks are on."""
+    return hmac.new(secret.encode(), external_id.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -136,18 +143,21 @@ class ChatService:
         nlu: MessageReader | None = None,
         intent_threshold: float = 0.6,
         rules: EscalationRules | None = None,
+        identity_secret: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.retriever = retriever
         self.nlu = nlu
         self.intent_threshold = intent_threshold
         self.rules = rules or EscalationRules(())
+        self.identity_secret = identity_secret
         self.answer_threshold = answer_threshold
         self.max_message_chars = max_message_chars
 
     def start_conversation(
         self, identity: CustomerIdentity, channel: str = "web"
     ) -> StartedConversation:
+        self._check_identity(identity)
         token = secrets.token_urlsafe(32)
         with self.sessions.begin() as session:
             customer = self._customer_for(session, identity)
@@ -162,6 +172,18 @@ class ChatService:
             session.add(conversation)
             session.flush()
             return StartedConversation(conversation.id, customer.id, token)
+
+    def _check_identity(self, identity: CustomerIdentity) -> None:
+        """With an identity secret, a customer id counts only with its signature: otherwise
+        anyone could open conversations as another customer and write to their profile."""
+        if self.identity_secret is None or identity.external_id is None:
+            return
+        expected = sign_customer_id(identity.external_id, self.identity_secret)
+        if identity.signature is None or not hmac.compare_digest(identity.signature, expected):
+            raise Forbidden(
+                "the customer id needs its signature: HMAC-SHA256 of the id with the identity "
+                "secret, in hex, computed on the company's server"
+            )
 
     def _customer_for(self, session: Session, identity: CustomerIdentity) -> Customer:
         customer = None
