@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.services.alerts import AlertService
 from bot.services.chat import ChatService
 from bot.services.escalation import load_escalation_rules
 from bot.services.satisfaction import SatisfactionService
@@ -40,6 +41,7 @@ class Runtime:
     staff: StaffService
     support: SupportService
     satisfaction: SatisfactionService
+    alerts: AlertService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -110,6 +112,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         StaffService(sessions),
         support,
         satisfaction,
+        AlertService(sessions),
     )
 
 

@@ -151,3 +151,15 @@ class SatisfactionOut(BaseModel):
     by: str
     groups: list[SurveyFiguresOut]
     model: dict[str, Any] = Field(description="the predicted-satisfaction weights and their fit")
+
+
+class SentimentAlertOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    alert: bool
+    recent_share: float | None = Field(description="negative share of the last hour's messages")
+    baseline_share: float | None = Field(description="the same over the week before")
+    recent_messages: int
+    baseline_messages: int
+    threshold: float | None
+    reason: str

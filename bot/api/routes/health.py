@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from bot.api.deps import RuntimeDep
@@ -21,3 +22,10 @@ def health(runtime: RuntimeDep) -> HealthOut:
         index_rows=len(runtime.retriever.index.keys),
         encoder=runtime.encoder.name,
     )
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(runtime: RuntimeDep) -> str:
+    """Prometheus metrics: the negative-sentiment alert and shares, conversations by status,
+    messages by role."""
+    return runtime.alerts.prometheus()

@@ -20,6 +20,7 @@ from bot.api.staff_schemas import (
     QueueItemOut,
     ReplyIn,
     SatisfactionOut,
+    SentimentAlertOut,
     StaffMessageOut,
     StaffOut,
     SurveyFiguresOut,
@@ -142,3 +143,9 @@ def satisfaction(
             "agreement": model.metrics,
         },
     )
+
+
+@router.get("/alerts/sentiment", response_model=SentimentAlertOut)
+def sentiment_alert(member: StaffDep, runtime: RuntimeDep) -> SentimentAlertOut:
+    """Whether negative sentiment across all traffic is well above its recent level."""
+    return SentimentAlertOut.model_validate(runtime.alerts.negative_sentiment())
