@@ -130,6 +130,39 @@ def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+def _with_profiles(settings: Settings, work: Callable[[Any], Any]) -> Any:
+    from bot.services.errors import ServiceError
+    from bot.services.profiles import ProfileService
+    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        check_database(engine)
+        if settings.auto_migrate:
+            migrate(engine)
+        try:
+            return work(ProfileService(create_session_factory(engine)))
+        except ServiceError as error:
+            raise UsageError(str(error)) from None
+    finally:
+        engine.dispose()
+
+
+def cmd_refresh_profiles(settings: Settings, args: argparse.Namespace) -> None:
+    count = _with_profiles(settings, lambda profiles: profiles.refresh())
+    print(f"churn risk, lifecycle stage and lifetime value refreshed for {count} customers")
+
+
+def cmd_fit_churn(settings: Settings, args: argparse.Namespace) -> None:
+    print(json.dumps(_with_profiles(settings, lambda profiles: profiles.fit_churn()), indent=2))
+
+
+def cmd_segment(settings: Settings, args: argparse.Namespace) -> None:
+    segments = _with_profiles(settings, lambda profiles: profiles.segment(args.k, args.seed))
+    for segment in segments:
+        print(f"{segment['customers']:>6}  {segment['segment']}")
+
+
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
     from bot.runtime import served_encoder
     from retrieval.knowledge_base import load_knowledge_base
@@ -315,6 +348,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="refit the predicted-satisfaction weights on surveyed conversations and report "
         "how well predictions agree with the answers",
     ).set_defaults(handler=cmd_fit_satisfaction)
+
+    commands.add_parser(
+        "refresh-profiles", help="recompute every customer's churn risk, lifecycle and value"
+    ).set_defaults(handler=cmd_refresh_profiles)
+    commands.add_parser(
+        "fit-churn",
+        help="refit the churn-risk model on customers whose outcome the site reported "
+        "(attribute `churned`)",
+    ).set_defaults(handler=cmd_fit_churn)
+    segment = commands.add_parser(
+        "segment", help="cluster customers into segments (k-means) and describe each"
+    )
+    segment.add_argument("--k", type=int, default=4, help="how many segments")
+    segment.add_argument("--seed", type=int, default=13)
+    segment.set_defaults(handler=cmd_segment)
 
     split = commands.add_parser("split-data", help="stratified train/test split of a CSV file")
     split.add_argument("--input", type=Path, required=True)

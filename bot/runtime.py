@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.services.alerts import AlertService
 from bot.services.chat import ChatService
 from bot.services.escalation import load_escalation_rules
+from bot.services.profiles import ProfileService
 from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import StaffService
 from bot.services.support import SupportService
@@ -79,6 +80,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         nlu=encoder if isinstance(encoder, MessageReader) else None,
         intent_threshold=settings.intent_threshold,
         rules=rules,
+        profiles=ProfileService(sessions),
         identity_secret=(
             settings.identity_secret.get_secret_value() if settings.identity_secret else None
         ),

@@ -108,6 +108,14 @@ class ProfileOut(BaseModel):
     last_seen_at: datetime
     conversation_count: int
     message_count: int
+    churn_risk: float | None
+    lifecycle_stage: str | None
+    lifetime_value: float | None
+    segment: str | None
+    top_intents: list[str]
+    sentiment_tendency: float | None
+    csat_history: list[int]
+    channels: list[str]
 
 
 class ConversationDetailOut(BaseModel):

@@ -26,6 +26,7 @@ from bot.services.policy import (
     next_state,
     observed,
 )
+from bot.services.profiles import ProfileService
 from bot.services.redaction import redact
 from bot.services.slots import extract_slots, is_slot_only
 from bot.services.states import BOT_SILENT, Status, move
@@ -144,6 +145,7 @@ class ChatService:
         intent_threshold: float = 0.6,
         rules: EscalationRules | None = None,
         identity_secret: str | None = None,
+        profiles: ProfileService | None = None,
     ) -> None:
         self.sessions = sessions
         self.retriever = retriever
@@ -151,6 +153,7 @@ class ChatService:
         self.intent_threshold = intent_threshold
         self.rules = rules or EscalationRules(())
         self.identity_secret = identity_secret
+        self.profiles = profiles
         self.answer_threshold = answer_threshold
         self.max_message_chars = max_message_chars
 
@@ -171,7 +174,11 @@ class ChatService:
             customer.last_seen_at = utcnow()
             session.add(conversation)
             session.flush()
-            return StartedConversation(conversation.id, customer.id, token)
+            started = StartedConversation(conversation.id, customer.id, token)
+        if self.profiles is not None:
+            # Churn risk and value as of now, for the escalation rules of this conversation.
+            self.profiles.refresh([started.customer_id])
+        return started
 
     def _check_identity(self, identity: CustomerIdentity) -> None:
         """With an identity secret, a customer id counts only with its signature: otherwise
@@ -305,7 +312,7 @@ class ChatService:
                         accepted_person=decision.accepted_person,
                         negative_streak=after.negative_streak,
                         fallbacks=after.fallbacks,
-                        profile=customer.attributes or {},
+                        profile=profile_facts(customer),
                     )
                 )
                 if fired:
@@ -356,7 +363,7 @@ class ChatService:
             status=move(conversation.status, Status.WAITING),
             queue=top.queue,
             priority=PRIORITIES[top.priority],
-            high_value=self.rules.is_high_value(customer.attributes or {}),
+            high_value=self.rules.is_high_value(profile_facts(customer)),
             waiting_since=utcnow(),
         )
         session.execute(
@@ -444,6 +451,18 @@ def _reply_text(decision: Decision, known: dict[str, str | None], found: dict[st
     if decision.action is Action.OFFER_PERSON:
         return OFFER_PERSON_REPLY
     return NOT_SURE_REPLY
+
+
+def profile_facts(customer: Customer) -> dict[str, Any]:
+    """What rules may ask of a customer: the computed scores, overridden by whatever the
+    company's site says itself (its own churn model or value, say)."""
+    computed = {
+        "churn_risk": customer.churn_risk,
+        "lifetime_value": customer.lifetime_value,
+        "lifecycle_stage": customer.lifecycle_stage,
+        "segment": customer.segment,
+    }
+    return {**{k: v for k, v in computed.items() if v is not None}, **(customer.attributes or {})}
 
 
 def _prediction_columns(prediction: Prediction | None) -> dict[str, Any]:

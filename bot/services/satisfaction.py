@@ -236,7 +236,7 @@ class SatisfactionService:
             elif by == "channel":
                 key = row.channel
             else:
-                key = str((row.attributes or {}).get("segment", "unsegmented"))
+                key = row.segment or "unsegmented"
             groups[key].append(survey)
         return [{"group": key, **survey_aggregate(groups[key])} for key in sorted(groups)]
 

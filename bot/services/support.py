@@ -18,7 +18,15 @@ from bot.services.redaction import redact
 from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import Role, StaffMember, record
 from bot.services.states import Status, move
-from bot.storage.models import Conversation, Customer, Escalation, Message, Staff, utcnow
+from bot.storage.models import (
+    Conversation,
+    Customer,
+    Escalation,
+    Message,
+    Staff,
+    Survey,
+    utcnow,
+)
 
 # How many of a conversation's latest customer messages make its sentiment trend.
 TREND_LENGTH = 10
@@ -62,6 +70,14 @@ class ProfileView:
     last_seen_at: datetime
     conversation_count: int
     message_count: int
+    churn_risk: float | None
+    lifecycle_stage: str | None
+    lifetime_value: float | None
+    segment: str | None
+    top_intents: list[str]  # most asked first, across all the customer's conversations
+    sentiment_tendency: float | None  # mean sentiment score of all their messages, -1 to 1
+    csat_history: list[int]  # their survey answers, oldest first
+    channels: list[str]
 
 
 @dataclass(frozen=True)
@@ -184,6 +200,11 @@ class SupportService:
                     last_seen_at=customer.last_seen_at,
                     conversation_count=customer.conversation_count,
                     message_count=customer.message_count,
+                    churn_risk=customer.churn_risk,
+                    lifecycle_stage=customer.lifecycle_stage,
+                    lifetime_value=customer.lifetime_value,
+                    segment=customer.segment,
+                    **_history(session, customer.id),
                 ),
                 escalations=[
                     EscalationView(e.created_at, e.queue, e.priority, e.reason, e.rules)
@@ -331,6 +352,40 @@ def _conversation(session: Session, conversation_id: str, lock: bool = False) ->
     if conversation is None:
         raise NotFound(f"conversation {conversation_id!r} does not exist")
     return conversation
+
+
+def _history(session: Session, customer_id: int) -> dict[str, Any]:
+    """The customer's history across all conversations and channels."""
+    intents = session.execute(
+        select(func.coalesce(Message.corrected_intent, Message.intent), func.count())
+        .where(
+            Message.customer_id == customer_id,
+            Message.role == "customer",
+            func.coalesce(Message.corrected_intent, Message.intent).is_not(None),
+        )
+        .group_by(func.coalesce(Message.corrected_intent, Message.intent))
+        .order_by(func.count().desc())
+        .limit(5)
+    ).all()
+    tendency = session.scalar(
+        select(func.avg(Message.sentiment_score)).where(
+            Message.customer_id == customer_id, Message.role == "customer"
+        )
+    )
+    csat = session.scalars(
+        select(Survey.csat)
+        .where(Survey.customer_id == customer_id, Survey.csat.is_not(None))
+        .order_by(Survey.id)
+    ).all()
+    channels = session.scalars(
+        select(Conversation.channel).where(Conversation.customer_id == customer_id).distinct()
+    ).all()
+    return {
+        "top_intents": [intent for intent, _ in intents],
+        "sentiment_tendency": round(float(tendency), 3) if tendency is not None else None,
+        "csat_history": [int(v) for v in csat if v is not None],
+        "channels": sorted(channels),
+    }
 
 
 def _leave_queue(conversation: Conversation) -> None:

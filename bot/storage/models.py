@@ -63,6 +63,11 @@ class Customer(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     conversation_count: Mapped[int] = mapped_column(default=0)
     message_count: Mapped[int] = mapped_column(default=0)
+    # Computed from the history (bot.services.profiles), refreshed as conversations start.
+    churn_risk: Mapped[float | None] = mapped_column(Float)
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(16))  # new|active|at_risk|churned
+    lifetime_value: Mapped[float | None] = mapped_column(Float)
+    segment: Mapped[str | None] = mapped_column(String(128))
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="customer")
 
