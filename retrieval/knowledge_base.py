@@ -24,6 +24,22 @@ def template_slots(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+# Profile facts a variant of an answer may depend on.
+VARIANT_KEYS = frozenset({"tier", "segment", "lifecycle_stage"})
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Another wording of an answer for customers whose profile matches ``when`` (every key)."""
+
+    when: tuple[tuple[str, str], ...]
+    answer: str
+    fallback: str | None = None
+
+    def matches(self, profile: dict[str, object]) -> bool:
+        return all(str(profile.get(key, "")).strip().lower() == value for key, value in self.when)
+
+
 @dataclass(frozen=True)
 class Entry:
     id: str
@@ -31,15 +47,22 @@ class Entry:
     questions: tuple[str, ...]
     answer: str
     fallback: str | None = None
+    variants: tuple[Variant, ...] = ()
 
-    def render(self, known: dict[str, str | None]) -> str:
-        """The answer with slots filled from ``known``, or the fallback if any slot is unknown."""
-        needed = template_slots(self.answer)
+    def render(self, known: dict[str, str | None], profile: dict[str, object] | None = None) -> str:
+        """The answer (or the first variant the customer's ``profile`` matches) with slots filled
+        from ``known``, or its fallback if any slot is unknown."""
+        answer, fallback = self.answer, self.fallback
+        for variant in self.variants:
+            if profile is not None and variant.matches(profile):
+                answer, fallback = variant.answer, variant.fallback
+                break
+        needed = template_slots(answer)
         values = {name: known.get(name) for name in needed}
         if all(values.values()):
-            return self.answer.format(**values)
-        assert self.fallback is not None  # guaranteed by load_knowledge_base
-        return self.fallback
+            return answer.format(**values)
+        assert fallback is not None  # guaranteed by load_knowledge_base
+        return fallback
 
 
 @dataclass(frozen=True)
@@ -106,7 +129,39 @@ def _parse_entry(path: Path, position: int, item: object) -> Entry:
         or not all(isinstance(q, str) and q.strip() for q in questions)
     ):
         raise KnowledgeBaseError(f"{where}: `questions` must be a list of non-empty strings")
-    answer: str = item["answer"]
+    answer, fallback = _answer_and_fallback(where, item)
+    variants = item.get("variants", [])
+    if not isinstance(variants, list):
+        raise KnowledgeBaseError(f"{where}: `variants` must be a list")
+    parsed = []
+    for number, variant in enumerate(variants, start=1):
+        there = f"{where}, variant {number}"
+        if not isinstance(variant, dict) or not isinstance(variant.get("answer"), str):
+            raise KnowledgeBaseError(f"{there}: needs `when` and an `answer`")
+        when = variant.get("when")
+        if not isinstance(when, dict) or not when or not set(when) <= VARIANT_KEYS:
+            raise KnowledgeBaseError(
+                f"{there}: `when` must map some of {sorted(VARIANT_KEYS)} to values"
+            )
+        parsed.append(
+            Variant(
+                tuple(sorted((k, str(v).strip().lower()) for k, v in when.items())),
+                *_answer_and_fallback(there, variant),
+            )
+        )
+    return Entry(
+        id=item["id"],
+        intent=item["intent"],
+        questions=tuple(q.strip() for q in questions),
+        answer=answer,
+        fallback=fallback,
+        variants=tuple(parsed),
+    )
+
+
+def _answer_and_fallback(where: str, item: dict[str, object]) -> tuple[str, str | None]:
+    answer = item["answer"]
+    assert isinstance(answer, str)
     fallback = item.get("fallback")
     try:
         slots = template_slots(answer)
@@ -119,12 +174,6 @@ def _parse_entry(path: Path, position: int, item: object) -> Entry:
         )
     if slots and not (isinstance(fallback, str) and fallback.strip()):
         raise KnowledgeBaseError(f"{where}: the answer uses slots, so it needs a `fallback`")
-    if fallback is not None and template_slots(fallback):
-        raise KnowledgeBaseError(f"{where}: `fallback` must not use slots")
-    return Entry(
-        id=item["id"],
-        intent=item["intent"],
-        questions=tuple(q.strip() for q in questions),
-        answer=answer.strip(),
-        fallback=fallback.strip() if isinstance(fallback, str) else None,
-    )
+    if fallback is not None and (not isinstance(fallback, str) or template_slots(fallback)):
+        raise KnowledgeBaseError(f"{where}: `fallback` must be text without slots")
+    return answer.strip(), fallback.strip() if isinstance(fallback, str) else None

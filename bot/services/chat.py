@@ -11,18 +11,20 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.errors import Forbidden, NotFound, Rejected
 from bot.services.escalation import PRIORITIES, EscalationRules, Firing, Rule, Situation
 from bot.services.policy import (
     ANSWERING,
+    SMALL_TALK,
     Action,
     Decision,
     DialogueState,
     Thresholds,
     decide,
+    is_greeting,
     next_state,
     observed,
 )
@@ -31,7 +33,7 @@ from bot.services.redaction import redact
 from bot.services.slots import extract_slots, is_slot_only
 from bot.services.states import BOT_SILENT, Status, move
 from bot.storage.models import Conversation, Customer, Escalation, Message, utcnow
-from finetune.reading import MessageReader, Prediction
+from finetune.reading import OOS_LABEL, MessageReader, Prediction
 from retrieval.inference import run_inference
 from retrieval.retriever import EntryHit, Retriever
 
@@ -50,6 +52,11 @@ HANDOFF_REPLY = (
     "so you won't need to repeat yourself."
 )
 HANDOFF = "handoff"
+OPEN_TOPIC_REPLY = ' Last time you asked "{topic}". Is that sorted now?'
+# Intents that are no topic to come back to.
+NOT_A_TOPIC = SMALL_TALK | {"human_agent", OOS_LABEL}
+# Where a conversation can end with the customer's question still open.
+UNRESOLVED = frozenset({"not_sure", "out_of_scope", "offer_person", "handoff"})
 # How far down the ranking an intent's own entries (and a clarification's options) are looked for.
 SEARCH_DEPTH = 50
 
@@ -164,11 +171,13 @@ class ChatService:
         token = secrets.token_urlsafe(32)
         with self.sessions.begin() as session:
             customer = self._customer_for(session, identity)
+            topic = self._open_topic(session, customer.id)
             conversation = Conversation(
                 id=uuid.uuid4().hex,
                 customer=customer,
                 token_hash=hash_token(token),
                 channel=channel,
+                dialogue=DialogueState(open_topic=topic).stored() if topic else None,
             )
             customer.conversation_count = Customer.conversation_count + 1
             customer.last_seen_at = utcnow()
@@ -179,6 +188,39 @@ class ChatService:
             # Churn risk and value as of now, for the escalation rules of this conversation.
             self.profiles.refresh([started.customer_id])
         return started
+
+    @staticmethod
+    def _open_topic(session: Session, customer_id: int) -> str | None:
+        """The knowledge-base entry of what the customer's last conversation left unanswered (it
+        ended waiting for a person, or with the bot unable to answer), if any."""
+        previous = session.scalar(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.started_at.desc())
+            .limit(1)
+        )
+        if previous is None:
+            return None
+        last_bot = session.scalar(
+            select(Message.decision)
+            .where(Message.conversation_id == previous.id, Message.role == "bot")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        if previous.status not in BOT_SILENT and last_bot not in UNRESOLVED:
+            return None
+        asked = session.execute(
+            select(func.coalesce(Message.corrected_intent, Message.intent), Message.id)
+            .where(Message.conversation_id == previous.id, Message.role == "customer")
+            .order_by(Message.id.desc())
+        ).all()
+        for intent, message_id in asked:
+            if intent and intent not in NOT_A_TOPIC:
+                # The entry nearest to what they asked names the topic in the customer's words.
+                return session.scalar(
+                    select(Message.entry_id).where(Message.reply_to_id == message_id)
+                )
+        return None
 
     def _check_identity(self, identity: CustomerIdentity) -> None:
         """With an identity secret, a customer id counts only with its signature: otherwise
@@ -302,8 +344,17 @@ class ChatService:
                 )
                 after = next_state(state, decision, sentiment)
                 conversation_values["dialogue"] = after.stored()
-                reply_text = _reply_text(decision, known, found)
+                reply_text = _reply_text(decision, known, found, profile_facts(customer))
                 action, reason = decision.action.value, decision.reason
+                open_topic = state.open_topic
+                if (
+                    is_greeting(decision)
+                    and open_topic is not None
+                    and open_topic in self.retriever.knowledge_base
+                ):
+                    topic = self.retriever.knowledge_base[open_topic].questions[0]
+                    reply_text += OPEN_TOPIC_REPLY.format(topic=topic)
+                    reason += f"; reminded of the open topic {open_topic}"
                 fired = self.rules.fire(
                     Situation(
                         text=text,
@@ -437,10 +488,15 @@ class ChatService:
             )
 
 
-def _reply_text(decision: Decision, known: dict[str, str | None], found: dict[str, str]) -> str:
+def _reply_text(
+    decision: Decision,
+    known: dict[str, str | None],
+    found: dict[str, str],
+    profile: dict[str, Any],
+) -> str:
     if decision.action in ANSWERING:
         assert decision.entry is not None
-        return decision.entry.render(known)
+        return decision.entry.render(known, profile)
     if decision.action is Action.CLARIFY:
         return CLARIFY_REPLY.format(*(entry.questions[0] for entry in decision.options))
     if decision.action is Action.SLOT_NOTED:

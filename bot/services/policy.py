@@ -50,6 +50,9 @@ class DialogueState:
     clarify_options: tuple[str, ...] = ()  # entry ids offered by the last clarifying question
     offered_person: bool = False  # the last reply offered a person
     negative_streak: int = 0  # customer messages in a row read as negative
+    # A returning customer's topic the last conversation left unanswered, mentioned once when
+    # they greet the bot.
+    open_topic: str | None = None
 
     @classmethod
     def of(cls, stored: dict[str, Any] | None) -> DialogueState:
@@ -218,6 +221,7 @@ def next_state(state: DialogueState, decision: Decision, sentiment: str | None) 
             else ()
         ),
         offered_person=decision.action is Action.OFFER_PERSON and not decision.accepted_person,
+        open_topic=None if is_greeting(decision) else state.open_topic,
         negative_streak=observed(state, sentiment).negative_streak,
     )
 
@@ -226,4 +230,15 @@ def observed(state: DialogueState, sentiment: str | None) -> DialogueState:
     """The memory after a message the bot did not answer (a person has the conversation)."""
     return replace(
         state, negative_streak=state.negative_streak + 1 if sentiment == "negative" else 0
+    )
+
+
+SMALL_TALK = frozenset({"greeting", "thanks", "goodbye"})
+
+
+def is_greeting(decision: Decision) -> bool:
+    return (
+        decision.action in ANSWERING
+        and decision.entry is not None
+        and (decision.entry.intent == "greeting")
     )

@@ -24,10 +24,18 @@ from tests.fakes import FakeReader
 
 PASSWORD = "correct horse battery"
 
+VIP_RETURNS = {
+    "when": {"tier": "vip"},
+    "answer": "As a VIP, {customer_name}, you can return items within 60 days.",
+    "fallback": "As a VIP you can return items within 60 days.",
+}
 SCRIPT_KB: dict[str, Any] = {
     "company": "Testshop",
     "entries": [
-        *MINI_KB["entries"],
+        *(
+            {**entry, "variants": [VIP_RETURNS]} if entry["id"] == "returns.policy" else entry
+            for entry in MINI_KB["entries"]
+        ),
         {
             "id": "greeting.hello",
             "intent": "greeting",
@@ -166,9 +174,21 @@ SCRIPTS = [
         "asks something off-topic, then something the bot knows",
         (
             Say("what will the weather be tomorrow", "out_of_scope", says="not something I can"),
-            Say("how do I return an item", "intent", "returns.policy"),
+            Say("how do I return an item", "intent", "returns.policy", says="within 30 days"),
             State("bot"),
         ),
+    ),
+    Script(
+        "a VIP asks about returns and gets the VIP window, by name",
+        (
+            Say(
+                "how do I return an item",
+                "intent",
+                "returns.policy",
+                says="Zoe, you can return items within 60 days",
+            ),
+        ),  # fmt: skip
+        {"external_id": "vip-3", "name": "Zoe", "attributes": {"tier": "VIP"}},
     ),
     Script(
         "is unhappy once, then fine: no escalation",
@@ -411,3 +431,34 @@ def test_high_value_and_urgent_conversations_lead_the_queue(
     ).json()
     # The high-value customer first (normal priority), then urgent, then normal.
     assert [item["conversation_id"] for item in queue] == [order[2], order[1], order[0]]
+
+
+def test_a_returning_customer_is_reminded_of_what_was_left_open(
+    desk: tuple[TestClient, Runtime],
+) -> None:
+    client, _ = desk
+
+    def visit(*texts: str) -> list[dict[str, Any] | None]:
+        started = client.post(
+            "/api/conversations", json={"customer": {"external_id": "back-1", "name": "Lee"}}
+        ).json()
+        replies = []
+        for text in texts:
+            replies.append(
+                client.post(
+                    f"/api/conversations/{started['conversation_id']}/messages",
+                    json={"text": text},
+                    headers={"Authorization": f"Bearer {started['customer_token']}"},
+                ).json()["reply"]
+            )
+        return replies
+
+    # Last time: asked about their password, then wanted a person and left waiting.
+    visit("I forgot my password", "I want a human")
+    (hello,) = visit("hello")
+    assert hello is not None and hello["text"] == (
+        'Hi Lee, how can I help? Last time you asked "I forgot my password". Is that sorted now?'
+    )
+    # Mentioned once; and a conversation that ended answered leaves nothing open.
+    again = visit("hello", "hello")
+    assert all(r is not None and "Last time" not in r["text"] for r in again)
