@@ -144,3 +144,36 @@ def test_serve_refuses_a_missing_index_when_told_not_to_rebuild(
     }
     assert main(["serve"], environ=environ) == 2
     assert "run `cxagent index`" in capsys.readouterr().err
+
+
+def test_serve_stops_on_a_bad_rules_file_naming_the_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "escalation.yaml"
+    rules.write_text(
+        "rules:\n  - name: angry_vip\n    when: {tier_in: [vip], sentiment_in: [furious]}\n"
+        "    reason: VIP is unhappy\n"
+    )
+    environ = {
+        "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+        "CXAGENT_ESCALATION_RULES": str(rules),
+    }
+    assert main(["serve"], environ=environ) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cxagent serve: error: ")
+    assert "rule 'angry_vip': `when.sentiment_in` has ['furious']" in err
+    assert "Traceback" not in err
+
+
+def test_add_staff_reads_the_password_and_refuses_a_short_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    environ = {"CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["add-staff", "ana", "--role", "admin"], environ=environ) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
+    assert main(["add-staff", "ana", "--role", "admin"], environ=environ) == 0
+    assert "admin account 'ana' created" in capsys.readouterr().out
