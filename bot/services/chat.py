@@ -344,7 +344,8 @@ class ChatService:
                 )
                 after = next_state(state, decision, sentiment)
                 conversation_values["dialogue"] = after.stored()
-                reply_text = _reply_text(decision, known, found, profile_facts(customer))
+                facts = profile_facts(customer)
+                reply_text = _reply_text(decision, known, found, facts)
                 action, reason = decision.action.value, decision.reason
                 open_topic = state.open_topic
                 if (
@@ -363,13 +364,13 @@ class ChatService:
                         accepted_person=decision.accepted_person,
                         negative_streak=after.negative_streak,
                         fallbacks=after.fallbacks,
-                        profile=profile_facts(customer),
+                        profile=facts,
                     )
                 )
                 if fired:
                     reply_text, action = HANDOFF_REPLY, HANDOFF
                     reason = self._escalate(
-                        session, conversation, customer, message.id, fired, conversation_values
+                        session, conversation, facts, message.id, fired, conversation_values
                     )
                 reply = MessageView(
                     id=0,
@@ -403,7 +404,7 @@ class ChatService:
         self,
         session: Session,
         conversation: Conversation,
-        customer: Customer,
+        facts: dict[str, Any],
         message_id: int,
         fired: list[tuple[Rule, Firing]],
         conversation_values: dict[str, Any],
@@ -414,7 +415,7 @@ class ChatService:
             status=move(conversation.status, Status.WAITING),
             queue=top.queue,
             priority=PRIORITIES[top.priority],
-            high_value=self.rules.is_high_value(profile_facts(customer)),
+            high_value=self.rules.is_high_value(facts),
             waiting_since=utcnow(),
         )
         session.execute(
