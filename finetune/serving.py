@@ -18,6 +18,7 @@ import torch
 
 from finetune.bundle import ADAPTER_DIR, NLUBundle
 from finetune.reading import Prediction
+from retrieval.encoder import encode_in_length_order
 from retrieval.inference import run_inference
 
 
@@ -55,14 +56,9 @@ class BundleEncoder:
         return run_inference(self._encode, texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        # Similar lengths batched together pad less.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.empty((len(texts), self._dim), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                chosen = order[start : start + self.batch_size]
-                vectors[chosen] = self.bundle.model.encode([texts[i] for i in chosen])[0].numpy()
-        return vectors
+        return encode_in_length_order(
+            texts, self.batch_size, lambda batch: self.bundle.model.encode(batch)[0].numpy()
+        )
 
     def read(self, text: str) -> tuple[np.ndarray, Prediction]:
         """One message: its retrieval vector and what the heads make of it."""

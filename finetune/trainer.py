@@ -32,6 +32,7 @@ from finetune.data import DataError, LabelledTexts, stratified_split
 from finetune.modeling import MultiTaskModel, load_base, softmax
 from finetune.reading import OOS_LABEL
 from retrieval.adaptation import KnowledgeBaseBatches, contrastive_loss
+from retrieval.encoder import encode_in_length_order
 from retrieval.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -46,20 +47,13 @@ def data_hash(data: LabelledTexts) -> str:
 
 def _frozen_vectors(model: MultiTaskModel, texts: list[str], batch_size: int) -> np.ndarray:
     """The heads' input features, (len(texts), features), in the order of ``texts``."""
-    from tqdm import tqdm
-
-    # Similar lengths batched together pad less: about a third faster on BANKING77.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    features: np.ndarray | None = None
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(texts), batch_size), desc="frozen encoding", unit="batch"):
-            chosen = order[start : start + batch_size]
-            batch = model.encode([texts[i] for i in chosen])[1].numpy()
-            if features is None:
-                features = np.empty((len(texts), batch.shape[1]), dtype=np.float32)
-            features[chosen] = batch
-    assert features is not None
-    return features
+    return encode_in_length_order(
+        texts,
+        batch_size,
+        lambda batch: model.encode(batch)[1].numpy(),
+        show_progress=True,
+        description="frozen encoding",
+    )
 
 
 def _fit_head(

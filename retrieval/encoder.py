@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -42,6 +43,31 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Shape (len(texts), dim), float32, each row of unit length."""
         ...
+
+
+def encode_in_length_order(
+    texts: list[str],
+    batch_size: int,
+    encode_batch: Callable[[list[str]], np.ndarray],
+    show_progress: bool = False,
+    description: str = "encoding",
+) -> np.ndarray:
+    """``encode_batch`` over batches of texts of similar length, which pad less (about a third
+    faster on BANKING77); rows come back in the order of ``texts``. Runs without autograd."""
+    import torch
+    from tqdm import tqdm
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    rows: np.ndarray | None = None
+    starts = range(0, len(texts), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, desc=description, unit="batch", disable=not show_progress):
+            chosen = order[start : start + batch_size]
+            batch = encode_batch([texts[i] for i in chosen])
+            if rows is None:
+                rows = np.empty((len(texts), batch.shape[1]), dtype=np.float32)
+            rows[chosen] = batch
+    return rows if rows is not None else np.empty((0, 0), dtype=np.float32)
 
 
 class ModelNotFound(FileNotFoundError):
@@ -121,19 +147,11 @@ class SentenceEncoder:
         # The model's own modules (transformer, pooling, normalisation) called directly:
         # SentenceTransformer.encode adds about 3 ms of bookkeeping to every call, a third of
         # the forward pass for one chat message.
-        import torch
-        from tqdm import tqdm
+        def embed(batch: list[str]) -> np.ndarray:
+            features = self.model.preprocess(batch)
+            return np.asarray(self.model(features)["sentence_embedding"].float().numpy())
 
-        # Similar lengths batched together pad less.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.empty((len(texts), self._dim), dtype=np.float32)
-        starts = range(0, len(texts), self.batch_size)
-        with torch.inference_mode():
-            for start in tqdm(starts, desc="encoding", unit="batch", disable=not show_progress):
-                chosen = order[start : start + self.batch_size]
-                features = self.model.preprocess([texts[i] for i in chosen])
-                embedded = self.model(features)["sentence_embedding"]
-                vectors[chosen] = embedded.float().numpy()
+        vectors = encode_in_length_order(texts, self.batch_size, embed, show_progress)
         if not self._normalises:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors

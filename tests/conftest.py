@@ -146,6 +146,28 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
+STAFF_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def reader_runtime(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
+    """The service with the keyword-reading fake NLU model, the demo escalation rules and one
+    agent account, ``sam`` (password STAFF_PASSWORD)."""
+    from bot.services.staff import Role
+    from tests.fakes import FakeReader
+
+    built = build_runtime(make_settings(database_url, tmp_path, mini_kb_path), encoder=FakeReader())
+    built.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam")
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def reader_client(reader_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(reader_runtime.settings, reader_runtime)) as test_client:
+        yield test_client
+
+
 @pytest.fixture(scope="session")
 def served_encoder():  # type: ignore[no-untyped-def]
     """What `cxagent serve` runs by default: the demo NLU bundle on the bundled
