@@ -7,12 +7,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings, SettingsError, load_settings
 from finetune.config import TrainingConfig
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger("cxagent")
 
@@ -72,48 +76,46 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
     print(f"database at {safe_url(settings.database_url)} is at the newest schema")
 
 
+@contextmanager
+def _database_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated if allowed, for a command that works on it;
+    a service's refusal (too little data, a short password) becomes a one-line usage error."""
+    from bot.services.errors import ServiceError
+    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        check_database(engine)
+        if settings.auto_migrate:
+            migrate(engine)
+        yield create_session_factory(engine)
+    except ServiceError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        engine.dispose()
+
+
 def cmd_add_staff(settings: Settings, args: argparse.Namespace) -> None:
     import getpass
 
-    from bot.services.errors import ServiceError
     from bot.services.staff import Role, StaffService
-    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.username}: ")
     else:
         password = sys.stdin.readline().rstrip("\n")
-    engine = create_db_engine(settings.database_url)
-    try:
-        check_database(engine)
-        if settings.auto_migrate:
-            migrate(engine)
-        staff = StaffService(create_session_factory(engine))
-        try:
-            member = staff.create_account(args.username, password, Role(args.role), args.name)
-        except ServiceError as error:
-            raise UsageError(str(error)) from None
-    finally:
-        engine.dispose()
+    with _database_sessions(settings) as sessions:
+        member = StaffService(sessions).create_account(
+            args.username, password, Role(args.role), args.name
+        )
     print(f"{member.role} account {member.username!r} created (id {member.id})")
 
 
 def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.services.errors import ServiceError
     from bot.services.satisfaction import SatisfactionService
-    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        check_database(engine)
-        if settings.auto_migrate:
-            migrate(engine)
-        try:
-            model = SatisfactionService(create_session_factory(engine)).fit()
-        except ServiceError as error:
-            raise UsageError(str(error)) from None
-    finally:
-        engine.dispose()
+    with _database_sessions(settings) as sessions:
+        model = SatisfactionService(sessions).fit()
     print(json.dumps({"weights": model.weights, "agreement": model.metrics}, indent=2))
     assert model.metrics is not None
     print(
@@ -131,21 +133,10 @@ def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _with_profiles(settings: Settings, work: Callable[[Any], Any]) -> Any:
-    from bot.services.errors import ServiceError
     from bot.services.profiles import ProfileService
-    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        check_database(engine)
-        if settings.auto_migrate:
-            migrate(engine)
-        try:
-            return work(ProfileService(create_session_factory(engine)))
-        except ServiceError as error:
-            raise UsageError(str(error)) from None
-    finally:
-        engine.dispose()
+    with _database_sessions(settings) as sessions:
+        return work(ProfileService(sessions))
 
 
 def cmd_refresh_profiles(settings: Settings, args: argparse.Namespace) -> None:
