@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot.api.errors import install_error_handlers
-from bot.api.routes import conversations, health, staff
+from bot.api.routes import conversations, health, staff, web
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 
@@ -37,4 +37,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(staff.router)
+    app.include_router(web.router)
     return app

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.services.alerts import AlertService
 from bot.services.chat import ChatService
+from bot.services.dashboard import DashboardService
 from bot.services.escalation import load_escalation_rules
+from bot.services.events import EventHub
 from bot.services.profiles import ProfileService
 from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import StaffService
@@ -43,6 +45,8 @@ class Runtime:
     support: SupportService
     satisfaction: SatisfactionService
     alerts: AlertService
+    events: EventHub
+    dashboard: DashboardService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -74,6 +78,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         engine.dispose()
         raise
     sessions = create_session_factory(engine)
+    events = EventHub()
     chat = ChatService(
         sessions,
         retriever,
@@ -86,6 +91,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         ),
         answer_threshold=settings.answer_threshold,
         max_message_chars=settings.max_message_chars,
+        events=events,
     )
     logger.info(
         "ready: %d knowledge-base entries, %d index rows, encoder %s",
@@ -96,12 +102,13 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     model_intents = (
         set(encoder.bundle.info.intent_labels) if isinstance(encoder, BundleEncoder) else set()
     )
-    satisfaction = SatisfactionService(sessions)
+    satisfaction = SatisfactionService(sessions, events)
     support = SupportService(
         sessions,
         settings.max_message_chars,
         known_intents=frozenset(model_intents | set(knowledge_base.intents)),
         satisfaction=satisfaction,
+        events=events,
     )
     return Runtime(
         settings,
@@ -115,6 +122,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         support,
         satisfaction,
         AlertService(sessions),
+        events,
+        DashboardService(sessions, satisfaction),
     )
 
 

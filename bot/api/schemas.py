@@ -60,6 +60,7 @@ class MessageOut(BaseModel):
     score: float | None = None
     decision: str | None = None
     latency_ms: float | None = None
+    author: str | None = Field(None, description="who wrote an agent message")
     # The model's reading of a message (intent, sentiment) is stored but not shown to the
     # customer: how the bot judged their mood is for the staff who help them.
 
@@ -77,6 +78,7 @@ class TranscriptOut(BaseModel):
 
     conversation_id: str
     status: str
+    agent: str | None = Field(description="the person who has the conversation now, if any")
     messages: list[MessageOut]
 
 

@@ -84,6 +84,7 @@ class StaffMessageOut(BaseModel):
     sentiment: str | None = None
     sentiment_score: float | None = None
     corrected_intent: str | None = None
+    author: str | None = None
 
 
 class EscalationOut(BaseModel):
@@ -171,3 +172,68 @@ class SentimentAlertOut(BaseModel):
     baseline_messages: int
     threshold: float | None
     reason: str
+
+
+class DayFiguresOut(BaseModel):
+    day: str = Field(description="YYYY-MM-DD, UTC")
+
+
+class SatisfactionDayOut(DayFiguresOut):
+    responses: int
+    csat: float | None
+    nps: float | None
+    ces: float | None
+
+
+class ResolutionOut(BaseModel):
+    conversations: int
+    without_person: int
+    share: float | None = Field(description="resolved without a person, 0 to 1")
+
+
+class ResolutionDayOut(DayFiguresOut):
+    conversations: int
+    without_person: int
+
+
+class SentimentDayOut(DayFiguresOut):
+    negative: int
+    neutral: int
+    positive: int
+    mean_score: float | None = Field(description="-1 (negative) to 1 (positive)")
+
+
+class ReasonCountOut(BaseModel):
+    reason: str
+    count: int
+
+
+class IntentCountOut(BaseModel):
+    intent: str
+    count: int
+
+
+class UnansweredOut(BaseModel):
+    text: str
+    count: int
+    last_at: datetime
+
+
+class DashboardTotalsOut(BaseModel):
+    conversations: int
+    messages: int
+    surveys: int
+    escalations: int
+
+
+class DashboardOut(BaseModel):
+    since: datetime
+    until: datetime
+    totals: DashboardTotalsOut
+    satisfaction: list[SatisfactionDayOut]
+    resolution: ResolutionOut
+    resolution_by_day: list[ResolutionDayOut]
+    escalations_by_reason: list[ReasonCountOut]
+    sentiment: list[SentimentDayOut]
+    top_intents: list[IntentCountOut]
+    unanswered: list[UnansweredOut] = Field(description="questions the bot could not answer")

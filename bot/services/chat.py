@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.errors import Forbidden, NotFound, Rejected
 from bot.services.escalation import PRIORITIES, EscalationRules, Firing, Rule, Situation
+from bot.services.events import STAFF_TOPIC, EventHub, conversation_topic
 from bot.services.policy import (
     ANSWERING,
     SMALL_TALK,
@@ -32,7 +33,7 @@ from bot.services.profiles import ProfileService
 from bot.services.redaction import redact
 from bot.services.slots import extract_slots, is_slot_only
 from bot.services.states import BOT_SILENT, Status, move
-from bot.storage.models import Conversation, Customer, Escalation, Message, utcnow
+from bot.storage.models import Conversation, Customer, Escalation, Message, Staff, utcnow
 from finetune.reading import OOS_LABEL, MessageReader, Prediction
 from retrieval.inference import run_inference
 from retrieval.retriever import EntryHit, Retriever
@@ -103,15 +104,18 @@ class MessageView:
     sentiment: str | None = None
     sentiment_score: float | None = None
     corrected_intent: str | None = None
+    # The name of the person who wrote an agent message; not a column of its own.
+    author: str | None = None
 
     @classmethod
-    def of(cls, message: Message) -> MessageView:
-        return cls(**{field.name: getattr(message, field.name) for field in fields(cls)})
+    def of(cls, message: Message, author: str | None = None) -> MessageView:
+        stored = {f.name: getattr(message, f.name) for f in fields(cls) if f.name != "author"}
+        return cls(**stored, author=author)
 
     def columns(self) -> dict[str, Any]:
         """The ``messages`` columns this view carries, all but the id the database assigns."""
         return {
-            field.name: getattr(self, field.name) for field in fields(self) if field.name != "id"
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("id", "author")
         }
 
 
@@ -125,6 +129,7 @@ class Turn:
 class Transcript:
     conversation_id: str
     status: str
+    agent: str | None  # the person who has the conversation now
     messages: list[MessageView]
 
 
@@ -153,8 +158,10 @@ class ChatService:
         rules: EscalationRules | None = None,
         identity_secret: str | None = None,
         profiles: ProfileService | None = None,
+        events: EventHub | None = None,
     ) -> None:
         self.sessions = sessions
+        self.events = events or EventHub()
         self.retriever = retriever
         self.nlu = nlu
         self.intent_threshold = intent_threshold
@@ -328,6 +335,8 @@ class ChatService:
 
             reply: MessageView | None = None
             reply_text = ""
+            # What the console and the customer's other sockets hear once this is committed.
+            change = "message" if conversation.status in BOT_SILENT else None
             if conversation.status in BOT_SILENT:
                 # A person is waited for or has the conversation: the message is for them.
                 conversation_values["dialogue"] = observed(state, sentiment).stored()
@@ -372,6 +381,7 @@ class ChatService:
                     reason = self._escalate(
                         session, conversation, facts, message.id, fired, conversation_values
                     )
+                    change = "escalated"
                 reply = MessageView(
                     id=0,
                     role="bot",
@@ -396,6 +406,16 @@ class ChatService:
                 update(Customer)
                 .where(Customer.id == customer.id)
                 .values(last_seen_at=now, message_count=Customer.message_count + 1, **profile)
+            )
+        if change is not None:
+            self.events.publish(
+                STAFF_TOPIC,
+                {"type": "conversation", "conversation_id": conversation_id, "change": change},
+            )
+        if change == "escalated":
+            self.events.publish(
+                conversation_topic(conversation_id),
+                {"type": "status", "status": Status.WAITING.value, "agent": None},
             )
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         return Turn(message, replace(reply, text=reply_text) if reply is not None else None)
@@ -479,13 +499,22 @@ class ChatService:
     def transcript(self, conversation_id: str, token: str) -> Transcript:
         with self.sessions() as session:
             conversation = self._authorised(session, conversation_id, token)
-            messages = session.scalars(
-                select(Message)
+            rows = session.execute(
+                select(Message, Staff.name)
+                .outerjoin(Staff, Staff.id == Message.staff_id)
                 .where(Message.conversation_id == conversation_id)
                 .order_by(Message.id)
             ).all()
+            agent = None
+            if conversation.status == Status.WITH_AGENT and conversation.assigned_staff_id:
+                agent = session.scalar(
+                    select(Staff.name).where(Staff.id == conversation.assigned_staff_id)
+                )
             return Transcript(
-                conversation.id, conversation.status, [MessageView.of(m) for m in messages]
+                conversation.id,
+                conversation.status,
+                agent,
+                [MessageView.of(message, author) for message, author in rows],
             )
 
 

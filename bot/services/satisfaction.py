@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.errors import Conflict, NotFound, Rejected
+from bot.services.events import STAFF_TOPIC, EventHub
 from bot.services.redaction import redact
 from bot.storage.models import Conversation, Customer, Escalation, FittedModel, Message, Survey
 
@@ -101,8 +102,9 @@ def survey_aggregate(rows: list[Survey]) -> dict[str, Any]:
 
 
 class SatisfactionService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], events: EventHub | None = None) -> None:
         self.sessions = sessions
+        self.events = events or EventHub()
 
     def answer_survey(self, conversation_id: str, answers: SurveyAnswers) -> None:
         """Store a conversation's survey (the caller has checked the customer's token); once."""
@@ -124,6 +126,10 @@ class SatisfactionService:
                 )
         except IntegrityError:
             raise Conflict("this conversation's survey is already answered") from None
+        self.events.publish(
+            STAFF_TOPIC,
+            {"type": "conversation", "conversation_id": conversation_id, "change": "survey"},
+        )
 
     def model(self) -> SatisfactionModel:
         with self.sessions() as session:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.chat import MessageView
 from bot.services.errors import Forbidden, NotFound, Rejected
+from bot.services.events import STAFF_TOPIC, EventHub, conversation_topic
 from bot.services.policy import DialogueState
 from bot.services.redaction import redact
 from bot.services.satisfaction import SatisfactionService
@@ -102,8 +103,10 @@ class SupportService:
         max_message_chars: int,
         known_intents: frozenset[str] = frozenset(),
         satisfaction: SatisfactionService | None = None,
+        events: EventHub | None = None,
     ) -> None:
         self.sessions = sessions
+        self.events = events or EventHub()
         self.satisfaction = satisfaction or SatisfactionService(sessions)
         self.max_message_chars = max_message_chars
         # Intents a correction may name: the model's and the knowledge base's.
@@ -176,13 +179,14 @@ class SupportService:
                 .order_by(Escalation.id)
             ).all()
             customer = conversation.customer
+            names = self._staff_names(session)
             return ConversationDetail(
                 conversation_id=conversation.id,
                 status=conversation.status,
                 channel=conversation.channel,
                 queue=conversation.queue,
                 priority=conversation.priority,
-                assigned_to=self._staff_names(session).get(conversation.assigned_staff_id or -1),
+                assigned_to=names.get(conversation.assigned_staff_id or -1),
                 started_at=conversation.started_at,
                 predicted_satisfaction=round(
                     self.satisfaction.model().predict(
@@ -210,7 +214,7 @@ class SupportService:
                     EscalationView(e.created_at, e.queue, e.priority, e.reason, e.rules)
                     for e in escalations
                 ],
-                messages=[MessageView.of(m) for m in messages],
+                messages=[MessageView.of(m, names.get(m.staff_id or -1)) for m in messages],
             )
 
     def take(self, member: StaffMember, conversation_id: str) -> None:
@@ -221,6 +225,7 @@ class SupportService:
             conversation.status = move(conversation.status, Status.WITH_AGENT)
             conversation.assigned_staff_id = member.id
             record(session, member, "take", conversation_id)
+        self._announce(conversation_id, "taken", Status.WITH_AGENT, member.name)
 
     def reply(self, member: StaffMember, conversation_id: str, text: str) -> MessageView:
         stripped = text.strip()
@@ -243,7 +248,23 @@ class SupportService:
             ).scalar_one()
             conversation.last_message_at = now
             record(session, member, "reply", conversation_id, message_id)
-            return MessageView(id=message_id, role="agent", text=stripped, created_at=now)
+        sent = MessageView(
+            id=message_id, role="agent", text=stripped, created_at=now, author=member.name
+        )
+        self.events.publish(
+            conversation_topic(conversation_id), {"type": "message", "message": sent}
+        )
+        self._announce(conversation_id, "message")
+        return sent
+
+    def typing(self, member: StaffMember, conversation_id: str) -> None:
+        """Tell the customer that the person who has their conversation is writing."""
+        with self.sessions() as session:
+            self._must_hold(_conversation(session, conversation_id), member)
+        self.events.publish(
+            conversation_topic(conversation_id),
+            {"type": "typing", "who": "agent", "name": member.name},
+        )
 
     def hand_back(self, member: StaffMember, conversation_id: str) -> None:
         """Back to the bot, with a fresh start: the misses and the unhappy streak that led here
@@ -256,6 +277,7 @@ class SupportService:
             _leave_queue(conversation)
             conversation.dialogue = DialogueState().stored()
             record(session, member, "hand_back", conversation_id)
+        self._announce(conversation_id, "handed_back", Status.BOT)
 
     def close(self, member: StaffMember, conversation_id: str) -> None:
         with self.sessions.begin() as session:
@@ -266,6 +288,7 @@ class SupportService:
             conversation.closed_at = utcnow()
             _leave_queue(conversation)
             record(session, member, "close", conversation_id)
+        self._announce(conversation_id, "closed", Status.CLOSED)
 
     def correct_intent(self, member: StaffMember, message_id: int, intent: str) -> None:
         """Mark the right intent of a customer message; exports for training use it."""
@@ -292,6 +315,24 @@ class SupportService:
             )
             session.execute(
                 update(Message).where(Message.id == message_id).values(corrected_intent=intent)
+            )
+
+    def _announce(
+        self,
+        conversation_id: str,
+        change: str,
+        status: Status | None = None,
+        agent: str | None = None,
+    ) -> None:
+        """Tell the consoles what changed and, for a new status, the customer too."""
+        self.events.publish(
+            STAFF_TOPIC,
+            {"type": "conversation", "conversation_id": conversation_id, "change": change},
+        )
+        if status is not None:
+            self.events.publish(
+                conversation_topic(conversation_id),
+                {"type": "status", "status": status.value, "agent": agent},
             )
 
     @staticmethod

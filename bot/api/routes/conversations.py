@@ -3,6 +3,7 @@ WebSocket."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,11 +11,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_chat
+from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_runtime
 from bot.api.errors import status_of
+from bot.api.live import WS_CLOSE_OFFSET, LockedSocket, message_json, relay_events
 from bot.api.schemas import (
     MessageIn,
-    MessageOut,
     StartConversationIn,
     StartConversationOut,
     SurveyIn,
@@ -23,12 +24,10 @@ from bot.api.schemas import (
 )
 from bot.services.chat import CustomerIdentity
 from bot.services.errors import ServiceError
+from bot.services.events import conversation_topic
 from bot.services.satisfaction import SurveyAnswers
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
-
-# WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
-WS_CLOSE_OFFSET = 4000
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StartConversationOut)
@@ -72,26 +71,34 @@ def answer_survey(
 @router.websocket("/{conversation_id}/ws")
 async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) -> None:
     """Send ``{"type": "message", "text": …, "client_message_id": …}``; receive an ``ack`` with
-    the stored message, then the ``reply`` (none while a person has the conversation). Problems
-    with one message come back as ``error`` frames and the connection stays open. A wrong token
-    or conversation closes the socket with code 4403 or 4404 (4000 + the HTTP status)."""
-    chat = get_chat(websocket)  # type: ignore[arg-type]
+    the stored message, then the ``reply`` (none while a person has the conversation). What
+    others do arrives as it happens: a person's ``message``, ``typing``, a new ``status``.
+    Problems with one message come back as ``error`` frames and the connection stays open. A
+    wrong token or conversation closes the socket with code 4403 or 4404 (4000 + the HTTP
+    status). The frames are listed in docs/live-api.md."""
+    runtime = get_runtime(websocket)  # type: ignore[arg-type]
+    chat = runtime.chat
     try:
         await run_in_threadpool(chat.check_access, conversation_id, token)
     except ServiceError as error:
         await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
         return
     await websocket.accept()
-    try:
-        while True:
-            frame = await websocket.receive_text()
-            await _answer_frame(websocket, chat, conversation_id, token, frame)
-    except WebSocketDisconnect:
-        return
+    socket = LockedSocket(websocket)
+    async with runtime.events.subscribe(conversation_topic(conversation_id)) as listener:
+        relay = asyncio.create_task(relay_events(socket, listener))
+        try:
+            while True:
+                frame = await websocket.receive_text()
+                await _answer_frame(socket, chat, conversation_id, token, frame)
+        except WebSocketDisconnect:
+            return
+        finally:
+            relay.cancel()
 
 
 async def _answer_frame(
-    websocket: WebSocket, chat: Any, conversation_id: str, token: str, frame: str
+    websocket: LockedSocket, chat: Any, conversation_id: str, token: str, frame: str
 ) -> None:
     try:
         data = json.loads(frame)
@@ -127,9 +134,6 @@ async def _answer_frame(
             }
         )
         return
-    await websocket.send_json(
-        {"type": "ack", "message": MessageOut.model_validate(turn.message).model_dump(mode="json")}
-    )
+    await websocket.send_json({"type": "ack", "message": message_json(turn.message)})
     if turn.reply is not None:
-        reply = MessageOut.model_validate(turn.reply).model_dump(mode="json")
-        await websocket.send_json({"type": "reply", "message": reply})
+        await websocket.send_json({"type": "reply", "message": message_json(turn.reply)})

@@ -4,16 +4,28 @@ but log-in needs a staff token; a customer's token opens none of them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from starlette.concurrency import run_in_threadpool
 
-from bot.api.deps import RuntimeDep, StaffDep, StaffServiceDep, StaffTokenDep, SupportDep
+from bot.api.deps import (
+    RuntimeDep,
+    StaffDep,
+    StaffServiceDep,
+    StaffTokenDep,
+    SupportDep,
+    get_runtime,
+)
+from bot.api.errors import status_of
+from bot.api.live import WS_CLOSE_OFFSET, LockedSocket, relay_events
 from bot.api.staff_schemas import (
     AccountChangeIn,
     AccountIn,
     ConversationDetailOut,
+    DashboardOut,
     IntentCorrectionIn,
     LoginIn,
     LoginOut,
@@ -25,6 +37,8 @@ from bot.api.staff_schemas import (
     StaffOut,
     SurveyFiguresOut,
 )
+from bot.services.errors import ServiceError
+from bot.services.events import STAFF_TOPIC
 from bot.services.satisfaction import EMPTY
 from bot.services.staff import Role
 from bot.services.states import Status
@@ -113,6 +127,18 @@ def close(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     support.close(member, conversation_id)
 
 
+@router.post("/conversations/{conversation_id}/typing", status_code=status.HTTP_204_NO_CONTENT)
+def typing(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
+    """Show the customer that the person who has their conversation is writing."""
+    support.typing(member, conversation_id)
+
+
+@router.get("/intents", response_model=list[str])
+def intents(member: StaffDep, support: SupportDep) -> list[str]:
+    """The intents a correction may name: the model's and the knowledge base's."""
+    return sorted(support.known_intents)
+
+
 @router.put("/messages/{message_id}/intent", status_code=status.HTTP_204_NO_CONTENT)
 def correct_intent(
     message_id: int, body: IntentCorrectionIn, member: StaffDep, support: SupportDep
@@ -143,6 +169,38 @@ def satisfaction(
             "agreement": model.metrics,
         },
     )
+
+
+@router.get("/dashboard", response_model=DashboardOut)
+def dashboard(
+    member: StaffDep, runtime: RuntimeDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> DashboardOut:
+    """The last ``days`` days: satisfaction, resolution without a person, escalations by reason,
+    sentiment, top intents and the questions the bot could not answer."""
+    return DashboardOut.model_validate(runtime.dashboard.figures(days))
+
+
+@router.websocket("/ws")
+async def staff_socket(websocket: WebSocket, token: str) -> None:
+    """``{"type": "conversation", "conversation_id": …, "change": …}`` whenever a conversation
+    in the queue changes. A bad token closes the socket with code 4401."""
+    runtime = get_runtime(websocket)  # type: ignore[arg-type]
+    try:
+        await run_in_threadpool(runtime.staff.authenticate, token)
+    except ServiceError as error:
+        await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
+        return
+    await websocket.accept()
+    socket = LockedSocket(websocket)
+    async with runtime.events.subscribe(STAFF_TOPIC) as listener:
+        relay = asyncio.create_task(relay_events(socket, listener))
+        try:
+            while True:  # the console sends nothing; this notices when it goes
+                await websocket.receive_text()
+        except WebSocketDisconnect:
+            return
+        finally:
+            relay.cancel()
 
 
 @router.get("/alerts/sentiment", response_model=SentimentAlertOut)

@@ -1,0 +1,53 @@
+"""What the live WebSockets share: a socket two tasks may send on, and the relay of the event
+hub's events to it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import WebSocketDisconnect, status
+from starlette.websockets import WebSocket, WebSocketState
+
+from bot.api.schemas import MessageOut
+from bot.services.chat import MessageView
+from bot.services.events import Listener
+
+# WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
+WS_CLOSE_OFFSET = 4000
+
+
+class LockedSocket:
+    """A WebSocket that two tasks may send on: the one answering the client's frames and the
+    one relaying events. Frames must not interleave mid-send."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self._lock = asyncio.Lock()
+
+    async def send_json(self, data: Any) -> None:
+        async with self._lock:
+            await self.websocket.send_json(data)
+
+    async def close(self, code: int) -> None:
+        async with self._lock:
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                await self.websocket.close(code)
+
+
+def message_json(message: MessageView) -> dict[str, Any]:
+    """A message as the customer sees it (without the model's reading)."""
+    return MessageOut.model_validate(message).model_dump(mode="json")
+
+
+async def relay_events(socket: LockedSocket, listener: Listener) -> None:
+    """Pass a topic's events on to the socket until the hub drops the listener; the client then
+    reconnects and catches up from the database."""
+    try:
+        while (event := await listener.next()) is not None:
+            if isinstance(event.get("message"), MessageView):
+                event = {**event, "message": message_json(event["message"])}
+            await socket.send_json(event)
+        await socket.close(WS_CLOSE_OFFSET + status.HTTP_503_SERVICE_UNAVAILABLE)
+    except (WebSocketDisconnect, RuntimeError):
+        return  # the client went away; the receiving side ends the socket
