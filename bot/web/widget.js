@@ -806,7 +806,7 @@ button { cursor: pointer; }
       with_agent: `You're chatting with ${agent}`,
       closed: "This conversation has ended",
     };
-    ui.subtitle.textContent = lines[S.status] || "Our assistant replies in seconds";
+    ui.subtitle.textContent = lines[S.status] || "Typically replies in seconds";
     ui.headAvatar.textContent = initial(S.status === "with_agent" ? S.agentName : config.botName);
   }
 
