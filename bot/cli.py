@@ -132,6 +132,32 @@ def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+def cmd_export_training_data(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.services.training_export import export_training_data
+
+    below = settings.intent_threshold if args.below is None else args.below
+    with _database_sessions(settings) as sessions:
+        summary = export_training_data(
+            sessions, args.output, below, include_low_confidence=not args.corrected_only
+        )
+    print(
+        json.dumps(
+            {
+                "output": str(args.output),
+                "corrected": summary.corrected,
+                "low_confidence": summary.low_confidence,
+                "duplicates_skipped": summary.duplicates_skipped,
+            },
+            indent=2,
+        )
+    )
+    if summary.low_confidence:
+        print(
+            "check the low_confidence rows (their intent is the model's guess) before training",
+            file=sys.stderr,
+        )
+
+
 def _with_profiles(settings: Settings, work: Callable[[Any], Any]) -> Any:
     from bot.services.profiles import ProfileService
 
@@ -210,7 +236,7 @@ def cmd_split_data(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
-    from finetune.data import load_labelled
+    from finetune.data import concatenated, load_labelled
     from finetune.reading import SENTIMENT_LABELS
     from finetune.trainer import train
     from retrieval.knowledge_base import load_knowledge_base
@@ -234,7 +260,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
         config = TrainingConfig(base_model=args.base_model or settings.base_model, **chosen)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    intents = load_labelled(args.intent_data, "intent")
+    intents = concatenated([load_labelled(path, "intent") for path in args.intent_data])
     sentiments = (
         load_labelled(args.sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
         if args.sentiment_data
@@ -340,6 +366,22 @@ def build_parser() -> argparse.ArgumentParser:
         "how well predictions agree with the answers",
     ).set_defaults(handler=cmd_fit_satisfaction)
 
+    export = commands.add_parser(
+        "export-training-data",
+        help="write the intents staff corrected and the messages the model was unsure of as a "
+        "CSV for `cxagent train --intent-data`",
+    )
+    export.add_argument("--output", type=Path, required=True, help="the CSV file to write")
+    export.add_argument(
+        "--below",
+        type=float,
+        help="confidence under which a message counts as unsure (default CXAGENT_INTENT_THRESHOLD)",
+    )
+    export.add_argument(
+        "--corrected-only", action="store_true", help="only the messages staff corrected"
+    )
+    export.set_defaults(handler=cmd_export_training_data)
+
     commands.add_parser(
         "refresh-profiles", help="recompute every customer's churn risk, lifecycle and value"
     ).set_defaults(handler=cmd_refresh_profiles)
@@ -367,7 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     training = commands.add_parser(
         "train", help="train the NLU model (LoRA intent and sentiment heads) into a bundle"
     )
-    training.add_argument("--intent-data", type=Path, required=True, help="CSV/JSONL: text,intent")
+    training.add_argument(
+        "--intent-data",
+        type=Path,
+        required=True,
+        action="append",
+        help="CSV/JSONL: text,intent; give it again to add files (an export of corrections)",
+    )
     training.add_argument("--sentiment-data", type=Path, help="CSV/JSONL: text,sentiment")
     training.add_argument("--oos-data", type=Path, help="out-of-scope examples: text,intent")
     training.add_argument("--output", type=Path, required=True, help="the bundle folder")

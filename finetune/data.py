@@ -30,6 +30,14 @@ class LabelledTexts:
         return len(self.texts)
 
 
+def concatenated(parts: list[LabelledTexts]) -> LabelledTexts:
+    """Several files' rows as one set, in the order given."""
+    return LabelledTexts(
+        [text for part in parts for text in part.texts],
+        [label for part in parts for label in part.labels],
+    )
+
+
 def load_labelled(
     path: Path, label_column: str, allowed_labels: frozenset[str] | None = None
 ) -> LabelledTexts:

@@ -77,6 +77,9 @@
     open: false,
     unread: 0,
     typingTimer: null,
+    replyDue: false, // a message went out and the bot's reply has not come yet
+    deferred: [], // system lines held back until that reply
+    deferTimer: null,
     shown: new Map(), // server message id → element: each id is rendered once
     pending: new Map(), // client_message_id → element of a not-yet-acked bubble
   };
@@ -339,11 +342,12 @@ button { cursor: pointer; }
 .cx-headtext { flex: 1; min-width: 0; }
 .cx-title { margin: 0; font-size: 16.5px; font-weight: 700; line-height: 1.25;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.cx-subtitle { margin: 2px 0 0; font-size: 13px; opacity: .9; white-space: nowrap;
-  overflow: hidden; text-overflow: ellipsis; }
+.cx-subtitle { margin: 2px 0 0; font-size: 13px; line-height: 1.3; opacity: .92;
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
 .cx-hbtn {
   flex: none; border: 0; background: rgba(255, 255, 255, .16); color: inherit;
-  border-radius: 999px; height: 32px; padding: 0 12px; font-size: 13px; font-weight: 600;
+  border-radius: 999px; height: 30px; padding: 0 11px; font-size: 12.5px; font-weight: 600;
+  white-space: nowrap;
   transition: background .15s ease;
 }
 .cx-hbtn:hover { background: rgba(255, 255, 255, .28); }
@@ -374,6 +378,12 @@ button { cursor: pointer; }
   font-size: 12.5px; font-weight: 700; background: var(--cx-accent); color: var(--cx-on-accent);
 }
 .cx-agent .cx-avatar { background: #0e7c66; color: #fff; }
+/* Initials and "Sam:" come from attributes, so a message's textContent is just its text. */
+.cx-avatar::before, .cx-avatar-lg::before { content: attr(data-initial); }
+.cx-bubble[data-speaker]::before {
+  content: attr(data-speaker) ": "; position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap;
+}
 .cx-stack { display: flex; flex-direction: column; min-width: 0; max-width: 80%; }
 .cx-customer .cx-stack { align-items: flex-end; }
 .cx-author { font-size: 12px; font-weight: 600; color: var(--cx-ink-2); margin: 0 0 3px 4px; }
@@ -439,7 +449,7 @@ button { cursor: pointer; }
 .cx-scale-11 .cx-opt > span { height: 30px; font-size: 12.5px; border-radius: 7px; }
 .cx-scale-11 { gap: 3px; }
 .cx-opt input:hover + span { border-color: var(--cx-accent); background: color-mix(in srgb, var(--cx-accent) 8%, #fff); }
-.cx-opt input:checked + span {
+.cx-opt input:checked + span, .cx-opt input:checked:hover + span {
   background: var(--cx-accent); border-color: var(--cx-accent); color: var(--cx-on-accent);
 }
 .cx-opt input:focus-visible + span { outline: 3px solid var(--cx-focus); outline-offset: 2px; }
@@ -450,7 +460,7 @@ button { cursor: pointer; }
   border: 1px solid #cfd3de; background: #fff; font-size: 14px;
 }
 .cx-comment:focus-visible { outline-offset: 0; }
-.cx-form-error { margin: 10px 0 0; font-size: 13px; color: var(--cx-danger); font-weight: 600; }
+.cx-card .cx-form-error { margin: 10px 0 0; font-size: 13px; color: var(--cx-danger); font-weight: 600; }
 .cx-primary {
   margin-top: 12px; width: 100%; height: 40px; border: 0; border-radius: 10px;
   background: var(--cx-accent); color: var(--cx-on-accent); font-weight: 700; font-size: 14.5px;
@@ -563,7 +573,7 @@ button { cursor: pointer; }
     const body = h("div", { class: "cx-body" }, log, typing, cards);
 
     const subtitle = h("p", { class: "cx-subtitle" });
-    const headAvatar = h("div", { class: "cx-avatar-lg", "aria-hidden": "true", text: initial(config.botName) });
+    const headAvatar = h("div", { class: "cx-avatar-lg", "aria-hidden": "true", "data-initial": initial(config.botName) });
     const endBtn = h("button", { type: "button", class: "cx-hbtn", "data-testid": "cx-end", text: "End chat" });
     const minBtn = h(
       "button",
@@ -696,16 +706,17 @@ button { cursor: pointer; }
     const stack = h("div", { class: "cx-stack" });
     if (role === "agent") stack.append(h("div", { class: "cx-author", text: name }));
     // Screen readers hear who said it; sighted users see it from the layout.
-    const bubble = h("div", { class: "cx-bubble", title: timeLabel(createdAt) }, h("span", { class: "cx-sr", text: name + ": " }), richText(text));
+    const bubble = h("div", { class: "cx-bubble", title: timeLabel(createdAt), "data-speaker": name }, richText(text));
     stack.append(bubble);
     const row = h("div", { class: `cx-row cx-${role}`, "data-testid": "cx-message", "data-role": role }, stack);
-    if (role !== "customer") row.prepend(h("div", { class: "cx-avatar", "aria-hidden": "true", text: initial(name) }));
+    if (role !== "customer") row.prepend(h("div", { class: "cx-avatar", "aria-hidden": "true", "data-initial": initial(name) }));
     return row;
   }
 
   function setBubbleText(row, text, name) {
     const bubble = row.querySelector(".cx-bubble");
-    bubble.replaceChildren(h("span", { class: "cx-sr", text: name + ": " }), richText(text));
+    bubble.setAttribute("data-speaker", name);
+    bubble.replaceChildren(richText(text));
   }
 
   function setCustomerState(row, state, item) {
@@ -807,7 +818,7 @@ button { cursor: pointer; }
       closed: "This conversation has ended",
     };
     ui.subtitle.textContent = lines[S.status] || "Typically replies in seconds";
-    ui.headAvatar.textContent = initial(S.status === "with_agent" ? S.agentName : config.botName);
+    ui.headAvatar.setAttribute("data-initial", initial(S.status === "with_agent" ? S.agentName : config.botName));
   }
 
   function renderConnection() {
@@ -830,7 +841,7 @@ button { cursor: pointer; }
 
   function showTyping(name) {
     ui.typingText.textContent = `${name} is typing…`;
-    ui.typingAvatar.textContent = initial(name);
+    ui.typingAvatar.setAttribute("data-initial", initial(name));
     ui.typing.classList.toggle("cx-agent", name !== config.botName);
     ui.typing.hidden = false;
     clearTimeout(S.typingTimer);
@@ -991,6 +1002,7 @@ button { cursor: pointer; }
       S.showConn = true;
       clearTimeout(S.connTimer);
       renderConnection();
+      flushDeferred(); // a reply cut off by the drop comes with the catch-up instead
       if (event.code === 4403 || event.code === 4404) {
         forgetConversation();
         return;
@@ -1022,6 +1034,7 @@ button { cursor: pointer; }
     S.connected = false;
     S.ready = false;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    flushDeferred();
     try {
       ws.close();
     } catch (_) {
@@ -1048,6 +1061,7 @@ button { cursor: pointer; }
       case "message":
         receive(frame.message, true);
         if (frame.message && frame.message.role !== "customer") hideTyping();
+        if (frame.type === "reply") flushDeferred();
         break;
       case "status":
         applyStatus(frame.status, frame.agent || null, true);
@@ -1060,6 +1074,7 @@ button { cursor: pointer; }
           showError(String(frame.detail).slice(0, 200));
         }
         hideTyping();
+        flushDeferred();
         break;
       default:
         break; // newer servers may add frames; ignore what we don't know
@@ -1073,21 +1088,42 @@ button { cursor: pointer; }
     S.status = status;
     renderHeader();
     if (!announce) return;
+    let say = null;
     if (status === "with_agent" && (prev !== "with_agent" || (agent && agent !== prevAgent))) {
-      hideTyping();
-      systemLine(`${agent || S.agentName || "A person"} joined the conversation`);
+      say = () => {
+        hideTyping();
+        systemLine(`${agent || S.agentName || "A person"} joined the conversation`);
+      };
     } else if (prev === status) {
       return;
     } else if (status === "waiting") {
-      systemLine("Connecting you to a person…");
+      say = () => systemLine("Connecting you to a person…");
     } else if (status === "bot" && prev === "with_agent") {
-      systemLine(`${prevAgent || "The agent"} handed you back to the assistant`);
-      offerSurvey(false);
+      say = () => {
+        systemLine(`${prevAgent || "The agent"} handed you back to the assistant`);
+        offerSurvey(false);
+      };
     } else if (status === "closed") {
-      hideTyping();
-      systemLine("This conversation has ended");
-      offerSurvey(false);
+      say = () => {
+        hideTyping();
+        systemLine("This conversation has ended");
+        offerSurvey(false);
+      };
     }
+    if (!say) return;
+    // The status change caused by a message comes before the bot's reply to it ("I'm passing
+    // you to our team"); the line reads better after that reply, so hold it until then.
+    if (S.replyDue) {
+      S.deferred.push(say);
+      clearTimeout(S.deferTimer);
+      S.deferTimer = setTimeout(flushDeferred, 4000);
+    } else say();
+  }
+
+  function flushDeferred() {
+    clearTimeout(S.deferTimer);
+    S.replyDue = false;
+    S.deferred.splice(0).forEach((say) => say());
   }
 
   // ------------------------------------------------------------------ sending
@@ -1124,7 +1160,10 @@ button { cursor: pointer; }
     }
     item.sentOn = S.socketGen;
     // Only the bot answers straight away; a person's typing comes as its own frame.
-    if (S.status !== "with_agent" && S.status !== "waiting") showTyping(config.botName);
+    if (S.status !== "with_agent" && S.status !== "waiting") {
+      S.replyDue = true;
+      showTyping(config.botName);
+    }
   }
 
   function flushOutbox() {
@@ -1228,6 +1267,7 @@ button { cursor: pointer; }
       problem,
       submit
     );
+    form.addEventListener("change", () => (problem.hidden = true));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const answers = {};

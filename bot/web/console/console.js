@@ -631,8 +631,6 @@
                 `predicted ${c.predicted_satisfaction.toFixed(1)}`, el("span", { class: "score-of", text: " / 5" }))))),
         actions);
 
-      renderTranscript();
-
       // The reply box stays the same element across reloads so a draft and focus survive.
       const canReply = c.status === "with_agent";
       replyForm.hidden = !canReply;
@@ -642,6 +640,9 @@
         waiting: "The customer is waiting for a person. Take over to reply.",
         closed: "This conversation is closed. It reopens with the bot if the customer writes again.",
       }[c.status] || "";
+
+      // After the reply box is shown or hidden: it changes the transcript's height.
+      renderTranscript();
 
       renderSide();
     }
@@ -726,12 +727,12 @@
         id: inputId, testid: "correct-intent-input", list: "known-intents", value: editing.value,
         autocomplete: "off", spellcheck: "false", required: true,
         oninput: (e) => { editing.value = e.target.value; },
-        onkeydown: (e) => { if (e.key === "Escape") { editing = null; renderTranscript(); } },
       });
       const error = el("span", { class: "form-error small", role: "alert", hidden: true });
       const save = el("button", { type: "submit", class: "btn btn-primary btn-sm", testid: "correct-intent-save" }, "Save");
       return el("form", {
         class: "correct-form",
+        onkeydown: (e) => { if (e.key === "Escape") { editing = null; renderTranscript(); } },
         onsubmit: async (e) => {
           e.preventDefault();
           const intent = input.value.trim();
@@ -871,7 +872,7 @@
   }
 
   /* lineChart({days, series:[{name, color, values:[number|null]}], min, max, format, label}) */
-  function lineChart({ days, series, min, max, format = (v) => String(v), label, height = 180, width = 520 }) {
+  function lineChart({ days, series, min, max, format = (v) => String(v), tickFormat = format, label, height = 180, width = 520 }) {
     const pad = { l: 40, r: 12, t: 10, b: 24 };
     const w = width - pad.l - pad.r;
     const h = height - pad.t - pad.b;
@@ -880,7 +881,7 @@
     const y = (v) => pad.t + h - ((v - min) / (max - min || 1)) * h;
     for (const t of niceTicks(min, max)) {
       root.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: y(t), y2: y(t), class: t === 0 && min < 0 ? "axis" : "grid" }),
-        svg("text", { x: pad.l - 6, y: y(t) + 4, class: "tick", "text-anchor": "end", text: format(t) }));
+        svg("text", { x: pad.l - 6, y: y(t) + 4, class: "tick", "text-anchor": "end", text: tickFormat(t) }));
     }
     root.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: pad.t + h, y2: pad.t + h, class: "axis" }));
     const every = labelEvery(days.length, w);
@@ -1085,7 +1086,7 @@
         [
           { key: "csat", name: "CSAT %", min: 0, max: 100, format: (v) => `${Math.round(v)}%` },
           { key: "nps", name: "NPS", min: -100, max: 100, format: (v) => `${Math.round(v)}` },
-          { key: "ces", name: "CES", min: 1, max: 7, format: (v) => v.toFixed(1) },
+          { key: "ces", name: "CES", min: 1, max: 7, format: (v) => v.toFixed(1), tickFormat: (v) => String(v) },
         ].map((m) => {
           const values = sat.map((r) => r[m.key]);
           const known = values.filter((v) => v !== null && v !== undefined);
@@ -1094,7 +1095,7 @@
             : `${m.name}: no answers in this period`;
           return el("figure", { class: "multiple" },
             el("figcaption", { text: m.name }),
-            known.length ? lineChart({ days: satDays, series: [{ name: m.name, color: chartColors[m.key], values }], min: m.min, max: m.max, format: m.format, label: summaryText, height: 170, width: 380 })
+            known.length ? lineChart({ days: satDays, series: [{ name: m.name, color: chartColors[m.key], values }], min: m.min, max: m.max, format: m.format, tickFormat: m.tickFormat || m.format, label: summaryText, height: 170, width: 380 })
               : emptyChart(`No ${m.name} answers`));
         }));
 
@@ -1210,7 +1211,7 @@
       return el("tr", { testid: "staff-row", dataset: { id: String(a.id), username: a.username, active: String(a.active) }, class: a.active ? "" : "is-inactive" },
         el("td", null, el("div", { class: "cust" }, el("span", { class: "avatar avatar-sm", "aria-hidden": "true", text: initials(a.name) }), el("span", { text: a.name }), self ? badge("you", "plain") : null)),
         el("td", null, el("code", { text: a.username })),
-        el("td", null, badge(a.role, a.role === "admin" ? "gold" : "tier")),
+        el("td", null, badge(a.role === "admin" ? "Admin" : "Agent", a.role === "admin" ? "gold" : "tier")),
         el("td", null, el("span", { class: `status ${a.active ? "status-active" : "status-closed"}` }, el("span", { class: "dot", "aria-hidden": "true" }), a.active ? "active" : "inactive")),
         el("td", { class: "num" }, self ? null : el("button", {
           type: "button", class: a.active ? "btn btn-sm btn-danger-ghost" : "btn btn-sm",
