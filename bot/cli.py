@@ -53,8 +53,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from bot.app import create_app
     from bot.runtime import build_runtime
+    from bot.services.staff import FIRST_ADMIN
 
     runtime = build_runtime(settings)
+    first_password = runtime.staff.ensure_first_admin()
+    if first_password is not None:
+        print(
+            f"No staff accounts yet: created {FIRST_ADMIN!r} with the password {first_password}\n"
+            "Log in to the console at /console and set a new password under Staff.",
+            file=sys.stderr,
+        )
     app = create_app(settings, runtime)
     try:
         uvicorn.run(

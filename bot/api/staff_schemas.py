@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class LoginIn(BaseModel):
@@ -42,7 +42,14 @@ class AccountIn(BaseModel):
 class AccountChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    active: bool
+    active: bool | None = None
+    password: str | None = Field(None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _something(self) -> AccountChangeIn:
+        if self.active is None and self.password is None:
+            raise ValueError("give `active`, `password` or both")
+        return self
 
 
 class QueueItemOut(BaseModel):
@@ -185,6 +192,13 @@ class SatisfactionDayOut(DayFiguresOut):
     ces: float | None
 
 
+class SatisfactionTotalOut(BaseModel):
+    responses: int
+    csat: float | None
+    nps: float | None
+    ces: float | None
+
+
 class ResolutionOut(BaseModel):
     conversations: int
     without_person: int
@@ -231,6 +245,7 @@ class DashboardOut(BaseModel):
     until: datetime
     totals: DashboardTotalsOut
     satisfaction: list[SatisfactionDayOut]
+    satisfaction_overall: SatisfactionTotalOut = Field(description="over the whole window")
     resolution: ResolutionOut
     resolution_by_day: list[ResolutionDayOut]
     escalations_by_reason: list[ReasonCountOut]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.services.policy import Action
-from bot.services.satisfaction import SatisfactionService
+from bot.services.satisfaction import EMPTY, SatisfactionService
 from bot.storage.models import Escalation, Message, StaffAction, utcnow
 from finetune.reading import OOS_LABEL
 
@@ -55,6 +55,7 @@ class DashboardService:
             helped = self._helped_by_people(session, since, until)
             unanswered = self._unanswered(session, since, until)
         satisfaction = self.satisfaction.aggregates("day", since, until)
+        [overall] = self.satisfaction.aggregates("all", since, until) or [EMPTY]
 
         # A conversation counts from the day of its first customer message in the window.
         first_day: dict[str, str] = {}
@@ -95,6 +96,9 @@ class DashboardService:
                 | {"day": group["group"]}
                 for group in satisfaction
             ],
+            "satisfaction_overall": {
+                key: overall[key] for key in ("responses", "csat", "nps", "ces")
+            },
             "resolution": {
                 "conversations": conversations,
                 "without_person": without_person,

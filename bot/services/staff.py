@@ -91,6 +91,10 @@ def record(
     )
 
 
+# The account a fresh install starts with.
+FIRST_ADMIN = "admin"
+
+
 class StaffService:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
@@ -142,6 +146,36 @@ class StaffService:
                 session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
             record(session, by, "activate" if active else "deactivate", username=row.username)
             return StaffMember.of(row)
+
+    def set_password(self, staff_id: int, password: str, by: StaffMember) -> StaffMember:
+        """An admin may set anyone's password, anyone their own. Another person's sessions end:
+        whoever knew the old password is logged out."""
+        if by.role is not Role.ADMIN and staff_id != by.id:
+            raise Forbidden("only an admin can change another person's password")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise Rejected(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        with self.sessions.begin() as session:
+            row = session.get(Staff, staff_id)
+            if row is None:
+                raise NotFound(f"no staff account {staff_id}")
+            row.password_hash = hash_password(password)
+            if staff_id != by.id:
+                session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+            record(session, by, "set_password", username=row.username)
+            return StaffMember.of(row)
+
+    def ensure_first_admin(self) -> str | None:
+        """With no staff account at all, create ``admin`` with a random password and return the
+        password (to be shown once); otherwise None. A fresh install can then log in."""
+        with self.sessions() as session:
+            if session.scalar(select(Staff.id).limit(1)) is not None:
+                return None
+        password = secrets.token_urlsafe(12)
+        try:
+            self.create_account(FIRST_ADMIN, password, Role.ADMIN, "Administrator")
+        except Conflict:  # another process created it first
+            return None
+        return password
 
     def accounts(self, by: StaffMember) -> list[StaffMember]:
         if by.role is not Role.ADMIN:

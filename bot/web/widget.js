@@ -526,7 +526,8 @@ button { cursor: pointer; }
     const host = h("div", { id: "cxagent-widget", "data-cxagent": "" });
     const root = host.attachShadow({ mode: "open" });
 
-    const onAccent = contrast(config.color, "#ffffff") >= 3.5 ? "#ffffff" : "#111827";
+    // Text on the accent: whichever of white or near-black reads better on it.
+    const onAccent = contrast(config.color, "#ffffff") >= contrast(config.color, "#111827") ? "#ffffff" : "#111827";
     const focus = contrast(config.color, "#ffffff") >= 3 ? config.color : "#1c2030";
     const style = h("style", { text: CSS_TEXT });
 

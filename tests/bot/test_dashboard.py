@@ -51,6 +51,12 @@ def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -
     assert figures["satisfaction"] == [
         {"day": today, "responses": 1, "csat": 100.0, "nps": 100.0, "ces": 6.0}
     ]
+    assert figures["satisfaction_overall"] == {
+        "responses": 1,
+        "csat": 100.0,
+        "nps": 100.0,
+        "ces": 6.0,
+    }
     [reason] = figures["escalations_by_reason"]
     assert reason["count"] == 1 and "person" in reason["reason"].lower()
     [day] = figures["sentiment"]
@@ -63,5 +69,6 @@ def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -
 
     later = desk.dashboard.figures(days=1, now=utcnow() + timedelta(days=3))
     assert later["totals"]["conversations"] == 0 and later["resolution"]["share"] is None
+    assert later["satisfaction_overall"] == {"responses": 0, "csat": None, "nps": None, "ces": None}
     assert client.get("/api/staff/dashboard?days=0", headers=agent).status_code == 422
     assert client.get("/api/staff/dashboard").status_code == 401

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from bot.services.staff import Role
-from bot.storage.models import Staff, StaffAction
+from bot.storage.models import Staff, StaffAction, StaffSession
 from tests.conftest import make_settings
 from tests.fakes import FakeReader
 
@@ -183,3 +183,36 @@ def test_a_wrong_intent_is_corrected_and_recorded(client: TestClient, desk: Runt
         "previous_correction": None,
         "corrected": "return_policy",
     }
+
+
+def test_passwords_change_and_end_the_other_sessions(client: TestClient, desk: Runtime) -> None:
+    admin, agent = log_in(client, "ana"), log_in(client, "sam")
+    sam = client.get("/api/staff/me", headers=agent).json()["id"]
+    ana = client.get("/api/staff/me", headers=admin).json()["id"]
+    new = {"password": "a much longer secret"}
+    assert client.patch(f"/api/staff/accounts/{ana}", json=new, headers=agent).status_code == 403
+    assert client.patch(f"/api/staff/accounts/{sam}", json={}, headers=admin).status_code == 422
+    assert client.patch(f"/api/staff/accounts/{sam}", json=new, headers=admin).status_code == 200
+    assert client.get("/api/staff/me", headers=agent).status_code == 401  # logged out
+    logged_in = client.post("/api/staff/login", json={"username": "sam", **new})
+    assert logged_in.status_code == 200
+    own = {"Authorization": f"Bearer {logged_in.json()['token']}"}
+    changed = client.patch(
+        f"/api/staff/accounts/{sam}", json={"password": "my own new secret"}, headers=own
+    )
+    assert (
+        changed.status_code == 200 and client.get("/api/staff/me", headers=own).status_code == 200
+    )
+
+
+def test_a_fresh_install_gets_one_admin_account(desk: Runtime) -> None:
+    # The desk already has accounts: nothing is created.
+    assert desk.staff.ensure_first_admin() is None
+    with desk.sessions.begin() as session:
+        session.execute(delete(StaffAction))
+        session.execute(delete(StaffSession))
+        session.execute(delete(Staff))
+    password = desk.staff.ensure_first_admin()
+    assert password is not None and len(password) >= 12
+    assert desk.staff.log_in("admin", password).member.role == "admin"
+    assert desk.staff.ensure_first_admin() is None

@@ -79,7 +79,14 @@ def create_account(body: AccountIn, member: StaffDep, staff: StaffServiceDep) ->
 def change_account(
     staff_id: int, body: AccountChangeIn, member: StaffDep, staff: StaffServiceDep
 ) -> StaffOut:
-    return StaffOut.model_validate(staff.set_active(staff_id, body.active, by=member))
+    """Deactivate or reactivate an account (admins), or set a password (admins for anyone,
+    anyone for themselves)."""
+    changed = member
+    if body.password is not None:
+        changed = staff.set_password(staff_id, body.password, by=member)
+    if body.active is not None:
+        changed = staff.set_active(staff_id, body.active, by=member)
+    return StaffOut.model_validate(changed)
 
 
 @router.get("/queue", response_model=list[QueueItemOut])

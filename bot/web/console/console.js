@@ -678,7 +678,7 @@
     }
 
     function messageNode(m) {
-      const who = m.role === "customer" ? (detail.customer.name || "Customer") : m.role === "bot" ? "Bot" : "Agent";
+      const who = m.role === "customer" ? (detail.customer.name || "Customer") : m.role === "bot" ? "Bot" : (m.author || "Agent");
       const badges = el("div", { class: "msg-badges" });
       if (m.role === "customer") {
         const corrected = Boolean(m.corrected_intent);
@@ -1029,19 +1029,6 @@
         el("div", { class: "kpi-hint muted small", text: hint }));
     }
 
-    // Weighted over the days that have answers, so a busy day counts more than a quiet one.
-    function overall(rows, key) {
-      let sum = 0;
-      let n = 0;
-      for (const r of rows) {
-        if (r[key] === null || r[key] === undefined) continue;
-        const weight = r.responses || 1;
-        sum += r[key] * weight;
-        n += weight;
-      }
-      return n ? sum / n : null;
-    }
-
     // The server lists only days with data; fill the gaps so time axes are continuous and a
     // quiet day shows as a gap, not as a missing tick.
     function dayRange(since, until) {
@@ -1065,9 +1052,7 @@
       const allDays = dayRange(d.since, d.until);
       range.textContent = `${fmtDate(d.since)} – ${fmtDate(d.until)}`;
       const sat = fill(allDays, d.satisfaction, { responses: 0, csat: null, nps: null, ces: null });
-      const csat = overall(sat, "csat");
-      const nps = overall(sat, "nps");
-      const ces = overall(sat, "ces");
+      const { csat, nps, ces } = d.satisfaction_overall;
       const share = d.resolution ? d.resolution.share : null;
       const t = d.totals || {};
 
