@@ -327,8 +327,9 @@ button { cursor: pointer; }
   flex: none; display: flex; align-items: center; gap: 12px; padding: 16px 14px 16px 18px;
   color: var(--cx-on-accent);
   background: var(--cx-accent);
-  background: linear-gradient(135deg, var(--cx-accent), color-mix(in srgb, var(--cx-accent) 72%, #000));
+  background: linear-gradient(135deg, var(--cx-accent), var(--cx-accent-2));
 }
+.cx-offline .cx-avatar-lg::after { background: #98a2b3; }
 .cx-header :focus-visible { outline-color: var(--cx-on-accent); }
 .cx-avatar-lg {
   flex: none; width: 40px; height: 40px; border-radius: 50%; display: grid; place-items: center;
@@ -367,7 +368,7 @@ button { cursor: pointer; }
 
 .cx-body {
   flex: 1; overflow-y: auto; overscroll-behavior: contain; background: var(--cx-bg);
-  padding: 18px 16px 8px; scroll-behavior: smooth;
+  padding: 18px 16px 8px;
 }
 .cx-log { display: flex; flex-direction: column; gap: 4px; }
 
@@ -516,7 +517,6 @@ button { cursor: pointer; }
 }
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after { animation-duration: .001s !important; animation-iteration-count: 1 !important; transition: none !important; }
-  .cx-body { scroll-behavior: auto; }
 }
 `;
 
@@ -642,6 +642,9 @@ button { cursor: pointer; }
     const wrap = h("div", { class: `cx-root cx-${config.position}` }, panel, launcher);
     wrap.style.setProperty("--cx-accent", config.color);
     wrap.style.setProperty("--cx-on-accent", onAccent);
+    // The header gradient deepens away from its text colour, so the title keeps its contrast.
+    const deep = onAccent === "#ffffff" ? "#000" : "#fff";
+    wrap.style.setProperty("--cx-accent-2", `color-mix(in srgb, ${config.color} 74%, ${deep})`);
     wrap.style.setProperty("--cx-focus", focus);
     root.append(style, wrap);
     document.body.append(host);
@@ -667,6 +670,7 @@ button { cursor: pointer; }
         submitInput();
       }
     });
+    body.addEventListener("scroll", trackScroll, { passive: true });
     input.addEventListener("input", () => {
       autoGrow();
       send.classList.toggle("cx-empty", !input.value.trim());
@@ -681,16 +685,18 @@ button { cursor: pointer; }
     el.style.height = Math.min(el.scrollHeight, 120) + "px";
   }
 
-  function nearBottom() {
+  // Follow new messages only while the reader is at the bottom; someone scrolled up to
+  // reread something shouldn't be yanked down. (Measured on scroll, i.e. before content grows.)
+  let stuckToBottom = true;
+  function trackScroll() {
     const b = ui.body;
-    return b.scrollHeight - b.scrollTop - b.clientHeight < 80;
+    stuckToBottom = b.scrollHeight - b.scrollTop - b.clientHeight < 60;
   }
 
   function scrollToBottom(force) {
-    if (force || nearBottom()) {
-      requestAnimationFrame(() => {
-        ui.body.scrollTop = ui.body.scrollHeight;
-      });
+    if (force || stuckToBottom) {
+      ui.body.scrollTop = ui.body.scrollHeight;
+      stuckToBottom = true;
     }
   }
 
@@ -818,13 +824,14 @@ button { cursor: pointer; }
       with_agent: `You're chatting with ${agent}`,
       closed: "This conversation has ended",
     };
-    ui.subtitle.textContent = lines[S.status] || "Typically replies in seconds";
+    ui.subtitle.textContent = lines[S.status] || "We reply in seconds";
     ui.headAvatar.setAttribute("data-initial", initial(S.status === "with_agent" ? S.agentName : config.botName));
   }
 
   function renderConnection() {
     const show = !!S.conversationId && !S.connected && S.showConn;
     ui.connection.hidden = !show;
+    ui.wrap.classList.toggle("cx-offline", show); // greys the "online" dot
     ui.connection.textContent = S.everConnected ? "Reconnecting…" : "Connecting…";
   }
 
@@ -1332,9 +1339,7 @@ button { cursor: pointer; }
     S.unread = 0;
     renderBadge();
     ensureConversation();
-    ui.body.style.scrollBehavior = "auto";
-    ui.body.scrollTop = ui.body.scrollHeight;
-    ui.body.style.scrollBehavior = "";
+    scrollToBottom(true);
     // On phones a focused input pops the keyboard over the transcript; focus the dialog instead.
     const phone = window.matchMedia && matchMedia("(max-width: 480px)").matches;
     (phone ? ui.panel : ui.input).focus({ preventScroll: true });

@@ -1,0 +1,118 @@
+"""The service running for real (uvicorn, the demo NLU bundle, SQLite, the demo knowledge base
+and rules) and headless Debian Chromium driven by Playwright, for the widget and console tests.
+
+Chromium is Debian's (`/usr/bin/chromium`); Playwright never downloads a browser here. Without
+it these tests are skipped with the reason, except in CI, where they fail."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.runtime import Runtime, build_runtime
+from bot.services.staff import Role
+from tests.conftest import IN_CI
+from tests.web.proxy import CuttableProxy
+
+CHROMIUM = Path(os.environ.get("CXAGENT_TEST_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+AGENT_PASSWORD = "correct horse battery"
+ADMIN_PASSWORD = "staple battery horse"
+
+
+def _need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"no Chromium at {CHROMIUM}: run `bash tests/install-browser.sh`"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class LiveService:
+    runtime: Runtime
+    port: int
+    proxy: CuttableProxy
+
+    @property
+    def url(self) -> str:
+        """The service as the browser reaches it: through the proxy a test can cut."""
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+
+@pytest.fixture(scope="module")
+def live_service(
+    served_encoder: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveService]:
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("live")
+    settings = Settings(database_url=f"sqlite:///{folder}/cxagent.db", index_dir=folder / "index")
+    runtime = build_runtime(settings, encoder=served_encoder)
+    runtime.staff.create_account("sam", AGENT_PASSWORD, Role.AGENT, "Sam")
+    runtime.staff.create_account("ada", ADMIN_PASSWORD, Role.ADMIN, "Ada")
+    config = uvicorn.Config(
+        create_app(settings, runtime), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    proxy = CuttableProxy(port)
+    try:
+        yield LiveService(runtime, port, proxy)
+    finally:
+        proxy.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        runtime.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    """Pages in contexts of their own (each its own storage, like separate people); closed
+    after the test."""
+    contexts: list[Any] = []
+
+    def make(width: int = 1280, height: int = 800) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

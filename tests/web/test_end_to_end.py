@@ -1,0 +1,153 @@
+"""The whole product in a real browser: a customer chats in the widget on the demo page, asks for
+a person, an agent takes over in the console and replies, the customer sees it live, the agent
+hands back, the customer answers the survey, and the dashboard counts it. The test run makes the
+screenshots the README shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from bot.storage.models import Message, Survey
+from tests.web.conftest import ADMIN_PASSWORD, AGENT_PASSWORD, LiveService, screenshot
+
+
+class Widget:
+    """The customer's side: the demo page with the widget, as a customer uses it."""
+
+    def __init__(self, page: Any, service: LiveService) -> None:
+        self.page = page
+        page.goto(f"{service.url}/demo")
+        page.get_by_test_id("cx-launcher").click()
+        expect(page.get_by_test_id("cx-panel")).to_be_visible()
+
+    def messages(self, role: str) -> Any:
+        return self.page.locator(f'[data-testid="cx-message"][data-role="{role}"]')
+
+    def send(self, text: str) -> None:
+        self.page.get_by_test_id("cx-input").fill(text)
+        self.page.get_by_test_id("cx-input").press("Enter")
+
+    def says_and_hears(self, text: str) -> str:
+        """Send a message; the bot's answer to it."""
+        answers = self.messages("bot").count()
+        self.send(text)
+        expect(self.messages("bot")).to_have_count(answers + 1)
+        return str(self.messages("bot").last.inner_text())
+
+    @property
+    def conversation_id(self) -> str:
+        return str(self.page.evaluate("window.cxagentWidget.state().conversationId"))
+
+
+class Console:
+    """The staff side: the console, logged in."""
+
+    def __init__(self, page: Any, service: LiveService, username: str, password: str) -> None:
+        self.page = page
+        page.goto(f"{service.url}/console")
+        page.get_by_test_id("login-username").fill(username)
+        page.get_by_test_id("login-password").fill(password)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("live-status")).to_contain_text("live")
+
+    def queue_row(self, conversation_id: str) -> Any:
+        return self.page.locator(
+            f'[data-testid="queue-row"][data-conversation-id="{conversation_id}"]'
+        )
+
+
+def test_a_customer_is_helped_by_the_bot_then_a_person_and_rates_it(
+    live_service: LiveService, new_page: Any
+) -> None:
+    customer = Widget(new_page(), live_service)
+    answer = customer.says_and_hears("Where is my order BC-204518?")
+    assert "order" in answer.lower()
+    screenshot(customer.page, "widget")
+
+    # The console is open before the customer asks for a person: the queue fills live.
+    agent = Console(new_page(), live_service, "sam", AGENT_PASSWORD)
+    customer.says_and_hears("I want to talk to a real person please")
+    row = agent.queue_row(customer.conversation_id)
+    expect(row).to_be_visible()
+    expect(row.get_by_test_id("queue-reason")).to_contain_text("person")
+    screenshot(agent.page, "console-queue")
+
+    row.click()
+    agent.page.get_by_test_id("take").click()
+    expect(customer.page.get_by_test_id("cx-panel")).to_contain_text("Sam joined")
+    agent.page.get_by_test_id("reply-input").fill("Hi, I'm Sam. I can see order BC-204518 here.")
+    agent.page.get_by_test_id("reply-send").click()
+    expect(customer.messages("agent")).to_have_count(1)
+    expect(customer.messages("agent").first).to_contain_text("I'm Sam")
+
+    # While Sam has the conversation the customer's messages go to Sam, not the bot.
+    bot_answers = customer.messages("bot").count()
+    customer.send("Thanks Sam, that helps")
+    agent_view = agent.page.locator('[data-testid="message"][data-role="customer"]')
+    expect(agent_view.last).to_contain_text("Thanks Sam")
+    assert customer.messages("bot").count() == bot_answers
+    expect(agent.page.get_by_test_id("message-intent").first).to_be_visible()
+    screenshot(agent.page, "console-conversation")
+    screenshot(customer.page, "widget-with-agent")
+
+    agent.page.get_by_test_id("hand-back").click()
+    survey = customer.page.get_by_test_id("cx-survey")
+    expect(survey).to_be_visible()
+    survey.locator('input[name="csat"][value="5"]').check(force=True)
+    survey.locator('input[name="nps"][value="9"]').check(force=True)
+    survey.locator('input[name="ces"][value="6"]').check(force=True)
+    survey.locator('textarea[name="comment"]').fill("Quick and friendly")
+    screenshot(customer.page, "widget-survey")
+    customer.page.get_by_test_id("cx-survey-submit").click()
+    expect(customer.page.get_by_test_id("cx-survey-thanks")).to_be_visible()
+
+    with live_service.runtime.sessions() as session:
+        stored = session.scalar(
+            select(Survey).where(Survey.conversation_id == customer.conversation_id)
+        )
+        assert stored is not None and (stored.csat, stored.nps, stored.ces) == (5, 9, 6)
+        readings = session.scalars(
+            select(Message).where(
+                Message.conversation_id == customer.conversation_id, Message.role == "customer"
+            )
+        ).all()
+    # Every customer message carries the model's reading.
+    assert readings and all(m.intent and m.sentiment for m in readings)
+
+    agent.page.get_by_test_id("nav-dashboard").click()
+    expect(agent.page.get_by_test_id("kpi-surveys").get_by_test_id("kpi-value")).to_have_text("1")
+    expect(agent.page.get_by_test_id("kpi-csat").get_by_test_id("kpi-value")).to_contain_text("100")
+    expect(agent.page.get_by_test_id("chart-escalations")).to_contain_text("person")
+    screenshot(agent.page, "console-dashboard")
+
+
+def test_an_admin_manages_staff_accounts_and_an_agent_cannot(
+    live_service: LiveService, new_page: Any
+) -> None:
+    admin = Console(new_page(), live_service, "ada", ADMIN_PASSWORD)
+    admin.page.get_by_test_id("nav-staff").click()
+    admin.page.get_by_test_id("staff-username").fill("lee")
+    admin.page.get_by_test_id("staff-name").fill("Lee Park")
+    admin.page.get_by_test_id("staff-password").fill("a long enough secret")
+    admin.page.get_by_test_id("staff-create").click()
+    expect(admin.page.get_by_test_id("staff-row").filter(has_text="Lee Park")).to_be_visible()
+    screenshot(admin.page, "console-staff")
+
+    lee = Console(new_page(), live_service, "lee", "a long enough secret")
+    expect(lee.page.get_by_test_id("nav-queue")).to_be_visible()
+    expect(lee.page.get_by_test_id("nav-staff")).to_be_hidden()
+
+
+def test_the_console_login_refuses_a_wrong_password(
+    live_service: LiveService, new_page: Any
+) -> None:
+    page = new_page()
+    page.goto(f"{live_service.url}/console")
+    page.get_by_test_id("login-username").fill("sam")
+    page.get_by_test_id("login-password").fill("not the password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("wrong username or password", ignore_case=True)
+    screenshot(page, "console-login")
