@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from bot.api.errors import install_error_handlers
 from bot.api.routes import conversations, health, staff, web
@@ -33,6 +34,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # The widget runs on the company's own site, another origin than this service.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.widget_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
 
     app.include_router(health.router)
     app.include_router(conversations.router)

@@ -77,6 +77,12 @@ class Settings(BaseModel):
         description="When set, a customer id from the site must come with its HMAC-SHA256 "
         "signature (hex, keyed with this secret), so nobody can claim another customer's id.",
     )
+    widget_origins: tuple[str, ...] = Field(
+        ("*",),
+        description="Sites that may embed the widget (browser CORS), comma-separated origins "
+        "such as `https://shop.example.com`; `*` for any. Tokens travel in headers, never "
+        "cookies, so `*` exposes nothing without a token.",
+    )
     host: str = Field("127.0.0.1", description="Address `cxagent serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `cxagent serve` listens on.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -87,6 +93,13 @@ class Settings(BaseModel):
     @classmethod
     def _none_means_no_bundle(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in {"", "none"} else value
+
+    @field_validator("widget_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("database_url")
     @classmethod

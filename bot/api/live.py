@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import WebSocketDisconnect, status
 from starlette.websockets import WebSocket, WebSocketState
 
+from bot.api.errors import status_of
 from bot.api.schemas import MessageOut
 from bot.services.chat import MessageView
+from bot.services.errors import ServiceError
 from bot.services.events import Listener
 
 # WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
@@ -33,6 +35,13 @@ class LockedSocket:
         async with self._lock:
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 await self.websocket.close(code)
+
+
+async def refuse(websocket: WebSocket, error: ServiceError) -> None:
+    """Close with 4000 + the HTTP status. Accepted first: a socket closed during the handshake
+    reaches a browser as a bare 1006, without the code or the reason."""
+    await websocket.accept()
+    await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
 
 
 def message_json(message: MessageView) -> dict[str, Any]:

@@ -149,5 +149,7 @@ def test_the_console_login_refuses_a_wrong_password(
     page.get_by_test_id("login-username").fill("sam")
     page.get_by_test_id("login-password").fill("not the password")
     page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("login-error")).to_contain_text("wrong username or password", ignore_case=True)
+    expect(page.get_by_test_id("login-error")).to_contain_text(
+        "wrong username or password", ignore_case=True
+    )
     screenshot(page, "console-login")

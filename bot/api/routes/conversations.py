@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_runtime
-from bot.api.errors import status_of
-from bot.api.live import WS_CLOSE_OFFSET, LockedSocket, message_json, relay_events
+from bot.api.live import LockedSocket, message_json, refuse, relay_events
 from bot.api.schemas import (
     MessageIn,
     StartConversationIn,
@@ -81,7 +80,7 @@ async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) ->
     try:
         await run_in_threadpool(chat.check_access, conversation_id, token)
     except ServiceError as error:
-        await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
+        await refuse(websocket, error)
         return
     await websocket.accept()
     socket = LockedSocket(websocket)

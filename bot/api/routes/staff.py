@@ -19,8 +19,7 @@ from bot.api.deps import (
     SupportDep,
     get_runtime,
 )
-from bot.api.errors import status_of
-from bot.api.live import WS_CLOSE_OFFSET, LockedSocket, relay_events
+from bot.api.live import LockedSocket, refuse, relay_events
 from bot.api.staff_schemas import (
     AccountChangeIn,
     AccountIn,
@@ -195,7 +194,7 @@ async def staff_socket(websocket: WebSocket, token: str) -> None:
     try:
         await run_in_threadpool(runtime.staff.authenticate, token)
     except ServiceError as error:
-        await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
+        await refuse(websocket, error)
         return
     await websocket.accept()
     socket = LockedSocket(websocket)
