@@ -9,11 +9,21 @@ from bot.config import ENV_PREFIX, REPO_ROOT, Settings
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
 
+TEST_COMMAND = 'bash tests/install-browser.sh && pip install -e ".[test]" && pytest'
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     commands = re.findall(r"```bash\n(.+?)\n```", README)
-    assert 'pip install -e ".[test]" && pytest' in commands
-    assert 'pip install -e ".[test]" && pytest' in (REPO_ROOT / ".ci" / "run").read_text()
+    assert TEST_COMMAND in commands
+    assert TEST_COMMAND in (REPO_ROOT / ".ci" / "run").read_text()
     assert "pip install -e . && cxagent serve" in commands
+
+
+def test_the_screenshots_the_readme_shows_exist() -> None:
+    shown = re.findall(r"\]\((docs/screenshots/[^)]+)\)", README)
+    assert len(shown) >= 10
+    for path in shown:
+        assert (REPO_ROOT / path).is_file(), path
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:

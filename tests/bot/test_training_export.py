@@ -82,11 +82,11 @@ def test_the_export_holds_corrections_and_unsure_messages_once(
 
 
 @pytest.mark.real_model
+# Training once is enough; the export itself is tested on both databases.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_exported_corrections_train_a_new_bundle(
-    client: TestClient, desk: Runtime, tmp_path: Path, database_url: str
+    client: TestClient, desk: Runtime, tmp_path: Path
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("training once is enough; the export itself is tested on both databases")
     chat_and_correct(client)
     exported = tmp_path / "corrections.csv"
     export(desk, exported, "--corrected-only")

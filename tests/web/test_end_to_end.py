@@ -89,7 +89,12 @@ def test_a_customer_is_helped_by_the_bot_then_a_person_and_rates_it(
     agent_view = agent.page.locator('[data-testid="message"][data-role="customer"]')
     expect(agent_view.last).to_contain_text("Thanks Sam")
     assert customer.messages("bot").count() == bot_answers
-    expect(agent.page.get_by_test_id("message-intent").first).to_be_visible()
+    # The agent corrects what the model read in the customer's thanks.
+    thanks = agent_view.last
+    thanks.get_by_test_id("correct-intent").click()
+    thanks.get_by_test_id("correct-intent-input").fill("goodbye")
+    thanks.get_by_test_id("correct-intent-save").click()
+    expect(agent_view.last.get_by_test_id("message-intent")).to_contain_text("goodbye")
     screenshot(agent.page, "console-conversation")
     screenshot(customer.page, "widget-with-agent")
 
@@ -114,8 +119,9 @@ def test_a_customer_is_helped_by_the_bot_then_a_person_and_rates_it(
                 Message.conversation_id == customer.conversation_id, Message.role == "customer"
             )
         ).all()
-    # Every customer message carries the model's reading.
+    # Every customer message carries the model's reading; the correction is stored beside it.
     assert readings and all(m.intent and m.sentiment for m in readings)
+    assert readings[-1].corrected_intent == "goodbye"
 
     agent.page.get_by_test_id("nav-dashboard").click()
     expect(agent.page.get_by_test_id("kpi-surveys").get_by_test_id("kpi-value")).to_have_text("1")
