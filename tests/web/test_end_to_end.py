@@ -141,8 +141,13 @@ def test_an_admin_manages_staff_accounts_and_an_agent_cannot(
     admin.page.get_by_test_id("staff-create").click()
     expect(admin.page.get_by_test_id("staff-row").filter(has_text="Lee Park")).to_be_visible()
     screenshot(admin.page, "console-staff")
+    lee_row = admin.page.get_by_test_id("staff-row").filter(has_text="Lee Park")
+    lee_row.get_by_test_id("staff-set-password").click()
+    lee_row.get_by_test_id("staff-new-password").fill("an even longer secret")
+    lee_row.get_by_test_id("staff-password-save").click()
+    expect(lee_row).to_contain_text("Password set")
 
-    lee = Console(new_page(), live_service, "lee", "a long enough secret")
+    lee = Console(new_page(), live_service, "lee", "an even longer secret")
     expect(lee.page.get_by_test_id("nav-queue")).to_be_visible()
     expect(lee.page.get_by_test_id("nav-staff")).to_be_hidden()
 

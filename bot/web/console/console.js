@@ -279,8 +279,8 @@
         signOut("Your session has ended. Please sign in again.");
         return;
       }
-      // A refused handshake reaches the browser as a bare 1006, not 4401: ask the API whether
-      // the token still holds (api() signs out on 401).
+      // It never opened (the service is down or restarting): ask the API whether the token
+      // still holds once it answers (api() signs out on 401).
       if (!opened) api("GET", "/api/staff/me").catch(() => {});
       // Exponential backoff with jitter, capped at 30 s, so a restarting server is not hammered.
       const delay = Math.min(30000, 1000 * 2 ** state.wsRetry) * (0.75 + Math.random() * 0.5);
@@ -1153,10 +1153,50 @@
 
   /* ---------- staff accounts (admins) ---------- */
 
+  // "Set password": an inline field that PATCHes the account's password.
+  function passwordSetter(account, after) {
+    const wrap = el("span", { class: "password-setter" });
+    const note = el("span", { class: "small muted", role: "status" });
+    const open = el("button", {
+      type: "button", class: "btn btn-sm", testid: "staff-set-password",
+      "aria-label": `Set a new password for ${account.username}`,
+      onclick: () => {
+        const input = el("input", {
+          type: "password", testid: "staff-new-password", autocomplete: "new-password",
+          "aria-label": `New password for ${account.username}`, placeholder: "new password",
+        });
+        const save = el("button", {
+          type: "submit", class: "btn btn-sm btn-primary", testid: "staff-password-save",
+        }, "Save");
+        const cancel = el("button", { type: "button", class: "btn btn-sm", onclick: () => wrap.replaceChildren(open, note) }, "Cancel");
+        const form = el("form", { class: "inline-form" }, input, save, cancel);
+        form.addEventListener("submit", async (e) => {
+          e.preventDefault();
+          save.disabled = true;
+          try {
+            await api("PATCH", `/api/staff/accounts/${account.id}`, { password: input.value });
+            note.textContent = "Password set.";
+            wrap.replaceChildren(open, note);
+            if (after) await after();
+          } catch (err) {
+            if (err.status !== 401) { note.textContent = err.message; wrap.replaceChildren(form, note); }
+            save.disabled = false;
+          }
+        });
+        wrap.replaceChildren(form, note);
+        input.focus();
+      },
+    }, "Set password");
+    wrap.append(open, note);
+    return wrap;
+  }
+
   function staffView(main) {
     if (!state.staff || state.staff.role !== "admin") {
+      // Agents may still change their own password.
       main.append(pageHeader("Staff", null), el("div", { class: "card empty" },
-        el("h2", { text: "Admins only" }), el("p", { class: "muted", text: "Ask an admin to add or change accounts." })));
+        el("h2", { text: "Admins only" }), el("p", { class: "muted", text: "Ask an admin to add or change accounts." }),
+        passwordSetter(state.staff, null)));
       return { name: "staff" };
     }
     const errors = errorBox();
@@ -1198,7 +1238,7 @@
         el("td", null, el("code", { text: a.username })),
         el("td", null, badge(a.role === "admin" ? "Admin" : "Agent", a.role === "admin" ? "gold" : "tier")),
         el("td", null, el("span", { class: `status ${a.active ? "status-active" : "status-closed"}` }, el("span", { class: "dot", "aria-hidden": "true" }), a.active ? "active" : "inactive")),
-        el("td", { class: "num" }, self ? null : el("button", {
+        el("td", { class: "num" }, passwordSetter(a, null), self ? null : el("button", {
           type: "button", class: a.active ? "btn btn-sm btn-danger-ghost" : "btn btn-sm",
           testid: "staff-toggle", "aria-label": `${a.active ? "Deactivate" : "Activate"} ${a.username}`,
           onclick: async (e) => {
