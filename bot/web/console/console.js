@@ -527,7 +527,8 @@
     const replyForm = el("form", { class: "reply", hidden: true },
       replyInput, el("div", { class: "reply-bar" }, el("span", { class: "muted small", text: "The customer sees your name." }), sendButton));
     const banner = el("div", { class: "conv-banner", hidden: true });
-    const side = el("aside", { class: "conv-side", "aria-label": "Customer" });
+    // Focusable: it scrolls on its own, and keyboard users must be able to scroll it.
+    const side = el("aside", { class: "conv-side", "aria-label": "Customer", tabindex: "0" });
     const intentsList = el("datalist", { id: "known-intents" });
 
     main.append(
@@ -1217,7 +1218,8 @@
     main.append(pageHeader("Staff", "Who can sign in to the console."), errors,
       el("div", { class: "staff-layout" },
         el("div", { class: "card card-flush" }, el("table", { class: "table" },
-          el("thead", null, el("tr", null, ["Name", "Username", "Role", "Status", ""].map((h) => el("th", { scope: "col", text: h })))),
+          el("thead", null, el("tr", null, ["Name", "Username", "Role", "Status"].map((h) => el("th", { scope: "col", text: h })),
+            el("th", { scope: "col" }, el("span", { class: "sr-only", text: "Actions" })))),
           tbody)),
         form));
 
