@@ -53,6 +53,8 @@ HANDOFF_REPLY = (
     "so you won't need to repeat yourself."
 )
 HANDOFF = "handoff"
+# Seconds between two "the customer is typing" notices of one conversation.
+TYPING_EVERY = 2.0
 OPEN_TOPIC_REPLY = ' Last time you asked "{topic}". Is that sorted now?'
 # Intents that are no topic to come back to.
 NOT_A_TOPIC = SMALL_TALK | {"human_agent", OOS_LABEL}
@@ -162,6 +164,8 @@ class ChatService:
     ) -> None:
         self.sessions = sessions
         self.events = events or EventHub()
+        # When each conversation's last typing notice went out (time.monotonic()).
+        self._typing_noted: dict[str, float] = {}
         self.retriever = retriever
         self.nlu = nlu
         self.intent_threshold = intent_threshold
@@ -449,6 +453,28 @@ class ChatService:
             )
         )
         return "escalated: " + "; ".join(f"{f.rule} ({f.why})" for _, f in fired)
+
+    def customer_typing(self, conversation_id: str) -> None:
+        """Tell the consoles the customer is writing, when people are in the conversation (the
+        socket that calls this has checked the token). At most one notice every few seconds
+        per conversation, however fast the client sends them."""
+        now = time.monotonic()
+        if now - self._typing_noted.get(conversation_id, -TYPING_EVERY) < TYPING_EVERY:
+            return
+        with self.sessions() as session:
+            status = session.scalar(
+                select(Conversation.status).where(Conversation.id == conversation_id)
+            )
+        if status not in BOT_SILENT:
+            return
+        if len(self._typing_noted) > 10_000:  # forget conversations long quiet
+            self._typing_noted = {
+                key: at for key, at in self._typing_noted.items() if now - at < TYPING_EVERY
+            }
+        self._typing_noted[conversation_id] = now
+        self.events.publish(
+            STAFF_TOPIC, {"type": "typing", "conversation_id": conversation_id, "who": "customer"}
+        )
 
     def read(self, text: str) -> Reading:
         """The model's reading and the retrieval hits: one forward pass, on the inference thread."""

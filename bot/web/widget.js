@@ -53,6 +53,7 @@
 
   // ------------------------------------------------------------------ state
 
+  const TYPING_EVERY_MS = 3000;
   const stored = readStore();
   const S = {
     conversationId: stored.conversation_id || null,
@@ -674,6 +675,7 @@ button { cursor: pointer; }
     input.addEventListener("input", () => {
       autoGrow();
       send.classList.toggle("cx-empty", !input.value.trim());
+      if (input.value.trim()) noteTyping();
     });
 
     return { host, root, wrap, panel, launcher, badge, log, body, typing, typingText, typingAvatar, cards, subtitle, headAvatar, connection, error, input, send };
@@ -1157,6 +1159,21 @@ button { cursor: pointer; }
     if (!S.conversationId) ensureConversation(); // sends the outbox once connected
     else if (S.ready) sendItem(item);
     else if (!S.ws) reconnectNow(); // queued; goes out after the (re)connect
+  }
+
+  // Tell the person who has (or is about to take) the conversation that the customer is
+  // writing; the bot needs no warning. At most every few seconds, best effort only.
+  let typingSentAt = 0;
+  function noteTyping() {
+    if (!S.ready || !S.ws || (S.status !== "waiting" && S.status !== "with_agent")) return;
+    const now = Date.now();
+    if (now - typingSentAt < TYPING_EVERY_MS) return;
+    typingSentAt = now;
+    try {
+      S.ws.send(JSON.stringify({ type: "typing" }));
+    } catch (e) {
+      /* the socket is closing; the next keystroke after reconnecting will tell them */
+    }
   }
 
   function sendItem(item) {

@@ -158,3 +158,29 @@ def test_intents_lists_what_a_correction_may_name(client: TestClient) -> None:
     intents = client.get("/api/staff/intents", headers=agent).json()
     assert intents == sorted(intents) and "track_order" in intents
     assert client.get("/api/staff/intents").status_code == 401
+
+
+def test_the_console_hears_the_customer_typing_only_when_people_are_in_it(
+    client: TestClient,
+) -> None:
+    agent = log_in(client, "sam")
+    token = agent["Authorization"].removeprefix("Bearer ")
+    started = client.post("/api/conversations", json={}).json()
+    conversation_id = started["conversation_id"]
+    auth = {"Authorization": f"Bearer {started['customer_token']}"}
+    with (
+        client.websocket_connect(f"/api/staff/ws?token={token}") as console,
+        customer_socket(client, conversation_id, auth) as customer,
+    ):
+        customer.send_json({"type": "typing"})  # the bot has it: nobody to tell
+        customer.send_json({"type": "message", "text": "I want a real person"})
+        assert console.receive_json()["change"] == "escalated"
+        customer.send_json({"type": "typing"})
+        customer.send_json({"type": "typing"})  # too soon after the first: not passed on
+        customer.send_json({"type": "message", "text": "hello?"})
+        assert console.receive_json() == {
+            "type": "typing",
+            "conversation_id": conversation_id,
+            "who": "customer",
+        }
+        assert console.receive_json()["change"] == "message"

@@ -85,6 +85,8 @@ def test_a_customer_is_helped_by_the_bot_then_a_person_and_rates_it(
 
     # While Sam has the conversation the customer's messages go to Sam, not the bot.
     bot_answers = customer.messages("bot").count()
+    customer.page.get_by_test_id("cx-input").fill("Thanks Sam")
+    expect(agent.page.get_by_test_id("customer-typing")).to_be_visible()
     customer.send("Thanks Sam, that helps")
     agent_view = agent.page.locator('[data-testid="message"][data-role="customer"]')
     expect(agent_view.last).to_contain_text("Thanks Sam")

@@ -104,6 +104,9 @@ async def _answer_frame(
     except json.JSONDecodeError as error:
         await websocket.send_json({"type": "error", "detail": f"malformed JSON: {error.msg}"})
         return
+    if isinstance(data, dict) and data.get("type") == "typing":
+        await run_in_threadpool(chat.customer_typing, conversation_id)
+        return
     if not isinstance(data, dict) or data.get("type") != "message":
         await websocket.send_json(
             {"type": "error", "detail": 'expected {"type": "message", "text": "…"}'}

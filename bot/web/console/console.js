@@ -266,6 +266,10 @@
     });
     socket.addEventListener("message", (event) => {
       const frame = readJSON(event.data);
+      if (frame && frame.type === "typing") {
+        if (state.view && state.view.onTyping) state.view.onTyping(frame);
+        return;
+      }
       if (!frame || frame.type !== "conversation") return;
       scheduleCount();
       if (state.view && state.view.onLive) state.view.onLive(frame);
@@ -527,6 +531,11 @@
     const replyForm = el("form", { class: "reply", hidden: true },
       replyInput, el("div", { class: "reply-bar" }, el("span", { class: "muted small", text: "The customer sees your name." }), sendButton));
     const banner = el("div", { class: "conv-banner", hidden: true });
+    const customerTyping = el("p", {
+      class: "customer-typing muted small", testid: "customer-typing", role: "status", hidden: true,
+      text: "The customer is typing…",
+    });
+    let customerTypingTimer = null;
     // Focusable: it scrolls on its own, and keyboard users must be able to scroll it.
     const side = el("aside", { class: "conv-side", "aria-label": "Customer", tabindex: "0" });
     const intentsList = el("datalist", { id: "known-intents" });
@@ -536,7 +545,7 @@
       errors,
       el("div", { class: "conv-layout" },
         el("section", { class: "conv-main card card-flush", "aria-label": "Conversation" },
-          head, transcript, banner, replyError, replyForm),
+          head, transcript, customerTyping, banner, replyError, replyForm),
         side),
       intentsList);
 
@@ -846,8 +855,20 @@
     load();
     return {
       name: "conversation",
-      onLive: (frame) => { if (!frame || frame.conversation_id === id) reload(); },
-      dispose: () => { reload.cancel(); loading += 1; },
+      onLive: (frame) => {
+        if (!frame || frame.conversation_id === id) {
+          customerTyping.hidden = true; // whatever they were writing has arrived
+          reload();
+        }
+      },
+      // The customer's widget says so every few seconds while they write; a pause hides it.
+      onTyping: (frame) => {
+        if (frame.conversation_id !== id) return;
+        customerTyping.hidden = false;
+        clearTimeout(customerTypingTimer);
+        customerTypingTimer = setTimeout(() => { customerTyping.hidden = true; }, 6000);
+      },
+      dispose: () => { reload.cancel(); clearTimeout(customerTypingTimer); loading += 1; },
     };
   }
 
