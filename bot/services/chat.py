@@ -32,7 +32,7 @@ from bot.services.policy import (
 from bot.services.profiles import ProfileService
 from bot.services.redaction import redact
 from bot.services.slots import extract_slots, is_slot_only
-from bot.services.states import BOT_SILENT, Status, move
+from bot.services.states import BOT_SILENT, Status, leave_queue, move
 from bot.storage.models import Conversation, Customer, Escalation, Message, Staff, utcnow
 from finetune.reading import OOS_LABEL, MessageReader, Prediction
 from retrieval.inference import run_inference
@@ -453,6 +453,28 @@ class ChatService:
             )
         )
         return "escalated: " + "; ".join(f"{f.rule} ({f.why})" for _, f in fired)
+
+    def end(self, conversation_id: str, token: str) -> None:
+        """The customer ends the conversation: it leaves the people's queue, and the consoles
+        and the customer's sockets hear that it is closed. Ending it again changes nothing."""
+        with self.sessions.begin() as session:
+            self._authorised(session, conversation_id, token)
+            # Locked: a person taking it at this moment must not be overwritten half-way.
+            conversation = session.get(Conversation, conversation_id, with_for_update=True)
+            assert conversation is not None
+            if conversation.status == Status.CLOSED:
+                return
+            conversation.status = move(conversation.status, Status.CLOSED)
+            conversation.closed_at = utcnow()
+            leave_queue(conversation)
+        self.events.publish(
+            STAFF_TOPIC,
+            {"type": "conversation", "conversation_id": conversation_id, "change": "closed"},
+        )
+        self.events.publish(
+            conversation_topic(conversation_id),
+            {"type": "status", "status": Status.CLOSED.value, "agent": None},
+        )
 
     def customer_typing(self, conversation_id: str) -> None:
         """Tell the consoles the customer is writing, when people are in the conversation (the

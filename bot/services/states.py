@@ -4,7 +4,7 @@
      │ ▲                   │                              ▲ │
      │ └──── handed back ──┴──────────────────────────────┼─┘
      └──────────────── a person steps in ─────────────────┘
-    any of them ──closed──▶ closed ──the customer writes again──▶ bot
+    any of them ──closed (by a person or the customer)──▶ closed ──the customer writes again──▶ bot
 
 While a person is waited for or has the conversation, the bot stays silent.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.services.errors import Conflict
+from bot.storage.models import Conversation
 
 
 class Status(StrEnum):
@@ -41,3 +42,12 @@ def move(current: str, target: Status) -> Status:
         expected = " or ".join(sorted(s.value for s in ALLOWED[now]))
         raise Conflict(f"the conversation is {now.value}; from there it can go to {expected}")
     return target
+
+
+def leave_queue(conversation: Conversation) -> None:
+    """Out of the people's queue: nobody has it and nothing is waiting."""
+    conversation.assigned_staff_id = None
+    conversation.queue = None
+    conversation.priority = 0
+    conversation.high_value = False
+    conversation.waiting_since = None

@@ -18,7 +18,7 @@ from bot.services.policy import DialogueState
 from bot.services.redaction import redact
 from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import Role, StaffMember, record
-from bot.services.states import Status, move
+from bot.services.states import Status, leave_queue, move
 from bot.storage.models import (
     Conversation,
     Customer,
@@ -274,7 +274,7 @@ class SupportService:
             if conversation.status == Status.WITH_AGENT:
                 self._must_hold(conversation, member)
             conversation.status = move(conversation.status, Status.BOT)
-            _leave_queue(conversation)
+            leave_queue(conversation)
             conversation.dialogue = DialogueState().stored()
             record(session, member, "hand_back", conversation_id)
         self._announce(conversation_id, "handed_back", Status.BOT)
@@ -286,7 +286,7 @@ class SupportService:
                 self._must_hold(conversation, member)
             conversation.status = move(conversation.status, Status.CLOSED)
             conversation.closed_at = utcnow()
-            _leave_queue(conversation)
+            leave_queue(conversation)
             record(session, member, "close", conversation_id)
         self._announce(conversation_id, "closed", Status.CLOSED)
 
@@ -427,14 +427,6 @@ def _history(session: Session, customer_id: int) -> dict[str, Any]:
         "csat_history": [int(v) for v in csat if v is not None],
         "channels": sorted(channels),
     }
-
-
-def _leave_queue(conversation: Conversation) -> None:
-    conversation.assigned_staff_id = None
-    conversation.queue = None
-    conversation.priority = 0
-    conversation.high_value = False
-    conversation.waiting_since = None
 
 
 def _tier(customer: Customer) -> str | None:

@@ -1231,6 +1231,12 @@ button { cursor: pointer; }
       closePanel(true);
       return;
     }
+    // Closed on the server too, so nobody in the support team waits for a customer who left.
+    // Best effort: the survey is offered either way, and writing again reopens the chat.
+    if (S.status !== "closed") {
+      request("POST", `/api/conversations/${encodeURIComponent(S.conversationId)}/end`, undefined, S.token)
+        .catch(() => {});
+    }
     offerSurvey(true);
   }
 

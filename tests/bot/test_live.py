@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
 from bot.runtime import Runtime
-from bot.storage.models import Message
+from bot.storage.models import Conversation, Message
 from tests.bot.test_staff_api import client, desk, escalated_conversation, log_in
 
 __all__ = ["client", "desk"]  # the fixtures this module borrows
@@ -184,3 +184,31 @@ def test_the_console_hears_the_customer_typing_only_when_people_are_in_it(
             "who": "customer",
         }
         assert console.receive_json()["change"] == "message"
+
+
+def test_a_customer_who_ends_the_chat_leaves_the_queue(client: TestClient, desk: Runtime) -> None:
+    agent = log_in(client, "sam")
+    token = agent["Authorization"].removeprefix("Bearer ")
+    conversation_id, customer = escalated_conversation(client)
+    end = f"/api/conversations/{conversation_id}/end"
+    assert client.post(end, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    with (
+        client.websocket_connect(f"/api/staff/ws?token={token}") as console,
+        customer_socket(client, conversation_id, customer) as socket,
+    ):
+        assert client.post(end, headers=customer).status_code == 204
+        assert console.receive_json()["change"] == "closed"
+        assert socket.receive_json() == {"type": "status", "status": "closed", "agent": None}
+    assert client.post(end, headers=customer).status_code == 204  # again: nothing changes
+    assert client.get("/api/staff/queue", headers=agent).json() == []
+    with desk.sessions() as session:
+        row = session.get(Conversation, conversation_id)
+        assert row is not None and row.status == "closed" and row.closed_at is not None
+        assert (row.queue, row.waiting_since, row.assigned_staff_id) == (None, None, None)
+    # Writing again opens it with the bot.
+    reply = client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        json={"text": "where is my parcel"},
+        headers=customer,
+    ).json()["reply"]
+    assert reply is not None

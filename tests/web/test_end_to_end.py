@@ -166,3 +166,18 @@ def test_the_console_login_refuses_a_wrong_password(
         "wrong username or password", ignore_case=True
     )
     screenshot(page, "console-login")
+
+
+def test_a_customer_who_ends_the_chat_leaves_the_live_queue(
+    live_service: LiveService, new_page: Any
+) -> None:
+    agent = Console(new_page(), live_service, "sam", AGENT_PASSWORD)
+    customer = Widget(new_page(), live_service)
+    customer.says_and_hears("Can I speak to a real person?")
+    row = agent.queue_row(customer.conversation_id)
+    expect(row).to_be_visible()
+
+    customer.page.get_by_test_id("cx-end").click()
+    expect(row).to_have_count(0)
+    expect(customer.page.get_by_test_id("cx-survey")).to_have_count(1)
+    expect(customer.page.get_by_test_id("cx-panel")).to_contain_text("This conversation has ended")

@@ -54,6 +54,13 @@ def read_transcript(conversation_id: str, chat: ChatDep, token: CustomerTokenDep
     return TranscriptOut.model_validate(chat.transcript(conversation_id, token))
 
 
+@router.post("/{conversation_id}/end", status_code=status.HTTP_204_NO_CONTENT)
+def end_conversation(conversation_id: str, chat: ChatDep, token: CustomerTokenDep) -> None:
+    """The customer ends the chat: it is closed and leaves the people's queue. Writing again
+    opens it with the bot."""
+    chat.end(conversation_id, token)
+
+
 @router.post("/{conversation_id}/survey", status_code=status.HTTP_204_NO_CONTENT)
 def answer_survey(
     conversation_id: str,
