@@ -28,6 +28,7 @@ class UsageError(ValueError):
 def _known_errors() -> tuple[type[Exception], ...]:
     # Errors whose message already says what is wrong and how to fix it: shown as one line.
     from bot.services.escalation import EscalationRulesError
+    from bot.services.events import EventHubUnavailable
     from bot.storage.db import DatabaseUnavailable
     from finetune.bundle import BundleError
     from finetune.data import DataError
@@ -45,6 +46,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
         RetrievalIndexError,
         KnowledgeBaseError,
         EscalationRulesError,
+        EventHubUnavailable,
     )
 
 

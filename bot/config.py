@@ -83,6 +83,11 @@ class Settings(BaseModel):
         "such as `https://shop.example.com`; `*` for any. Tokens travel in headers, never "
         "cookies, so `*` exposes nothing without a token.",
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis (redis://host:6379/0) that shares live events between several server "
+        "processes; unset: one process, events stay in it.",
+    )
     host: str = Field("127.0.0.1", description="Address `cxagent serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `cxagent serve` listens on.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -99,6 +104,16 @@ class Settings(BaseModel):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_or_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(f"{value!r} is not a Redis URL (redis://host:6379/0)")
         return value
 
     @field_validator("database_url")

@@ -17,7 +17,7 @@ from bot.services.alerts import AlertService
 from bot.services.chat import ChatService
 from bot.services.dashboard import DashboardService
 from bot.services.escalation import load_escalation_rules
-from bot.services.events import EventHub
+from bot.services.events import EventHub, RedisEventHub
 from bot.services.profiles import ProfileService
 from bot.services.satisfaction import SatisfactionService
 from bot.services.staff import StaffService
@@ -49,17 +49,22 @@ class Runtime:
     dashboard: DashboardService
 
     def close(self) -> None:
+        self.events.close()
         self.engine.dispose()
 
 
 def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime:
     """Raises DatabaseUnavailable, KnowledgeBaseError, EscalationRulesError, ModelNotFound,
-    BundleError or an index error, each with a message fit to show as it is."""
+    BundleError, EventHubUnavailable or an index error, each with a message fit to show as it
+    is."""
     engine = create_db_engine(settings.database_url)
+    events: EventHub | None = None
     try:
         check_database(engine)
         if settings.auto_migrate:
             migrate(engine)
+        # Checked before the model loads: a wrong Redis address should not cost a minute.
+        events = RedisEventHub(settings.redis_url) if settings.redis_url else EventHub()
         knowledge_base = load_knowledge_base(settings.knowledge_base)
         rules = load_escalation_rules(settings.escalation_rules)
         if encoder is None:
@@ -75,10 +80,11 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         )
         retriever = Retriever(knowledge_base, encoder, index)
     except Exception:
+        if events is not None:
+            events.close()
         engine.dispose()
         raise
     sessions = create_session_factory(engine)
-    events = EventHub()
     chat = ChatService(
         sessions,
         retriever,

@@ -5,16 +5,20 @@ event loop. `publish` is thread-safe and never blocks a service: it hands the ev
 listener's loop. Events are only hints to look again (a reply, a status change); the database
 stays the record, so a client that was away catches up by reading it.
 
-One process holds the hub, so run one server process (uvicorn's default); several processes
-would each hear only their own events.
+`EventHub` keeps events within one server process. With several processes (behind a load
+balancer, for availability), `RedisEventHub` shares them through Redis pub/sub: a person's reply
+sent to one process reaches a customer whose socket is open on another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -84,3 +88,137 @@ class EventHub:
     def listeners(self, topic: str) -> int:
         with self._lock:
             return len(self._listeners.get(topic, ()))
+
+    def drop_all(self) -> None:
+        """End every listener: their sockets close, the clients reconnect and catch up from the
+        database. For when events may have been missed."""
+        with self._lock:
+            listeners = [listener for group in self._listeners.values() for listener in group]
+        for listener in listeners:
+            with contextlib.suppress(RuntimeError):
+                listener.loop.call_soon_threadsafe(listener.deliver, None)
+
+    def close(self) -> None:
+        """Nothing to release in one process."""
+
+
+class EventHubUnavailable(RuntimeError):
+    """The Redis server that shares live events between processes cannot be reached."""
+
+
+# Redis channels are "<prefix><topic>"; the prefix keeps several installs on one Redis apart.
+CHANNEL_PREFIX = "cxagent:"
+# How long the listening thread waits before trying a lost Redis again.
+RETRY_SECONDS = 1.0
+
+
+class RedisEventHub(EventHub):
+    """Events go through Redis, and every process (this one too) hears them from there.
+
+    If Redis goes away, publishing falls back to this process's own listeners and logs a
+    warning: nothing fails, since the database is the record. When Redis is back, every local
+    listener is dropped, so that clients reconnect and catch up on what other processes said
+    in the meantime.
+    """
+
+    def __init__(self, url: str, prefix: str = CHANNEL_PREFIX) -> None:
+        import redis
+
+        super().__init__()
+        self._prefix = prefix
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            self._redis.ping()
+        except redis.RedisError as error:
+            raise EventHubUnavailable(
+                f"cannot reach Redis for live events at {_safe(url)} ({error}); start it, or "
+                "unset CXAGENT_REDIS_URL to run one server process without it"
+            ) from None
+        self._lost = threading.Event()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub.psubscribe(**{f"{prefix}*": self._heard})
+        self._thread = self._pubsub.run_in_thread(
+            sleep_time=0.5, daemon=True, exception_handler=self._connection_trouble
+        )
+
+    def publish(self, topic: str, event: Event) -> None:
+        import redis
+
+        try:
+            self._redis.publish(self._prefix + topic, encode_event(event))
+        except redis.RedisError as error:
+            if not self._lost.is_set():
+                logger.warning("Redis is unreachable (%s): live events stay in this process", error)
+            self._lost.set()
+            super().publish(topic, event)
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        topic = message["channel"].decode().removeprefix(self._prefix)
+        super().publish(topic, decode_event(message["data"]))
+
+    def _connection_trouble(self, error: BaseException, pubsub: Any, thread: Any) -> None:
+        """Runs on the listening thread when Redis fails; the next read reconnects and
+        subscribes again."""
+        import redis
+
+        if not isinstance(error, redis.RedisError | OSError):
+            logger.exception("live events: unexpected error", exc_info=error)
+        if not self._lost.is_set():
+            logger.warning(
+                "lost Redis (%s): live events stay in this process until it is back", error
+            )
+        self._lost.set()
+        time.sleep(RETRY_SECONDS)
+        try:
+            self._redis.ping()
+        except redis.RedisError:
+            return
+        logger.info("Redis is back: live clients reconnect and catch up")
+        self._lost.clear()
+        self.drop_all()
+
+    def close(self) -> None:
+        self._thread.stop()
+        self._thread.join(timeout=5)
+        self._redis.close()
+
+
+def encode_event(event: Event) -> str:
+    """JSON for Redis; a message view travels as its fields and comes back as one."""
+    from bot.services.chat import MessageView
+
+    def fields(value: Any) -> Any:
+        if isinstance(value, MessageView):
+            return {"__message_view__": dataclasses.asdict(value)}
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        raise TypeError(f"an event cannot carry {type(value).__name__}")
+
+    return json.dumps(event, default=fields)
+
+
+def decode_event(data: bytes | str) -> Event:
+    from datetime import datetime
+
+    from bot.services.chat import MessageView
+
+    def revive(value: dict[str, Any]) -> Any:
+        if "__message_view__" in value:
+            stored = value["__message_view__"]
+            return MessageView(
+                **{**stored, "created_at": datetime.fromisoformat(stored["created_at"])}
+            )
+        return value
+
+    event: Event = json.loads(data, object_hook=revive)
+    return event
+
+
+def _safe(url: str) -> str:
+    """The URL without a password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

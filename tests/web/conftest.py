@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 from bot.services.staff import Role
 from tests.conftest import IN_CI
-from tests.web.proxy import CuttableProxy
+from tests.proxy import CuttableProxy
 
 CHROMIUM = Path(os.environ.get("CXAGENT_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -1,6 +1,6 @@
-"""A TCP proxy between the browser and the service that a test can cut, to drop live
-connections the way a flaky network does (Chromium's offline emulation leaves open WebSockets
-alone)."""
+"""A TCP proxy that a test can cut, to drop live connections the way a flaky network does:
+between the browser and the service (Chromium's offline emulation leaves open WebSockets alone),
+or between the service and Redis."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from contextlib import suppress
 
 
 class CuttableProxy:
-    """Forwards 127.0.0.1:<port> to the service. ``cut()`` closes every open connection and
+    """Forwards 127.0.0.1:<port> to the target. ``cut()`` closes every open connection and
     refuses new ones until ``restore()``; ``mute_replies()`` keeps connections open but throws
     away what the service sends (the client's frames still arrive), like a link that fails
     after the request left."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
         self.target_port = target_port
+        self.target_host = host
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
@@ -58,7 +59,7 @@ class CuttableProxy:
                     client.close()
                     continue
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                upstream = socket.create_connection((self.target_host, self.target_port))
             except OSError:
                 client.close()
                 continue
