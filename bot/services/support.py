@@ -121,7 +121,8 @@ class SupportService:
         limit: int = 100,
     ) -> list[QueueItem]:
         """Conversations for people: high-value customers first, then the most urgent, then the
-        newest."""
+        newest escalation; conversations nobody waits on (the bot's, closed ones) after them,
+        the latest message first."""
         with self.sessions() as session:
             query = (
                 select(Conversation)
@@ -130,7 +131,8 @@ class SupportService:
                 .order_by(
                     Conversation.high_value.desc(),
                     Conversation.priority.desc(),
-                    Conversation.waiting_since.desc(),
+                    Conversation.waiting_since.desc().nulls_last(),
+                    Conversation.last_message_at.desc().nulls_last(),
                 )
                 .limit(limit)
             )

@@ -216,3 +216,32 @@ def test_a_fresh_install_gets_one_admin_account(desk: Runtime) -> None:
     assert password is not None and len(password) >= 12
     assert desk.staff.log_in("admin", password).member.role == "admin"
     assert desk.staff.ensure_first_admin() is None
+
+
+def test_every_conversation_can_be_listed_escalated_first_then_the_latest(
+    client: TestClient,
+) -> None:
+    agent = log_in(client, "sam")
+    quiet, active = (client.post("/api/conversations", json={}).json() for _ in range(2))
+    for started in (quiet, active):
+        client.post(
+            f"/api/conversations/{started['conversation_id']}/messages",
+            json={"text": "where is my parcel"},
+            headers={"Authorization": f"Bearer {started['customer_token']}"},
+        )
+    client.post(
+        f"/api/conversations/{active['conversation_id']}/messages",
+        json={"text": "thanks"},
+        headers={"Authorization": f"Bearer {active['customer_token']}"},
+    )
+    escalated, _ = escalated_conversation(client)
+    everything = client.get(
+        "/api/staff/queue?status=bot&status=waiting&status=with_agent&status=closed",
+        headers=agent,
+    ).json()
+    assert [item["conversation_id"] for item in everything] == [
+        escalated,
+        active["conversation_id"],
+        quiet["conversation_id"],
+    ]
+    assert client.get("/api/staff/queue", headers=agent).json()[0]["conversation_id"] == escalated

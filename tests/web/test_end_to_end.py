@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -181,3 +182,32 @@ def test_a_customer_who_ends_the_chat_leaves_the_live_queue(
     expect(row).to_have_count(0)
     expect(customer.page.get_by_test_id("cx-survey")).to_have_count(1)
     expect(customer.page.get_by_test_id("cx-panel")).to_contain_text("This conversation has ended")
+
+
+def test_staff_find_the_bots_own_conversations_and_correct_them(
+    live_service: LiveService, new_page: Any
+) -> None:
+    started = httpx.post(f"{live_service.url}/api/conversations", json={}).json()
+    conversation_id = started["conversation_id"]
+    sent = httpx.post(
+        f"{live_service.url}/api/conversations/{conversation_id}/messages",
+        json={"text": "my parcel never showed up"},
+        headers={"Authorization": f"Bearer {started['customer_token']}"},
+    ).json()["message"]
+
+    agent = Console(new_page(), live_service, "sam", AGENT_PASSWORD)
+    expect(agent.queue_row(conversation_id)).to_have_count(0)  # nobody waits on it
+    agent.page.get_by_role("button", name="All conversations").click()
+    agent.queue_row(conversation_id).click()
+    message = agent.page.locator(f'[data-testid="message"][data-id="{sent["id"]}"]')
+    message.get_by_test_id("correct-intent").click()
+    message.get_by_test_id("correct-intent-input").fill("missing_item")
+    message.get_by_test_id("correct-intent-save").click()
+    expect(
+        agent.page.locator(f'[data-testid="message"][data-id="{sent["id"]}"]').get_by_test_id(
+            "message-intent"
+        )
+    ).to_contain_text("missing_item")
+    with live_service.runtime.sessions() as session:
+        stored = session.get(Message, sent["id"])
+        assert stored is not None and stored.corrected_intent == "missing_item"

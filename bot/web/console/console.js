@@ -423,6 +423,8 @@
           { value: "all", label: "All" },
           { value: "waiting", label: "Waiting" },
           { value: "mine", label: "Mine" },
+          // Every conversation, the bot's too: where wrong intents are found and corrected.
+          { value: "everything", label: "All conversations" },
         ], filter, (value) => { filter = value; sessionStorage.setItem("cxagent.queue.filter", value); load(); })),
       errors,
       el("div", { class: "card card-flush" }, table, empty),
@@ -433,7 +435,11 @@
 
     async function load() {
       const ticket = ++loading;
-      const query = filter === "waiting" ? "?status=waiting" : filter === "mine" ? "?mine=true" : "";
+      const query = {
+        waiting: "?status=waiting",
+        mine: "?mine=true",
+        everything: "?status=bot&status=waiting&status=with_agent&status=closed&limit=200",
+      }[filter] || "";
       try {
         const data = await api("GET", `/api/staff/queue${query}`);
         if (ticket !== loading) return; // a newer load overtook this one
@@ -453,7 +459,8 @@
       empty.hidden = items.length !== 0;
       empty.replaceChildren(
         el("div", { class: "empty-icon", "aria-hidden": "true", text: "✓" }),
-        el("h2", { text: filter === "mine" ? "Nothing assigned to you" : "The queue is clear" }),
+        el("h2", { text: filter === "mine" ? "Nothing assigned to you"
+          : filter === "everything" ? "No conversations yet" : "The queue is clear" }),
         el("p", { class: "muted", text: filter === "mine"
           ? "Conversations you take over show up here."
           : "No customer is waiting for a person right now. New escalations appear here as they happen." }));
