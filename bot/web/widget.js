@@ -83,6 +83,7 @@
     deferTimer: null,
     shown: new Map(), // server message id → element: each id is rendered once
     pending: new Map(), // client_message_id → element of a not-yet-acked bubble
+    acked: new Set(), // client ids the server acknowledged in this page view
   };
 
   // The public handle; set before the DOM is ready so a second copy sees it at once.
@@ -129,10 +130,18 @@
   }
 
   function writeStore() {
+    // Another tab of this site may have queued messages of this conversation since we last
+    // read: keep them. Keeping too much is harmless (the server answers a resend once);
+    // dropping them would lose them.
+    const current = readStore();
+    const mine = new Set(S.outbox.map((i) => i.id));
+    const theirs = current.conversation_id === S.conversationId && Array.isArray(current.outbox)
+      ? current.outbox.filter((i) => validOutboxItem(i) && !mine.has(i.id) && !S.acked.has(i.id))
+      : [];
     const value = {
       conversation_id: S.conversationId,
       customer_token: S.token,
-      outbox: S.outbox.map(({ id, text, at, failed }) => ({ id, text, at, failed: !!failed })),
+      outbox: S.outbox.concat(theirs).map(({ id, text, at, failed }) => ({ id, text, at, failed: !!failed })),
       surveyed: S.surveyed.slice(-50),
       agent: S.agentName,
     };
@@ -1196,9 +1205,10 @@ button { cursor: pointer; }
   }
 
   function dropFromOutbox(cid) {
-    const before = S.outbox.length;
+    S.acked.add(cid); // stored: no other tab's copy may bring it back
+    if (S.acked.size > 500) S.acked.delete(S.acked.values().next().value);
     S.outbox = S.outbox.filter((i) => i.id !== cid);
-    if (S.outbox.length !== before) writeStore();
+    writeStore(); // also when only the stored copy (merged from another tab) held it
   }
 
   function markFailed(cid, detail) {

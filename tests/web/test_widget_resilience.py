@@ -170,3 +170,41 @@ def test_one_script_tag_embeds_the_themed_widget_on_another_site_and_a_phone(
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(launcher).to_be_focused()
+
+
+def test_messages_queued_in_two_tabs_while_offline_are_all_delivered_once(
+    service: LiveService, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    try:
+        first = Widget(context.new_page(), service)
+        first.says_and_hears("Hello")
+        second = Widget(context.new_page(), service)  # the same conversation, from storage
+        conversation_id = first.conversation_id
+        assert second.conversation_id == conversation_id
+
+        service.proxy.cut()
+        for widget in (first, second):
+            expect(widget.page.get_by_test_id("cx-connection")).to_be_visible(
+                timeout=RECONNECT_TIMEOUT_MS
+            )
+        first.send("Message from the first tab")
+        second.send("Message from the second tab")
+        first.page.close()  # gone before it could send
+        service.proxy.restore()
+
+        second.page.reload()
+        second.page.get_by_test_id("cx-launcher").click()
+        for text in ("Message from the first tab", "Message from the second tab"):
+            sent = second.messages("customer").filter(has_text=text)
+            expect(sent).to_have_attribute("data-state", "sent", timeout=RECONNECT_TIMEOUT_MS)
+            expect(sent).to_have_count(1)
+        wait_until(
+            lambda: all(
+                stored(service, conversation_id, "customer", text) == 1
+                for text in ("Message from the first tab", "Message from the second tab")
+            )
+        )
+    finally:
+        context.close()
