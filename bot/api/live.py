@@ -4,6 +4,7 @@ hub's events to it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import WebSocketDisconnect, status
@@ -13,7 +14,7 @@ from bot.api.errors import status_of
 from bot.api.schemas import MessageOut
 from bot.services.chat import MessageView
 from bot.services.errors import ServiceError
-from bot.services.events import Listener
+from bot.services.events import EventHub, Listener
 
 # WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
 WS_CLOSE_OFFSET = 4000
@@ -35,6 +36,29 @@ class LockedSocket:
         async with self._lock:
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 await self.websocket.close(code)
+
+
+async def serve_live(
+    websocket: WebSocket,
+    hub: EventHub,
+    topic: str,
+    on_frame: Callable[[LockedSocket, str], Awaitable[None]] | None = None,
+) -> None:
+    """Accept an authorised socket, relay the topic's events to it, and hand each frame the
+    client sends to ``on_frame``, until the client goes."""
+    await websocket.accept()
+    socket = LockedSocket(websocket)
+    async with hub.subscribe(topic) as listener:
+        relay = asyncio.create_task(relay_events(socket, listener))
+        try:
+            while True:
+                frame = await websocket.receive_text()
+                if on_frame is not None:
+                    await on_frame(socket, frame)
+        except WebSocketDisconnect:
+            return
+        finally:
+            relay.cancel()
 
 
 async def refuse(websocket: WebSocket, error: ServiceError) -> None:

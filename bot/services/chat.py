@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.errors import Forbidden, NotFound, Rejected
 from bot.services.escalation import PRIORITIES, EscalationRules, Firing, Rule, Situation
-from bot.services.events import STAFF_TOPIC, EventHub, conversation_topic
+from bot.services.events import STAFF_TOPIC, EventHub
 from bot.services.policy import (
     ANSWERING,
     SMALL_TALK,
@@ -417,14 +417,8 @@ class ChatService:
                 .values(last_seen_at=now, message_count=CUSTOMERS.c.message_count + 1, **profile)
             )
         if change is not None:
-            self.events.publish(
-                STAFF_TOPIC,
-                {"type": "conversation", "conversation_id": conversation_id, "change": change},
-            )
-        if change == "escalated":
-            self.events.publish(
-                conversation_topic(conversation_id),
-                {"type": "status", "status": Status.WAITING.value, "agent": None},
+            self.events.announce(
+                conversation_id, change, Status.WAITING if change == "escalated" else None
             )
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         return Turn(message, replace(reply, text=reply_text) if reply is not None else None)
@@ -472,14 +466,7 @@ class ChatService:
             conversation.status = move(conversation.status, Status.CLOSED)
             conversation.closed_at = utcnow()
             leave_queue(conversation)
-        self.events.publish(
-            STAFF_TOPIC,
-            {"type": "conversation", "conversation_id": conversation_id, "change": "closed"},
-        )
-        self.events.publish(
-            conversation_topic(conversation_id),
-            {"type": "status", "status": Status.CLOSED.value, "agent": None},
-        )
+        self.events.announce(conversation_id, "closed", Status.CLOSED)
 
     def customer_typing(self, conversation_id: str) -> None:
         """Tell the consoles the customer is writing, when people are in the conversation (the

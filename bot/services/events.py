@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bot.storage.db import safe_url
+
 logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
@@ -85,6 +87,25 @@ class EventHub:
                 if not self._listeners[topic]:
                     del self._listeners[topic]
 
+    def announce(
+        self,
+        conversation_id: str,
+        change: str,
+        status: str | None = None,
+        agent: str | None = None,
+    ) -> None:
+        """Tell the consoles what changed in a conversation and, for a new status, the
+        customer's sockets too."""
+        self.publish(
+            STAFF_TOPIC,
+            {"type": "conversation", "conversation_id": conversation_id, "change": change},
+        )
+        if status is not None:
+            self.publish(
+                conversation_topic(conversation_id),
+                {"type": "status", "status": str(status), "agent": agent},
+            )
+
     def listeners(self, topic: str) -> int:
         with self._lock:
             return len(self._listeners.get(topic, ()))
@@ -131,7 +152,7 @@ class RedisEventHub(EventHub):
             self._redis.ping()
         except redis.RedisError as error:
             raise EventHubUnavailable(
-                f"cannot reach Redis for live events at {_safe(url)} ({error}); start it, or "
+                f"cannot reach Redis for live events at {safe_url(url)} ({error}); start it, or "
                 "unset CXAGENT_REDIS_URL to run one server process without it"
             ) from None
         self._lost = threading.Event()
@@ -212,13 +233,3 @@ def decode_event(data: bytes | str) -> Event:
 
     event: Event = json.loads(data, object_hook=revive)
     return event
-
-
-def _safe(url: str) -> str:
-    """The URL without a password."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.errors import Conflict, NotFound, Rejected
-from bot.services.events import STAFF_TOPIC, EventHub
+from bot.services.events import EventHub
 from bot.services.redaction import redact
 from bot.storage.models import Conversation, Customer, Escalation, FittedModel, Message, Survey
 
@@ -126,10 +126,7 @@ class SatisfactionService:
                 )
         except IntegrityError:
             raise Conflict("this conversation's survey is already answered") from None
-        self.events.publish(
-            STAFF_TOPIC,
-            {"type": "conversation", "conversation_id": conversation_id, "change": "survey"},
-        )
+        self.events.announce(conversation_id, "survey")
 
     def model(self) -> SatisfactionModel:
         with self.sessions() as session:

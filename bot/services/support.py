@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.services.chat import MessageView
 from bot.services.errors import Forbidden, NotFound, Rejected
-from bot.services.events import STAFF_TOPIC, EventHub, conversation_topic
+from bot.services.events import EventHub, conversation_topic
 from bot.services.policy import DialogueState
 from bot.services.redaction import redact
 from bot.services.satisfaction import SatisfactionService
@@ -227,7 +227,7 @@ class SupportService:
             conversation.status = move(conversation.status, Status.WITH_AGENT)
             conversation.assigned_staff_id = member.id
             record(session, member, "take", conversation_id)
-        self._announce(conversation_id, "taken", Status.WITH_AGENT, member.name)
+        self.events.announce(conversation_id, "taken", Status.WITH_AGENT, member.name)
 
     def reply(self, member: StaffMember, conversation_id: str, text: str) -> MessageView:
         stripped = text.strip()
@@ -256,7 +256,7 @@ class SupportService:
         self.events.publish(
             conversation_topic(conversation_id), {"type": "message", "message": sent}
         )
-        self._announce(conversation_id, "message")
+        self.events.announce(conversation_id, "message")
         return sent
 
     def typing(self, member: StaffMember, conversation_id: str) -> None:
@@ -279,7 +279,7 @@ class SupportService:
             leave_queue(conversation)
             conversation.dialogue = DialogueState().stored()
             record(session, member, "hand_back", conversation_id)
-        self._announce(conversation_id, "handed_back", Status.BOT)
+        self.events.announce(conversation_id, "handed_back", Status.BOT)
 
     def close(self, member: StaffMember, conversation_id: str) -> None:
         with self.sessions.begin() as session:
@@ -290,7 +290,7 @@ class SupportService:
             conversation.closed_at = utcnow()
             leave_queue(conversation)
             record(session, member, "close", conversation_id)
-        self._announce(conversation_id, "closed", Status.CLOSED)
+        self.events.announce(conversation_id, "closed", Status.CLOSED)
 
     def correct_intent(self, member: StaffMember, message_id: int, intent: str) -> None:
         """Mark the right intent of a customer message; exports for training use it."""
@@ -317,24 +317,6 @@ class SupportService:
             )
             session.execute(
                 update(Message).where(Message.id == message_id).values(corrected_intent=intent)
-            )
-
-    def _announce(
-        self,
-        conversation_id: str,
-        change: str,
-        status: Status | None = None,
-        agent: str | None = None,
-    ) -> None:
-        """Tell the consoles what changed and, for a new status, the customer too."""
-        self.events.publish(
-            STAFF_TOPIC,
-            {"type": "conversation", "conversation_id": conversation_id, "change": change},
-        )
-        if status is not None:
-            self.events.publish(
-                conversation_topic(conversation_id),
-                {"type": "status", "status": status.value, "agent": agent},
             )
 
     @staticmethod

@@ -3,16 +3,15 @@ WebSocket."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_runtime
-from bot.api.live import LockedSocket, message_json, refuse, relay_events
+from bot.api.live import LockedSocket, message_json, refuse, serve_live
 from bot.api.schemas import (
     MessageIn,
     StartConversationIn,
@@ -89,18 +88,11 @@ async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) ->
     except ServiceError as error:
         await refuse(websocket, error)
         return
-    await websocket.accept()
-    socket = LockedSocket(websocket)
-    async with runtime.events.subscribe(conversation_topic(conversation_id)) as listener:
-        relay = asyncio.create_task(relay_events(socket, listener))
-        try:
-            while True:
-                frame = await websocket.receive_text()
-                await _answer_frame(socket, chat, conversation_id, token, frame)
-        except WebSocketDisconnect:
-            return
-        finally:
-            relay.cancel()
+
+    async def answer(socket: LockedSocket, frame: str) -> None:
+        await _answer_frame(socket, chat, conversation_id, token, frame)
+
+    await serve_live(websocket, runtime.events, conversation_topic(conversation_id), answer)
 
 
 async def _answer_frame(

@@ -4,11 +4,10 @@ but log-in needs a staff token; a customer's token opens none of them."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, WebSocket, status
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.deps import (
@@ -19,7 +18,7 @@ from bot.api.deps import (
     SupportDep,
     get_runtime,
 )
-from bot.api.live import LockedSocket, refuse, relay_events
+from bot.api.live import refuse, serve_live
 from bot.api.staff_schemas import (
     AccountChangeIn,
     AccountIn,
@@ -196,17 +195,8 @@ async def staff_socket(websocket: WebSocket, token: str) -> None:
     except ServiceError as error:
         await refuse(websocket, error)
         return
-    await websocket.accept()
-    socket = LockedSocket(websocket)
-    async with runtime.events.subscribe(STAFF_TOPIC) as listener:
-        relay = asyncio.create_task(relay_events(socket, listener))
-        try:
-            while True:  # the console sends nothing; this notices when it goes
-                await websocket.receive_text()
-        except WebSocketDisconnect:
-            return
-        finally:
-            relay.cancel()
+    # The console sends nothing; reading only notices when it goes.
+    await serve_live(websocket, runtime.events, STAFF_TOPIC)
 
 
 @router.get("/alerts/sentiment", response_model=SentimentAlertOut)
