@@ -27,8 +27,8 @@ class UsageError(ValueError):
 
 def _known_errors() -> tuple[type[Exception], ...]:
     # Errors whose message already says what is wrong and how to fix it: shown as one line.
-    from bot.services.escalation import EscalationRulesError
-    from bot.services.events import EventHubUnavailable
+    from bot.conversation.escalation import EscalationRulesError
+    from bot.live.events import EventHubUnavailable
     from bot.storage.db import DatabaseUnavailable
     from finetune.bundle import BundleError
     from finetune.data import DataError
@@ -55,7 +55,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from bot.app import create_app
     from bot.runtime import build_runtime
-    from bot.services.staff import FIRST_ADMIN
+    from bot.support.accounts import FIRST_ADMIN
 
     runtime = build_runtime(settings)
     first_password = runtime.staff.ensure_first_admin()
@@ -90,7 +90,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 def _database_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """Sessions on the configured database, migrated if allowed, for a command that works on it;
     a service's refusal (too little data, a short password) becomes a one-line usage error."""
-    from bot.services.errors import ServiceError
+    from bot.errors import ServiceError
     from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 
     engine = create_db_engine(settings.database_url)
@@ -108,7 +108,7 @@ def _database_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
 def cmd_add_staff(settings: Settings, args: argparse.Namespace) -> None:
     import getpass
 
-    from bot.services.staff import Role, StaffService
+    from bot.support.accounts import Role, StaffService
 
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.username}: ")
@@ -122,7 +122,7 @@ def cmd_add_staff(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.services.satisfaction import SatisfactionService
+    from bot.analytics.satisfaction import SatisfactionService
 
     with _database_sessions(settings) as sessions:
         model = SatisfactionService(sessions).fit()
@@ -143,7 +143,7 @@ def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_export_training_data(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.services.training_export import export_training_data
+    from bot.analytics.training_export import export_training_data
 
     below = settings.intent_threshold if args.below is None else args.below
     with _database_sessions(settings) as sessions:
@@ -169,7 +169,7 @@ def cmd_export_training_data(settings: Settings, args: argparse.Namespace) -> No
 
 
 def _with_profiles(settings: Settings, work: Callable[[Any], Any]) -> Any:
-    from bot.services.profiles import ProfileService
+    from bot.analytics.profiles import ProfileService
 
     with _database_sessions(settings) as sessions:
         return work(ProfileService(sessions))

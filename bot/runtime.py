@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.analytics.alerts import AlertService
+from bot.analytics.dashboard import DashboardService
+from bot.analytics.profiles import ProfileService
+from bot.analytics.satisfaction import SatisfactionService
 from bot.config import Settings
-from bot.services.alerts import AlertService
-from bot.services.chat import ChatService
-from bot.services.dashboard import DashboardService
-from bot.services.escalation import load_escalation_rules
-from bot.services.events import EventHub, RedisEventHub
-from bot.services.profiles import ProfileService
-from bot.services.satisfaction import SatisfactionService
-from bot.services.staff import StaffService
-from bot.services.support import SupportService
+from bot.conversation.escalation import load_escalation_rules
+from bot.conversation.service import ChatService
+from bot.live.events import EventHub, RedisEventHub
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+from bot.support.accounts import StaffService
+from bot.support.service import SupportService
 from finetune.reading import MessageReader
 from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder

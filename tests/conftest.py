@@ -153,7 +153,7 @@ STAFF_PASSWORD = "correct horse battery"
 def reader_runtime(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
     """The service with the keyword-reading fake NLU model, the demo escalation rules and one
     agent account, ``sam`` (password STAFF_PASSWORD)."""
-    from bot.services.staff import Role
+    from bot.support.accounts import Role
     from tests.fakes import FakeReader
 
     built = build_runtime(make_settings(database_url, tmp_path, mini_kb_path), encoder=FakeReader())

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.conversation.service import ChatService
 from bot.runtime import Runtime
-from bot.services.chat import ChatService
-from bot.services.staff import StaffMember, StaffService
-from bot.services.support import SupportService
+from bot.support.accounts import StaffMember, StaffService
+from bot.support.service import SupportService
 
 _bearer = HTTPBearer(auto_error=False, description="The customer token of the conversation")
 

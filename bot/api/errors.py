@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from bot.services.errors import (
+from bot.errors import (
     Conflict,
     Forbidden,
     NotFound,

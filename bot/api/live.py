@@ -11,10 +11,8 @@ from fastapi import WebSocketDisconnect, status
 from starlette.websockets import WebSocket, WebSocketState
 
 from bot.api.errors import status_of
-from bot.api.schemas import MessageOut
-from bot.services.chat import MessageView
-from bot.services.errors import ServiceError
-from bot.services.events import EventHub, Listener
+from bot.errors import ServiceError
+from bot.live.events import EventHub, Listener
 
 # WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
 WS_CLOSE_OFFSET = 4000
@@ -68,18 +66,11 @@ async def refuse(websocket: WebSocket, error: ServiceError) -> None:
     await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
 
 
-def message_json(message: MessageView) -> dict[str, Any]:
-    """A message as the customer sees it (without the model's reading)."""
-    return MessageOut.model_validate(message).model_dump(mode="json")
-
-
 async def relay_events(socket: LockedSocket, listener: Listener) -> None:
     """Pass a topic's events on to the socket until the hub drops the listener; the client then
     reconnects and catches up from the database."""
     try:
         while (event := await listener.next()) is not None:
-            if isinstance(event.get("message"), MessageView):
-                event = {**event, "message": message_json(event["message"])}
             await socket.send_json(event)
         await socket.close(WS_CLOSE_OFFSET + status.HTTP_503_SERVICE_UNAVAILABLE)
     except (WebSocketDisconnect, RuntimeError):

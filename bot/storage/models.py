@@ -63,7 +63,7 @@ class Customer(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     conversation_count: Mapped[int] = mapped_column(default=0)
     message_count: Mapped[int] = mapped_column(default=0)
-    # Computed from the history (bot.services.profiles), refreshed as conversations start.
+    # Computed from the history (bot.analytics.profiles), refreshed as conversations start.
     churn_risk: Mapped[float | None] = mapped_column(Float)
     lifecycle_stage: Mapped[str | None] = mapped_column(String(16))  # new|active|at_risk|churned
     lifetime_value: Mapped[float | None] = mapped_column(Float)
@@ -83,7 +83,7 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(32), default="bot")
     # What the conversation has learnt so far (order number, …), used to fill answer slots.
     slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The dialogue policy's memory between turns (bot.services.policy.DialogueState).
+    # The dialogue policy's memory between turns (bot.conversation.policy.DialogueState).
     dialogue: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when the conversation is escalated: where it waits and how urgently (see escalation).
     queue: Mapped[str | None] = mapped_column(String(64))
@@ -100,6 +100,14 @@ class Conversation(Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
     )
+
+    def leave_queue(self) -> None:
+        """Out of the people's queue: nobody has it and nothing is waiting."""
+        self.assigned_staff_id = None
+        self.queue = None
+        self.priority = 0
+        self.high_value = False
+        self.waiting_since = None
 
 
 class Message(Base):

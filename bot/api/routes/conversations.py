@@ -10,8 +10,9 @@ from fastapi import APIRouter, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from bot.analytics.satisfaction import SurveyAnswers
 from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_runtime
-from bot.api.live import LockedSocket, message_json, refuse, serve_live
+from bot.api.live import LockedSocket, refuse, serve_live
 from bot.api.schemas import (
     MessageIn,
     StartConversationIn,
@@ -20,10 +21,10 @@ from bot.api.schemas import (
     TranscriptOut,
     TurnOut,
 )
-from bot.services.chat import CustomerIdentity
-from bot.services.errors import ServiceError
-from bot.services.events import conversation_topic
-from bot.services.satisfaction import SurveyAnswers
+from bot.conversation.service import CustomerIdentity
+from bot.errors import ServiceError
+from bot.live.events import conversation_topic
+from bot.messages import customer_view
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -135,6 +136,6 @@ async def _answer_frame(
             }
         )
         return
-    await websocket.send_json({"type": "ack", "message": message_json(turn.message)})
+    await websocket.send_json({"type": "ack", "message": customer_view(turn.message)})
     if turn.reply is not None:
-        await websocket.send_json({"type": "reply", "message": message_json(turn.reply)})
+        await websocket.send_json({"type": "reply", "message": customer_view(turn.reply)})

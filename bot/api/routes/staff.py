@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, WebSocket, status
 from starlette.concurrency import run_in_threadpool
 
+from bot.analytics.satisfaction import EMPTY
 from bot.api.deps import (
     RuntimeDep,
     StaffDep,
@@ -35,11 +36,10 @@ from bot.api.staff_schemas import (
     StaffOut,
     SurveyFiguresOut,
 )
-from bot.services.errors import ServiceError
-from bot.services.events import STAFF_TOPIC
-from bot.services.satisfaction import EMPTY
-from bot.services.staff import Role
-from bot.services.states import Status
+from bot.conversation.states import Status
+from bot.errors import ServiceError
+from bot.live.events import STAFF_TOPIC
+from bot.support.accounts import Role
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 

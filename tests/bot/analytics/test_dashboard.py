@@ -1,0 +1,74 @@
+"""The console's dashboard figures, counted from real conversations: resolved without a person,
+escalations by reason, satisfaction, sentiment, top intents and unanswered questions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from bot.runtime import Runtime
+from bot.storage.models import utcnow
+from tests.bot.api.test_staff_api import client, desk, escalated_conversation, log_in
+
+__all__ = ["client", "desk"]  # the fixtures this module borrows
+
+
+def customer_says(client: TestClient, *texts: str) -> str:
+    started = client.post("/api/conversations", json={}).json()
+    auth = {"Authorization": f"Bearer {started['customer_token']}"}
+    for text in texts:
+        response = client.post(
+            f"/api/conversations/{started['conversation_id']}/messages",
+            json={"text": text},
+            headers=auth,
+        )
+        assert response.status_code == 200, response.text
+    return str(started["conversation_id"])
+
+
+def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -> None:
+    customer_says(client, "where is my parcel", "thanks, great")
+    customer_says(client, "what is the weather like", "What is the  WEATHER like")
+    client.post("/api/conversations", json={})  # opened, never used: not a conversation
+    escalated, customer = escalated_conversation(client)
+    agent = log_in(client, "sam")
+    client.post(f"/api/staff/conversations/{escalated}/take", headers=agent)
+    client.post(
+        f"/api/staff/conversations/{escalated}/messages", json={"text": "Hi"}, headers=agent
+    )
+    client.post(f"/api/staff/conversations/{escalated}/close", headers=agent)
+    survey = {"csat": 5, "nps": 10, "ces": 6}
+    client.post(f"/api/conversations/{escalated}/survey", json=survey, headers=customer)
+
+    response = client.get("/api/staff/dashboard?days=7", headers=agent)
+    assert response.status_code == 200, response.text
+    figures = response.json()
+    assert figures["totals"] == {"conversations": 3, "messages": 6, "surveys": 1, "escalations": 1}
+    assert figures["resolution"] == {"conversations": 3, "without_person": 2, "share": 2 / 3}
+    today = utcnow().date().isoformat()
+    assert figures["resolution_by_day"] == [{"day": today, "conversations": 3, "without_person": 2}]
+    assert figures["satisfaction"] == [
+        {"day": today, "responses": 1, "csat": 100.0, "nps": 100.0, "ces": 6.0}
+    ]
+    assert figures["satisfaction_overall"] == {
+        "responses": 1,
+        "csat": 100.0,
+        "nps": 100.0,
+        "ces": 6.0,
+    }
+    [reason] = figures["escalations_by_reason"]
+    assert reason["count"] == 1 and "person" in reason["reason"].lower()
+    [day] = figures["sentiment"]
+    assert (day["negative"], day["neutral"], day["positive"]) == (0, 5, 1)
+    intents = {row["intent"]: row["count"] for row in figures["top_intents"]}
+    assert intents["track_order"] >= 2 and intents["human_agent"] == 1
+    # The same question in other words and case counts once, most asked first.
+    assert figures["unanswered"][0]["text"].lower().startswith("what is the")
+    assert figures["unanswered"][0]["count"] == 2
+
+    later = desk.dashboard.figures(days=1, now=utcnow() + timedelta(days=3))
+    assert later["totals"]["conversations"] == 0 and later["resolution"]["share"] is None
+    assert later["satisfaction_overall"] == {"responses": 0, "csat": None, "nps": None, "ces": None}
+    assert client.get("/api/staff/dashboard?days=0", headers=agent).status_code == 422
+    assert client.get("/api/staff/dashboard").status_code == 401

@@ -1,0 +1,191 @@
+"""Live events shared through a real Redis between two server processes (two apps on one
+database, as behind a load balancer), and what happens when Redis goes away and comes back."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from bot.app import create_app
+from bot.cli import main
+from bot.live.events import EventHubUnavailable
+from bot.runtime import Runtime, build_runtime
+from bot.support.accounts import Role
+from tests.conftest import IN_CI, STAFF_PASSWORD, make_settings
+from tests.fakes import FakeReader
+from tests.proxy import CuttableProxy
+
+REDIS_URL = os.environ.get("CXAGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="module")
+def redis_address() -> tuple[str, int]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        message = f"Redis at {REDIS_URL} is unreachable: {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        client.close()
+    kwargs = client.connection_pool.connection_kwargs
+    return kwargs["host"], kwargs["port"]
+
+
+class Process:
+    """One server process: its own runtime and event hub, on the shared database."""
+
+    def __init__(self, tmp_path: Path, mini_kb_path: Path, redis_url: str) -> None:
+        settings = make_settings(
+            f"sqlite:///{tmp_path}/shared.db", tmp_path, mini_kb_path, redis_url=redis_url
+        )
+        self.runtime: Runtime = build_runtime(settings, encoder=FakeReader())
+        self.client = TestClient(create_app(settings, self.runtime))
+        self.client.__enter__()
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.runtime.close()
+
+
+@pytest.fixture
+def processes(
+    tmp_path: Path, mini_kb_path: Path, redis_address: tuple[str, int]
+) -> Iterator[tuple[Process, Process, CuttableProxy]]:
+    """Two processes: ``a`` reaches Redis through a proxy a test can cut, ``b`` directly."""
+    host, port = redis_address
+    proxy = CuttableProxy(port, host=host)
+    a = Process(tmp_path, mini_kb_path, f"redis://127.0.0.1:{proxy.port}/0")
+    b = Process(tmp_path, mini_kb_path, f"redis://{host}:{port}/0")
+    a.runtime.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam")
+    yield a, b, proxy
+    a.close()
+    b.close()
+    proxy.close()
+
+
+def within(socket: Any, seconds: float = 10) -> Any:
+    """The next frame, or a failure instead of a hang when none comes."""
+    frames: queue.Queue[Any] = queue.Queue()
+
+    def read() -> None:
+        try:
+            frames.put(socket.receive_json())
+        except Exception as error:  # handed to the test below
+            frames.put(error)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        frame = frames.get(timeout=seconds)
+    except queue.Empty:
+        raise AssertionError(f"no frame within {seconds} s") from None
+    if isinstance(frame, Exception):
+        raise frame
+    return frame
+
+
+def staff_auth(client: TestClient) -> dict[str, str]:
+    response = client.post("/api/staff/login", json={"username": "sam", "password": STAFF_PASSWORD})
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def escalate(client: TestClient) -> tuple[str, str]:
+    started = client.post("/api/conversations", json={}).json()
+    client.post(
+        f"/api/conversations/{started['conversation_id']}/messages",
+        json={"text": "I want a real person"},
+        headers={"Authorization": f"Bearer {started['customer_token']}"},
+    )
+    return started["conversation_id"], started["customer_token"]
+
+
+def test_a_reply_sent_to_one_process_reaches_a_customer_on_another(
+    processes: tuple[Process, Process, CuttableProxy],
+) -> None:
+    a, b, _ = processes
+    agent = staff_auth(a.client)
+    staff_token = agent["Authorization"].removeprefix("Bearer ")
+    with a.client.websocket_connect(f"/api/staff/ws?token={staff_token}") as console:
+        conversation_id, customer_token = escalate(b.client)  # the customer is on b
+        assert within(console) == {
+            "type": "conversation",
+            "conversation_id": conversation_id,
+            "change": "escalated",
+        }
+    url = f"/api/conversations/{conversation_id}/ws?token={customer_token}"
+    with b.client.websocket_connect(url) as customer:
+        a.client.post(f"/api/staff/conversations/{conversation_id}/take", headers=agent)
+        assert within(customer) == {"type": "status", "status": "with_agent", "agent": "Sam"}
+        a.client.post(
+            f"/api/staff/conversations/{conversation_id}/messages",
+            json={"text": "Sam here"},
+            headers=agent,
+        )
+        pushed = within(customer)
+        assert pushed["type"] == "message"
+        assert (pushed["message"]["text"], pushed["message"]["author"]) == ("Sam here", "Sam")
+        assert "intent" not in pushed["message"]
+
+
+def test_without_redis_events_stay_local_and_afterwards_clients_catch_up(
+    processes: tuple[Process, Process, CuttableProxy],
+) -> None:
+    a, b, proxy = processes
+    agent = staff_auth(a.client)
+    conversation_id, customer_token = escalate(a.client)
+    a.client.post(f"/api/staff/conversations/{conversation_id}/take", headers=agent)
+    url = f"/api/conversations/{conversation_id}/ws?token={customer_token}"
+    with a.client.websocket_connect(url) as customer:
+        proxy.cut()
+        sent = a.client.post(
+            f"/api/staff/conversations/{conversation_id}/messages",
+            json={"text": "still here"},
+            headers=agent,
+        )
+        assert sent.status_code == 200  # a Redis outage fails nothing
+        assert within(customer)["message"]["text"] == "still here"  # this process heard it
+        proxy.restore()
+        # Back: the socket is closed so that the client reconnects and catches up.
+        with pytest.raises(WebSocketDisconnect) as closed:
+            within(customer, seconds=20)
+        assert closed.value.code == 4503
+    with a.client.websocket_connect(url) as customer:
+        b_agent = {"Authorization": agent["Authorization"]}  # sessions live in the database
+        b.client.post(
+            f"/api/staff/conversations/{conversation_id}/messages",
+            json={"text": "from the other process"},
+            headers=b_agent,
+        )
+        assert within(customer)["message"]["text"] == "from the other process"
+
+
+def test_an_unreachable_redis_stops_the_start_with_one_line(
+    tmp_path: Path, mini_kb_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nothing_listens = "redis://127.0.0.1:1/0"
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/x.db", tmp_path, mini_kb_path, redis_url=nothing_listens
+    )
+    with pytest.raises(EventHubUnavailable, match="cannot reach Redis"):
+        build_runtime(settings, encoder=FakeReader())
+    environ = {
+        "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/y.db",
+        "CXAGENT_REDIS_URL": nothing_listens,
+        "CXAGENT_NLU_BUNDLE": "none",
+        "CXAGENT_KNOWLEDGE_BASE": str(mini_kb_path),
+        "CXAGENT_INDEX_DIR": str(tmp_path / "index"),
+    }
+    assert main(["serve"], environ=environ) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot reach Redis" in err and "Traceback" not in err and len(err.splitlines()) == 1
