@@ -1,5 +1,6 @@
 """The two faces of the product, served as plain files: the customer widget (with a demo page
-that embeds it) and the staff console. No build step and no separate server."""
+that embeds it) and the staff console, both native ES modules, with the helpers they share.
+No build step and no separate server."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ def _file(relative: str, media_type: str | None = None) -> FileResponse:
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{relative} is not part of this install")
     return FileResponse(path, media_type=media_type, headers=NO_STALE)
+
+
+def _asset(folder: str, name: str) -> FileResponse:
+    """A flat file of one of the page folders: no paths, no dot-files. Modules go out as
+    text/javascript, which browsers require of a module script."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no such {folder} file")
+    return _file(f"{folder}/{name}", "text/javascript" if name.endswith(".js") else None)
 
 
 @router.get("/")
@@ -45,7 +54,14 @@ def console() -> FileResponse:
 
 @router.get("/console/{name}")
 def console_asset(name: str) -> FileResponse:
-    # Only the console's own flat files: no paths, no dot-files.
-    if "/" in name or name.startswith("."):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such console file")
-    return _file(f"console/{name}")
+    return _asset("console", name)
+
+
+@router.get("/widget/{name}")
+def widget_module(name: str) -> FileResponse:
+    return _asset("widget", name)
+
+
+@router.get("/shared/{name}")
+def shared_module(name: str) -> FileResponse:
+    return _asset("shared", name)
