@@ -1,5 +1,6 @@
-"""The widget, the demo page and the console are served by the service itself, and the widget
-may call the API from the company's own site (CORS) when its origin is allowed."""
+"""The widget, the demo page and the console are served by the service itself (the widget's and
+the console's ES modules too), and the widget may call the API and load its modules from the
+company's own site (CORS) when its origin is allowed."""
 
 from __future__ import annotations
 
@@ -21,10 +22,23 @@ def test_the_pages_are_served(client: TestClient) -> None:
     demo = client.get("/demo")
     assert demo.status_code == 200 and '<script src="/widget.js"' in demo.text
     console = client.get("/console")
-    assert console.status_code == 200 and "/console/console.js" in console.text
-    assert client.get("/console/console.js").status_code == 200
-    assert client.get("/console/missing.js").status_code == 404
-    assert client.get("/console/.hidden").status_code == 404
+    assert console.status_code == 200
+    assert '<script type="module" src="/console/main.js">' in console.text
+    for module in ("/console/main.js", "/widget/app.js", "/shared/dom.js"):
+        served = client.get(module)
+        assert served.status_code == 200, module
+        assert served.headers["content-type"].startswith("text/javascript"), module
+        assert served.headers["cache-control"] == "no-cache", module
+    assert client.get("/console/console.css").headers["content-type"].startswith("text/css")
+    for missing in (
+        "/console/missing.js",
+        "/console/.hidden",
+        "/widget/.hidden",
+        "/shared/..%2Fwidget.js",
+        "/widget/..%2F..%2Fapi%2Froutes%2Fweb.py",
+        "/widget/%2E%2E%5Cwidget.js",
+    ):
+        assert client.get(missing).status_code == 404, missing
     home = client.get("/", follow_redirects=False)
     assert home.status_code == 307 and home.headers["location"] == "/demo"
 
@@ -55,5 +69,8 @@ def test_only_the_allowed_sites_may_call_the_api_from_a_browser(
             assert allowed["access-control-allow-origin"] == "https://shop.example.com"
             assert "authorization" in allowed["access-control-allow-headers"].lower()
             assert "access-control-allow-origin" not in preflight("https://evil.example.net")
+            # The loader imports the widget's modules, which browsers fetch in CORS mode.
+            module = client.get("/widget/app.js", headers={"Origin": "https://shop.example.com"})
+            assert module.headers["access-control-allow-origin"] == "https://shop.example.com"
     finally:
         runtime.close()
