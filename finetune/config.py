@@ -44,35 +44,40 @@ class TrainingConfig:
     seed: int = 13
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 0:
-            problems.append(f"epochs={self.epochs} (must be >= 0)")
-        if self.batch_size < 2:
-            problems.append(f"batch_size={self.batch_size} (must be >= 2)")
-        if not 0 < self.learning_rate < 1 or not 0 < self.head_learning_rate < 1:
-            problems.append(
+        # Each rule: whether the values are allowed, and what to say when they are not.
+        rules = [
+            (self.epochs >= 0, f"epochs={self.epochs} (must be >= 0)"),
+            (self.batch_size >= 2, f"batch_size={self.batch_size} (must be >= 2)"),
+            (
+                0 < self.learning_rate < 1 and 0 < self.head_learning_rate < 1,
                 f"learning_rate={self.learning_rate}, head_learning_rate="
-                f"{self.head_learning_rate} (each must be in (0, 1))"
-            )
-        if not 0 <= self.label_smoothing < 1:
-            problems.append(f"label_smoothing={self.label_smoothing} (must be in [0, 1))")
-        if not 1 <= self.head_layers <= 6:
-            problems.append(f"head_layers={self.head_layers} (must be 1 to 6)")
-        if self.lora_rank < 1:
-            problems.append(f"lora_rank={self.lora_rank} (must be >= 1)")
-        if not 0 < self.validation_fraction < 0.5:
-            problems.append(f"validation_fraction={self.validation_fraction} (must be in (0, 0.5))")
-        if not 0 <= self.in_scope_rejection < 0.5:
-            problems.append(f"in_scope_rejection={self.in_scope_rejection} (must be in [0, 0.5))")
-        if self.contrastive_weight < 0 or not 0 < self.contrastive_temperature <= 1:
-            problems.append(
+                f"{self.head_learning_rate} (each must be in (0, 1))",
+            ),
+            (
+                0 <= self.label_smoothing < 1,
+                f"label_smoothing={self.label_smoothing} (must be in [0, 1))",
+            ),
+            (1 <= self.head_layers <= 6, f"head_layers={self.head_layers} (must be 1 to 6)"),
+            (self.lora_rank >= 1, f"lora_rank={self.lora_rank} (must be >= 1)"),
+            (
+                0 < self.validation_fraction < 0.5,
+                f"validation_fraction={self.validation_fraction} (must be in (0, 0.5))",
+            ),
+            (
+                0 <= self.in_scope_rejection < 0.5,
+                f"in_scope_rejection={self.in_scope_rejection} (must be in [0, 0.5))",
+            ),
+            (
+                self.contrastive_weight >= 0 and 0 < self.contrastive_temperature <= 1,
                 f"contrastive_weight={self.contrastive_weight}, contrastive_temperature="
-                f"{self.contrastive_temperature} (weight >= 0, temperature in (0, 1])"
-            )
-        if self.retrieval_weight < 0 or not 0 < self.retrieval_temperature <= 1:
-            problems.append(
+                f"{self.contrastive_temperature} (weight >= 0, temperature in (0, 1])",
+            ),
+            (
+                self.retrieval_weight >= 0 and 0 < self.retrieval_temperature <= 1,
                 f"retrieval_weight={self.retrieval_weight}, retrieval_temperature="
-                f"{self.retrieval_temperature} (weight >= 0, temperature in (0, 1])"
-            )
+                f"{self.retrieval_temperature} (weight >= 0, temperature in (0, 1])",
+            ),
+        ]
+        problems = [message for allowed, message in rules if not allowed]
         if problems:
             raise ValueError("bad training arguments: " + "; ".join(problems))

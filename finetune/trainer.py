@@ -18,6 +18,7 @@ import hashlib
 import logging
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -182,17 +183,7 @@ def train(
         intents = LabelledTexts(
             intents.texts + out_of_scope.texts, intents.labels + out_of_scope.labels
         )
-    if intent_validation is None:
-        intent_train, intent_validation = stratified_split(
-            intents, config.validation_fraction, config.seed
-        )
-    else:
-        intent_train = intents
-        unknown = sorted(set(intent_validation.labels) - set(intents.labels))
-        if unknown:
-            raise DataError(
-                f"the validation data has intents the training data lacks: {', '.join(unknown[:5])}"
-            )
+    intent_train, intent_validation = _intent_split(config, intents, intent_validation)
     sentiment_train = sentiment_validation = None
     if sentiments is not None:
         sentiment_train, sentiment_validation = stratified_split(
@@ -207,24 +198,7 @@ def train(
         encoder, tokenizer, intent_labels, sentiment_labels, config.max_length, config.head_layers
     )
 
-    model.eval()
-    vectors = _frozen_vectors(model, intent_train.texts, 128)
-    model.init_head(
-        model.intent_head,
-        *_fit_head(vectors, intent_train.labels, intent_labels, config.logistic_c),
-    )
-    if sentiment_train is not None and model.sentiment_head is not None and sentiment_labels:
-        vectors = _frozen_vectors(model, sentiment_train.texts, 128)
-        model.init_head(
-            model.sentiment_head,
-            *_fit_head(
-                vectors,
-                sentiment_train.labels,
-                sentiment_labels,
-                config.sentiment_logistic_c,
-                balanced=True,
-            ),
-        )
+    _init_heads_by_regression(model, config, intent_train, sentiment_train)
 
     peft_encoder = get_peft_model(
         model.encoder,
@@ -269,7 +243,11 @@ def train(
         if knowledge_base is not None and config.retrieval_weight > 0
         else None
     )
-    sentiment_order: list[int] = []
+    sentiment_batches = (
+        _sentiment_batches(len(sentiment_train), config.batch_size, rng)
+        if sentiment_train is not None
+        else None
+    )
     losses: list[float] = []
     model.train()
     with tqdm(
@@ -290,11 +268,8 @@ def train(
                     )
                 if sentiment_loss is not None and model.sentiment_head is not None:
                     assert sentiment_train is not None and sentiment_labels
-                    if len(sentiment_order) < config.batch_size:
-                        refill = list(range(len(sentiment_train)))
-                        rng.shuffle(refill)
-                        sentiment_order.extend(refill)
-                    picked = [sentiment_order.pop() for _ in range(config.batch_size)]
+                    assert sentiment_batches is not None
+                    picked = next(sentiment_batches)
                     _, vectors_s = model.encode([sentiment_train.texts[i] for i in picked])
                     sentiments_of = torch.tensor(
                         [sentiment_labels.index(sentiment_train.labels[i]) for i in picked]
@@ -324,21 +299,7 @@ def train(
         sentiment_labels=sentiment_labels,
         head_layers=config.head_layers,
         training={**asdict(config), "epoch_losses": [round(v, 4) for v in losses]},
-        data={
-            "intent_rows": len(intents),
-            "intent_hash": data_hash(intents),
-            **(
-                {"sentiment_rows": len(sentiments), "sentiment_hash": data_hash(sentiments)}
-                if sentiments
-                else {}
-            ),
-            **({"oos_rows": len(out_of_scope)} if out_of_scope is not None else {}),
-            **(
-                {"knowledge_base_hash": knowledge_base.content_hash}
-                if knowledge_base is not None
-                else {}
-            ),
-        },
+        data=_data_description(intents, sentiments, out_of_scope, knowledge_base),
         versions=_versions(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -348,6 +309,76 @@ def train(
         "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
     )
     return bundle, peft_encoder
+
+
+def _intent_split(
+    config: TrainingConfig, intents: LabelledTexts, intent_validation: LabelledTexts | None
+) -> tuple[LabelledTexts, LabelledTexts]:
+    """(train, validation): the given validation data, or a stratified share of ``intents``."""
+    if intent_validation is None:
+        return stratified_split(intents, config.validation_fraction, config.seed)
+    unknown = sorted(set(intent_validation.labels) - set(intents.labels))
+    if unknown:
+        raise DataError(
+            f"the validation data has intents the training data lacks: {', '.join(unknown[:5])}"
+        )
+    return intents, intent_validation
+
+
+def _init_heads_by_regression(
+    model: MultiTaskModel,
+    config: TrainingConfig,
+    intent_train: LabelledTexts,
+    sentiment_train: LabelledTexts | None,
+) -> None:
+    """Step 1 of the recipe: the heads start as logistic regressions on frozen vectors."""
+    model.eval()
+    vectors = _frozen_vectors(model, intent_train.texts, 128)
+    model.init_head(
+        model.intent_head,
+        *_fit_head(vectors, intent_train.labels, model.intent_labels, config.logistic_c),
+    )
+    if sentiment_train is not None and model.sentiment_head is not None and model.sentiment_labels:
+        vectors = _frozen_vectors(model, sentiment_train.texts, 128)
+        model.init_head(
+            model.sentiment_head,
+            *_fit_head(
+                vectors,
+                sentiment_train.labels,
+                model.sentiment_labels,
+                config.sentiment_logistic_c,
+                balanced=True,
+            ),
+        )
+
+
+def _sentiment_batches(rows: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of sentiment row numbers: each pass over the rows in a new order, drawn
+    from ``rng`` when the batch needs it (so the intent batches' draws interleave as before)."""
+    order: list[int] = []
+    while True:
+        if len(order) < batch_size:
+            refill = list(range(rows))
+            rng.shuffle(refill)
+            order.extend(refill)
+        yield [order.pop() for _ in range(batch_size)]
+
+
+def _data_description(
+    intents: LabelledTexts,
+    sentiments: LabelledTexts | None,
+    out_of_scope: LabelledTexts | None,
+    knowledge_base: KnowledgeBase | None,
+) -> dict[str, Any]:
+    """What the bundle was trained on: row counts and content hashes."""
+    data: dict[str, Any] = {"intent_rows": len(intents), "intent_hash": data_hash(intents)}
+    if sentiments:
+        data.update(sentiment_rows=len(sentiments), sentiment_hash=data_hash(sentiments))
+    if out_of_scope is not None:
+        data["oos_rows"] = len(out_of_scope)
+    if knowledge_base is not None:
+        data["knowledge_base_hash"] = knowledge_base.content_hash
+    return data
 
 
 def _calibrate(

@@ -337,46 +337,67 @@ def test_scripted_conversation(desk: tuple[TestClient, Runtime], script: Script)
     for number, step in enumerate(script.steps, start=1):
         where = f"{script.name}, step {number}: {step}"
         if isinstance(step, Say):
-            escalations_before = _escalation_count(runtime, conversation_id)
-            response = client.post(
-                f"/api/conversations/{conversation_id}/messages",
-                json={"text": step.text},
-                headers=customer,
-            )
-            assert response.status_code == 200, where
-            reply = response.json()["reply"]
-            if step.decision is None:
-                assert reply is None, where
-                continue
-            assert reply is not None and reply["decision"] == step.decision, (where, reply)
-            if step.entry is not None:
-                assert reply["entry_id"] == step.entry, (where, reply)
-            if step.says is not None:
-                assert step.says in reply["text"], (where, reply["text"])
-            assert _rules_fired_since(runtime, conversation_id, escalations_before) == set(
-                step.fired
-            ), where
-            assert _customer_message_read(runtime, conversation_id), where
+            _customer_says(client, runtime, conversation_id, customer, step, where)
         elif isinstance(step, Staff):
-            url = f"/api/staff/conversations/{conversation_id}"
-            if step.action == "reply":
-                response = client.post(f"{url}/messages", json={"text": step.text}, headers=staff)
-                expected = 200 if step.expect == 204 else step.expect
-            else:
-                path = {"take": "take", "hand_back": "hand-back", "close": "close"}[step.action]
-                response = client.post(f"{url}/{path}", headers=staff)
-                expected = step.expect
-            assert response.status_code == expected, (where, response.text)
+            _staff_acts(client, conversation_id, staff, step, where)
         else:
-            with runtime.sessions() as session:
-                row = session.get(Conversation, conversation_id)
-            assert row is not None and row.status == step.status, (where, row and row.status)
-            if step.queue is not None:
-                assert row.queue == step.queue, where
-            if step.priority is not None:
-                assert row.priority == step.priority, where
-            if step.high_value is not None:
-                assert row.high_value is step.high_value, where
+            _conversation_is(runtime, conversation_id, step, where)
+
+
+def _customer_says(
+    client: TestClient,
+    runtime: Runtime,
+    conversation_id: str,
+    customer: dict[str, str],
+    step: Say,
+    where: str,
+) -> None:
+    escalations_before = _escalation_count(runtime, conversation_id)
+    response = client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        json={"text": step.text},
+        headers=customer,
+    )
+    assert response.status_code == 200, where
+    reply = response.json()["reply"]
+    if step.decision is None:
+        assert reply is None, where
+        return
+    assert reply is not None and reply["decision"] == step.decision, (where, reply)
+    if step.entry is not None:
+        assert reply["entry_id"] == step.entry, (where, reply)
+    if step.says is not None:
+        assert step.says in reply["text"], (where, reply["text"])
+    assert _rules_fired_since(runtime, conversation_id, escalations_before) == set(step.fired), (
+        where
+    )
+    assert _customer_message_read(runtime, conversation_id), where
+
+
+def _staff_acts(
+    client: TestClient, conversation_id: str, staff: dict[str, str], step: Staff, where: str
+) -> None:
+    url = f"/api/staff/conversations/{conversation_id}"
+    if step.action == "reply":
+        response = client.post(f"{url}/messages", json={"text": step.text}, headers=staff)
+        expected = 200 if step.expect == 204 else step.expect
+    else:
+        path = {"take": "take", "hand_back": "hand-back", "close": "close"}[step.action]
+        response = client.post(f"{url}/{path}", headers=staff)
+        expected = step.expect
+    assert response.status_code == expected, (where, response.text)
+
+
+def _conversation_is(runtime: Runtime, conversation_id: str, step: State, where: str) -> None:
+    with runtime.sessions() as session:
+        row = session.get(Conversation, conversation_id)
+    assert row is not None and row.status == step.status, (where, row and row.status)
+    if step.queue is not None:
+        assert row.queue == step.queue, where
+    if step.priority is not None:
+        assert row.priority == step.priority, where
+    if step.high_value is not None:
+        assert row.high_value is step.high_value, where
 
 
 def _escalation_count(runtime: Runtime, conversation_id: str) -> int:
