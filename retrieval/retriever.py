@@ -39,7 +39,9 @@ def entry_vectors(knowledge_base: KnowledgeBase, encoder: Encoder) -> np.ndarray
     vectors = encoder.encode(texts)
     sums = np.zeros((len(knowledge_base), vectors.shape[1]), dtype=np.float32)
     np.add.at(sums, np.asarray(owners), vectors)
-    return sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    # numpy types the division of untyped-shape arrays as Any; the result is (entries, dim).
+    unit: np.ndarray = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    return unit
 
 
 def build_index(

@@ -12,9 +12,10 @@ import yaml
 
 from bot.cli import main
 from finetune.bundle import BUNDLE_FILE, BundleError, NLUBundle
+from finetune.config import TrainingConfig
 from finetune.data import LabelledTexts
 from finetune.serving import BundleEncoder
-from finetune.trainer import TrainingConfig, train
+from finetune.trainer import train
 from retrieval.encoder import SentenceEncoder
 from tests.conftest import MINI_KB
 

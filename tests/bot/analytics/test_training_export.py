@@ -47,7 +47,7 @@ def chat_and_correct(client: TestClient) -> None:
     assert corrected.status_code == 204, corrected.text
 
 
-def export(runtime: Runtime, output: Path, *flags: str) -> dict[str, object]:
+def export(runtime: Runtime, output: Path, *flags: str) -> dict[str, list[dict[str, str]]]:
     environ = {"CXAGENT_DATABASE_URL": runtime.settings.database_url}
     assert main(["export-training-data", "--output", str(output), *flags], environ=environ) == 0
     with output.open(encoding="utf-8", newline="") as handle:
@@ -78,7 +78,7 @@ def test_the_export_holds_corrections_and_unsure_messages_once(
         1,
     )
     only = export(desk, tmp_path / "corrected.csv", "--corrected-only")["rows"]
-    assert [row["text"] for row in only] == [WRONGLY_READ]  # type: ignore[index]
+    assert [row["text"] for row in only] == [WRONGLY_READ]
 
 
 @pytest.mark.real_model

@@ -77,7 +77,7 @@ def test_everything_is_stored_with_what_answered_and_personal_data_redacted(
     assert reply["text"] == "We sent a reset link to bo@example.com."
     with runtime.sessions() as session:
         messages = session.scalars(select(Message).order_by(Message.id)).all()
-        customer = session.scalar(select(Customer).where(Customer.external_id == "c-2"))
+        customer = session.scalars(select(Customer).where(Customer.external_id == "c-2")).one()
     assert [m.role for m in messages] == ["customer", "bot", "customer", "bot"]
     stored = " ".join(m.text for m in messages)
     assert "bo@example.com" not in stored and "7700" not in stored and "4111" not in stored
