@@ -18,6 +18,7 @@ from bot.analytics.profiles import ProfileService
 from bot.analytics.satisfaction import SatisfactionService
 from bot.config import Settings
 from bot.conversation.escalation import load_escalation_rules
+from bot.conversation.policy import Thresholds
 from bot.conversation.service import ChatService
 from bot.live.events import EventHub, RedisEventHub
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
@@ -86,17 +87,16 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         raise
     sessions = create_session_factory(engine)
     chat = ChatService(
-        sessions,
-        retriever,
+        sessions=sessions,
+        retriever=retriever,
         nlu=encoder if isinstance(encoder, MessageReader) else None,
-        intent_threshold=settings.intent_threshold,
+        thresholds=Thresholds(intent=settings.intent_threshold, answer=settings.answer_threshold),
         rules=rules,
-        profiles=ProfileService(sessions),
+        max_message_chars=settings.max_message_chars,
         identity_secret=(
             settings.identity_secret.get_secret_value() if settings.identity_secret else None
         ),
-        answer_threshold=settings.answer_threshold,
-        max_message_chars=settings.max_message_chars,
+        profiles=ProfileService(sessions),
         events=events,
     )
     logger.info(
@@ -110,8 +110,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     )
     satisfaction = SatisfactionService(sessions, events)
     support = SupportService(
-        sessions,
-        settings.max_message_chars,
+        sessions=sessions,
+        max_message_chars=settings.max_message_chars,
         known_intents=frozenset(model_intents | set(knowledge_base.intents)),
         satisfaction=satisfaction,
         events=events,

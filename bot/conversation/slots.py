@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from bot.conversation.redaction import EMAIL
 
@@ -42,7 +43,7 @@ _FILLER = frozenset((
 # fmt: on
 
 
-def is_slot_only(text: str, found: dict[str, str]) -> bool:
+def is_slot_only(text: str, found: Mapping[str, str]) -> bool:
     """True when ``text`` gives slot values and nothing else, such as "my order number is
     BC-204518": a detail for the question before it, not a question of its own."""
     if not found:

@@ -99,15 +99,16 @@ class ConversationDetail:
 class SupportService:
     def __init__(
         self,
+        *,
         sessions: sessionmaker[Session],
         max_message_chars: int,
-        known_intents: frozenset[str] = frozenset(),
-        satisfaction: SatisfactionService | None = None,
-        events: EventHub | None = None,
+        known_intents: frozenset[str],
+        satisfaction: SatisfactionService,
+        events: EventHub,
     ) -> None:
         self.sessions = sessions
-        self.events = events or EventHub()
-        self.satisfaction = satisfaction or SatisfactionService(sessions)
+        self.events = events
+        self.satisfaction = satisfaction
         self.max_message_chars = max_message_chars
         # Intents a correction may name: the model's and the knowledge base's.
         self.known_intents = known_intents

@@ -21,7 +21,7 @@ from bot.api.schemas import (
     TranscriptOut,
     TurnOut,
 )
-from bot.conversation.service import CustomerIdentity
+from bot.conversation.identity import CustomerIdentity
 from bot.errors import ServiceError
 from bot.live.events import conversation_topic
 from bot.messages import customer_view

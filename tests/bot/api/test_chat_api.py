@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 from starlette.websockets import WebSocketDisconnect
 
-from bot.conversation.service import NOT_SURE_REPLY
+from bot.conversation.turn import NOT_SURE_REPLY
 from bot.runtime import Runtime
 from bot.storage.models import Customer, Message
 

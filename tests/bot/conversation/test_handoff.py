@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from bot.app import create_app
-from bot.conversation.service import HANDOFF_REPLY
+from bot.conversation.turn import HANDOFF_REPLY
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Conversation, Escalation, Message
 from tests.conftest import make_settings

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.conversation.service import sign_customer_id
+from bot.conversation.identity import sign_customer_id
 from bot.runtime import build_runtime
 from bot.storage.models import Customer
 from tests.conftest import make_settings

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.conversation.service import NOT_SURE_REPLY, OUT_OF_SCOPE_REPLY
+from bot.conversation.turn import NOT_SURE_REPLY, OUT_OF_SCOPE_REPLY
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Message
 from tests.conftest import make_settings

@@ -1,0 +1,314 @@
+"""One customer message, as named steps that take and return values.
+
+    admit → hear → read → respond (decide, word, escalate) → record → announce
+
+`ChatService.post_message` (bot/conversation/service.py) runs them in that order; admit, record
+and announce touch the database or the live events there, and every step in this module is
+pure, so each is tested without a database (tests/bot/conversation/test_turn.py).
+
+Which text each step sees, and why:
+
+| step     | text     | why                                                                   |
+| -------- | -------- | --------------------------------------------------------------------- |
+| hear     | raw      | slots (order number, e-mail, name) are found in what the customer     |
+|          |          | typed, and redaction needs the raw text to know what to hide          |
+| read     | redacted | the model reads exactly what is stored: personal data never reaches   |
+|          |          | it, and a model retrained on exported messages saw the same text      |
+| decide   | raw      | "my e-mail is …" is a slot-only message only while the address is in  |
+|          |          | it; "yes" and "the second one" are read as typed                      |
+| escalate | raw      | the rules match the customer's own words ("lawyer")                   |
+| record   | redacted | nothing personal is logged, the bot's reply included (an answer may  |
+|          |          | carry the customer's own e-mail address)                              |
+| the turn | raw      | the customer is shown the reply with their own details in it         |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.conversation.escalation import PRIORITIES, EscalationRules, Situation
+from bot.conversation.policy import (
+    ANSWERING,
+    Action,
+    Decision,
+    DialogueState,
+    Thresholds,
+    decide,
+    is_greeting,
+    next_state,
+    observed,
+)
+from bot.conversation.redaction import redact
+from bot.conversation.slots import extract_slots, is_slot_only
+from bot.conversation.states import BOT_SILENT, Status, move
+from bot.errors import Rejected
+from finetune.reading import Prediction
+from retrieval.knowledge_base import KnowledgeBase
+from retrieval.retriever import EntryHit
+
+NOT_SURE_REPLY = "I'm not sure I understood that. Could you put it another way?"
+OUT_OF_SCOPE_REPLY = (
+    "I'm sorry, that's not something I can help with here. I can help with orders, deliveries, "
+    "returns, payments and your account."
+)
+OFFER_PERSON_REPLY = (
+    "I'm sorry I couldn't find an answer to that. Would you like me to connect you with a person?"
+)
+CLARIFY_REPLY = "Just to be sure I help with the right thing, do you mean:\n1. {0}\n2. {1}"
+SLOT_NOTED_REPLY = "Thanks, I've noted {detail}. What can I help you with?"
+HANDOFF_REPLY = (
+    "I'm passing you to one of our team now. They'll see everything you've written here, "
+    "so you won't need to repeat yourself."
+)
+OPEN_TOPIC_REPLY = ' Last time you asked "{topic}". Is that sorted now?'
+# The decision stored with a reply that hands the conversation to people.
+HANDOFF = "handoff"
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What the turn knows before the message: the conversation and the customer."""
+
+    conversation_id: str
+    customer_id: int
+    status: Status
+    slots: Mapping[str, str]  # what this conversation has learnt (the order number, …)
+    dialogue: DialogueState
+    customer_name: str | None
+    customer_email: str | None
+    facts: Mapping[str, Any]  # what escalation rules and answer variants may ask of the customer
+
+    @property
+    def bot_silent(self) -> bool:
+        """A person is waited for or has the conversation: the message is for them."""
+        return self.status in BOT_SILENT
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The message as the customer typed it and as it will be stored."""
+
+    text: str  # raw (stripped)
+    redacted: str  # as stored, and as the model reads it
+    found: Mapping[str, str]  # slot values stated in this message
+    slots: Mapping[str, str]  # the conversation's slots, with this message's order number
+    profile_changes: Mapping[str, str]  # customer columns to update ("email", "name")
+    known: Mapping[str, str | None]  # the slot values an answer may be filled with
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model makes of one message: its prediction (None without an NLU bundle) and the
+    knowledge-base entries closest to it, best first."""
+
+    prediction: Prediction | None
+    hits: list[EntryHit]
+
+    @property
+    def sentiment(self) -> str | None:
+        return self.prediction.sentiment if self.prediction else None
+
+    def columns(self) -> dict[str, Any]:
+        """The customer message's columns that record the reading."""
+        if self.prediction is None:
+            return {}
+        return {
+            "intent": self.prediction.intent,
+            "intent_confidence": self.prediction.intent_confidence,
+            "out_of_scope": self.prediction.out_of_scope,
+            "sentiment": self.prediction.sentiment,
+            "sentiment_score": self.prediction.sentiment_score,
+        }
+
+
+@dataclass(frozen=True)
+class BotReply:
+    text: str  # as the customer sees it: unredacted
+    decision: str  # an Action's value, or HANDOFF
+    reason: str  # why, in words a person reads in the console
+    entry_id: str | None
+    score: float | None
+    accepted_person: bool  # the customer said yes to the offer of a person
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The conversation goes to people: where it waits, how urgently, and which rules said so."""
+
+    queue: str
+    priority: int
+    high_value: bool
+    reason: str
+    firings: tuple[Mapping[str, str], ...]  # {"rule": name, "why": what matched}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the turn decided, ready to be recorded."""
+
+    reply: BotReply | None  # None while the bot is silent (a person is waited for or has it)
+    handoff: Handoff | None
+    dialogue: DialogueState  # what the conversation remembers after this message
+
+
+def admit(text: str, max_chars: int) -> str:
+    """The message, stripped, if it may be taken; else Rejected saying what is allowed."""
+    stripped = text.strip()
+    if not stripped:
+        raise Rejected("the message is empty")
+    if len(stripped) > max_chars:
+        raise Rejected(
+            f"the message has {len(stripped)} characters; at most {max_chars} are allowed"
+        )
+    return stripped
+
+
+def hear(text: str, context: TurnContext) -> Heard:
+    """Slots and profile facts stated in the message, and the text to store."""
+    found = extract_slots(text)
+    slots = {**context.slots, **({"order_id": found["order_id"]} if "order_id" in found else {})}
+    changes = profile_changes(found, context)
+    known = {
+        "customer_name": changes.get("name", context.customer_name),
+        "email": changes.get("email", context.customer_email),
+        "order_id": slots.get("order_id"),
+    }
+    return Heard(text, redact(text), found, slots, changes, known)
+
+
+def profile_changes(found: Mapping[str, str], context: TurnContext) -> dict[str, str]:
+    """Profile fields to update from what the customer just said: a new e-mail address always,
+    a name only if we had none (the site's own record of the name wins)."""
+    changes = {}
+    if "email" in found and found["email"] != context.customer_email:
+        changes["email"] = found["email"]
+    if "customer_name" in found and not context.customer_name:
+        changes["name"] = found["customer_name"]
+    return changes
+
+
+def respond(
+    heard: Heard,
+    reading: Reading,
+    context: TurnContext,
+    thresholds: Thresholds,
+    knowledge_base: KnowledgeBase,
+    rules: EscalationRules,
+) -> Outcome:
+    """Decide and word the bot's reply, then let the rules hand the conversation to people;
+    while people have it, only note the customer's mood."""
+    if context.bot_silent:
+        return Outcome(None, None, observed(context.dialogue, reading.sentiment))
+    decision = decide(
+        heard.text,
+        reading.prediction,
+        reading.hits,
+        context.dialogue,
+        thresholds,
+        slot_only=is_slot_only(heard.text, heard.found),
+    )
+    after = next_state(context.dialogue, decision, reading.sentiment)
+    reply = word(decision, heard, context, knowledge_base)
+    reply, handoff = escalate(reply, after, heard, reading, context, rules)
+    return Outcome(reply, handoff, after)
+
+
+def word(
+    decision: Decision, heard: Heard, context: TurnContext, knowledge_base: KnowledgeBase
+) -> BotReply:
+    """The reply to a decision, its slots filled; a greeting from a returning customer whose
+    last question was left open is reminded of it, once."""
+    text = reply_text(decision, heard.known, heard.found, context.facts)
+    reason = decision.reason
+    topic = context.dialogue.open_topic
+    if is_greeting(decision) and topic is not None and topic in knowledge_base:
+        text += OPEN_TOPIC_REPLY.format(topic=knowledge_base[topic].questions[0])
+        reason += f"; reminded of the open topic {topic}"
+    return BotReply(
+        text=text,
+        decision=decision.action.value,
+        reason=reason,
+        entry_id=decision.entry.id if decision.entry else None,
+        score=decision.score,
+        accepted_person=decision.accepted_person,
+    )
+
+
+def reply_text(
+    decision: Decision,
+    known: Mapping[str, str | None],
+    found: Mapping[str, str],
+    facts: Mapping[str, Any],
+) -> str:
+    if decision.action in ANSWERING:
+        assert decision.entry is not None
+        return decision.entry.render(dict(known), dict(facts))
+    if decision.action is Action.CLARIFY:
+        return CLARIFY_REPLY.format(*(entry.questions[0] for entry in decision.options))
+    if decision.action is Action.SLOT_NOTED:
+        detail = f"order {found['order_id']}" if "order_id" in found else "that"
+        return SLOT_NOTED_REPLY.format(detail=detail)
+    if decision.action is Action.OUT_OF_SCOPE:
+        return OUT_OF_SCOPE_REPLY
+    if decision.action is Action.OFFER_PERSON:
+        return OFFER_PERSON_REPLY
+    return NOT_SURE_REPLY
+
+
+def escalate(
+    reply: BotReply,
+    after: DialogueState,
+    heard: Heard,
+    reading: Reading,
+    context: TurnContext,
+    rules: EscalationRules,
+) -> tuple[BotReply, Handoff | None]:
+    """The reply, or the hand-over to people when a rule fires, naming every rule that did."""
+    fired = rules.fire(
+        Situation(
+            text=heard.text,
+            intent=reading.prediction.intent if reading.prediction else None,
+            sentiment=reading.sentiment,
+            accepted_person=reply.accepted_person,
+            negative_streak=after.negative_streak,
+            fallbacks=after.fallbacks,
+            profile=dict(context.facts),
+        )
+    )
+    if not fired:
+        return reply, None
+    top = max((rule for rule, _ in fired), key=lambda rule: PRIORITIES[rule.priority])
+    handoff = Handoff(
+        queue=top.queue,
+        priority=PRIORITIES[top.priority],
+        high_value=rules.is_high_value(dict(context.facts)),
+        reason="; ".join(rule.reason for rule, _ in fired),
+        firings=tuple({"rule": firing.rule, "why": firing.why} for _, firing in fired),
+    )
+    why = "escalated: " + "; ".join(f"{f.rule} ({f.why})" for _, f in fired)
+    return replace(reply, text=HANDOFF_REPLY, decision=HANDOFF, reason=why), handoff
+
+
+def conversation_changes(
+    context: TurnContext, heard: Heard, outcome: Outcome, now: datetime
+) -> dict[str, Any]:
+    """The conversation's columns to write after the turn."""
+    changes: dict[str, Any] = {"last_message_at": now, "dialogue": outcome.dialogue.stored()}
+    if heard.slots != context.slots:
+        changes["slots"] = dict(heard.slots)
+    status = context.status
+    if outcome.reply is not None and status == Status.CLOSED:
+        # The customer wrote to a closed conversation: the bot takes it up again.
+        status = changes["status"] = move(status, Status.BOT)
+    if outcome.handoff is not None:
+        changes.update(
+            status=move(status, Status.WAITING),
+            queue=outcome.handoff.queue,
+            priority=outcome.handoff.priority,
+            high_value=outcome.handoff.high_value,
+            waiting_since=now,
+        )
+    return changes
