@@ -44,6 +44,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(staff.public_router)
     app.include_router(staff.router)
     app.include_router(web.router)
     return app

@@ -1,27 +1,70 @@
-"""Dependencies routes declare in their signatures."""
+"""Dependencies routes declare in their signatures: each service a route uses, by its type,
+and the credentials it needs. Tests override ``get_runtime`` or build the app on a runtime."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
+from bot.analytics.alerts import AlertService
+from bot.analytics.dashboard import DashboardService
+from bot.analytics.satisfaction import SatisfactionService
 from bot.conversation.service import ChatService
+from bot.live.events import EventHub
 from bot.runtime import Runtime
 from bot.support.accounts import StaffMember, StaffService
 from bot.support.service import SupportService
 
-_bearer = HTTPBearer(auto_error=False, description="The customer token of the conversation")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="CustomerToken",
+    description="The customer token of the conversation",
+)
+_staff_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="StaffToken",
+    description="A staff token from /api/staff/login",
+)
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def get_runtime(connection: HTTPConnection) -> Runtime:
+    """The running service's parts; HTTP requests and WebSockets alike."""
+    runtime: Runtime = connection.app.state.runtime
     return runtime
 
 
-def get_chat(request: Request) -> ChatService:
-    return get_runtime(request).chat
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_chat(runtime: RuntimeDep) -> ChatService:
+    return runtime.chat
+
+
+def get_support(runtime: RuntimeDep) -> SupportService:
+    return runtime.support
+
+
+def get_staff_service(runtime: RuntimeDep) -> StaffService:
+    return runtime.staff
+
+
+def get_satisfaction(runtime: RuntimeDep) -> SatisfactionService:
+    return runtime.satisfaction
+
+
+def get_dashboard(runtime: RuntimeDep) -> DashboardService:
+    return runtime.dashboard
+
+
+def get_alerts(runtime: RuntimeDep) -> AlertService:
+    return runtime.alerts
+
+
+def get_events(runtime: RuntimeDep) -> EventHub:
+    return runtime.events
 
 
 def get_customer_token(
@@ -36,17 +79,6 @@ def get_customer_token(
     return credentials.credentials
 
 
-_staff_bearer = HTTPBearer(auto_error=False, description="A staff token from /api/staff/login")
-
-
-def get_staff_service(request: Request) -> StaffService:
-    return get_runtime(request).staff
-
-
-def get_support(request: Request) -> SupportService:
-    return get_runtime(request).support
-
-
 def get_staff_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
 ) -> str:
@@ -59,17 +91,19 @@ def get_staff_token(
     return credentials.credentials
 
 
-def get_staff_member(
-    token: Annotated[str, Depends(get_staff_token)],
-    staff: Annotated[StaffService, Depends(get_staff_service)],
-) -> StaffMember:
+StaffTokenDep = Annotated[str, Depends(get_staff_token)]
+StaffServiceDep = Annotated[StaffService, Depends(get_staff_service)]
+
+
+def get_staff_member(token: StaffTokenDep, staff: StaffServiceDep) -> StaffMember:
     return staff.authenticate(token)
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CustomerTokenDep = Annotated[str, Depends(get_customer_token)]
-StaffServiceDep = Annotated[StaffService, Depends(get_staff_service)]
 SupportDep = Annotated[SupportService, Depends(get_support)]
-StaffTokenDep = Annotated[str, Depends(get_staff_token)]
+SatisfactionDep = Annotated[SatisfactionService, Depends(get_satisfaction)]
+DashboardDep = Annotated[DashboardService, Depends(get_dashboard)]
+AlertsDep = Annotated[AlertService, Depends(get_alerts)]
+EventsDep = Annotated[EventHub, Depends(get_events)]
 StaffDep = Annotated[StaffMember, Depends(get_staff_member)]

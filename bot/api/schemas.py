@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.messages import MessageRole
+
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -49,10 +51,14 @@ class MessageIn(BaseModel):
 
 
 class MessageOut(BaseModel):
+    """A message as the customer sees it (bot.messages.CUSTOMER_FIELDS): the model's reading of
+    it (intent, sentiment) is stored but not shown, since how the bot judged their mood is for
+    the staff who help them."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    role: str
+    role: MessageRole
     text: str
     created_at: datetime
     client_message_id: str | None = None
@@ -61,8 +67,18 @@ class MessageOut(BaseModel):
     decision: str | None = None
     latency_ms: float | None = None
     author: str | None = Field(None, description="who wrote an agent message")
-    # The model's reading of a message (intent, sentiment) is stored but not shown to the
-    # customer: how the bot judged their mood is for the staff who help them.
+
+
+class StaffMessageOut(MessageOut):
+    """A message with everything the bot read in it and decided (bot.messages.MessageView)."""
+
+    decision_reason: str | None = None
+    intent: str | None = None
+    intent_confidence: float | None = None
+    out_of_scope: bool | None = None
+    sentiment: str | None = None
+    sentiment_score: float | None = None
+    corrected_intent: str | None = None
 
 
 class TurnOut(BaseModel):

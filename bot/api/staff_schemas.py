@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.api.schemas import StaffMessageOut
+from bot.support.accounts import Role
 
 
 class LoginIn(BaseModel):
@@ -21,7 +24,7 @@ class StaffOut(BaseModel):
     id: int
     username: str
     name: str
-    role: Literal["agent", "admin"]
+    role: Role
     active: bool
 
 
@@ -36,7 +39,7 @@ class AccountIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     name: str | None = Field(None, max_length=200)
-    role: Literal["agent", "admin"] = "agent"
+    role: Role = Role.AGENT
 
 
 class AccountChangeIn(BaseModel):
@@ -69,29 +72,6 @@ class QueueItemOut(BaseModel):
     predicted_satisfaction: float = Field(description="1 to 5, for every conversation")
     assigned_to: str | None
     last_message_at: datetime | None
-
-
-class StaffMessageOut(BaseModel):
-    """A message with everything the bot read in it and decided."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    role: str
-    text: str
-    created_at: datetime
-    entry_id: str | None = None
-    score: float | None = None
-    decision: str | None = None
-    decision_reason: str | None = None
-    latency_ms: float | None = None
-    intent: str | None = None
-    intent_confidence: float | None = None
-    out_of_scope: bool | None = None
-    sentiment: str | None = None
-    sentiment_score: float | None = None
-    corrected_intent: str | None = None
-    author: str | None = None
 
 
 class EscalationOut(BaseModel):

@@ -4,14 +4,13 @@ WebSocket."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.analytics.satisfaction import SurveyAnswers
-from bot.api.deps import ChatDep, CustomerTokenDep, RuntimeDep, get_runtime
+from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep
 from bot.api.live import LockedSocket, refuse, serve_live
 from bot.api.schemas import (
     MessageIn,
@@ -22,6 +21,7 @@ from bot.api.schemas import (
     TurnOut,
 )
 from bot.conversation.identity import CustomerIdentity
+from bot.conversation.service import ChatService
 from bot.errors import ServiceError
 from bot.live.events import conversation_topic
 from bot.messages import customer_view
@@ -67,23 +67,23 @@ def answer_survey(
     body: SurveyIn,
     chat: ChatDep,
     token: CustomerTokenDep,
-    runtime: RuntimeDep,
+    satisfaction: SatisfactionDep,
 ) -> None:
     """The post-chat survey: CSAT, NPS, CES and a comment, each optional; once per conversation."""
     chat.check_access(conversation_id, token)
-    runtime.satisfaction.answer_survey(conversation_id, SurveyAnswers(**body.model_dump()))
+    satisfaction.answer_survey(conversation_id, SurveyAnswers(**body.model_dump()))
 
 
 @router.websocket("/{conversation_id}/ws")
-async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) -> None:
+async def chat_socket(
+    websocket: WebSocket, conversation_id: str, token: str, chat: ChatDep, events: EventsDep
+) -> None:
     """Send ``{"type": "message", "text": …, "client_message_id": …}``; receive an ``ack`` with
     the stored message, then the ``reply`` (none while a person has the conversation). What
     others do arrives as it happens: a person's ``message``, ``typing``, a new ``status``.
     Problems with one message come back as ``error`` frames and the connection stays open. A
     wrong token or conversation closes the socket with code 4403 or 4404 (4000 + the HTTP
     status). The frames are listed in docs/live-api.md."""
-    runtime = get_runtime(websocket)  # type: ignore[arg-type]
-    chat = runtime.chat
     try:
         await run_in_threadpool(chat.check_access, conversation_id, token)
     except ServiceError as error:
@@ -93,11 +93,11 @@ async def chat_socket(websocket: WebSocket, conversation_id: str, token: str) ->
     async def answer(socket: LockedSocket, frame: str) -> None:
         await _answer_frame(socket, chat, conversation_id, token, frame)
 
-    await serve_live(websocket, runtime.events, conversation_topic(conversation_id), answer)
+    await serve_live(websocket, events, conversation_topic(conversation_id), answer)
 
 
 async def _answer_frame(
-    websocket: LockedSocket, chat: Any, conversation_id: str, token: str, frame: str
+    websocket: LockedSocket, chat: ChatService, conversation_id: str, token: str, frame: str
 ) -> None:
     try:
         data = json.loads(frame)

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
-from bot.api.deps import RuntimeDep
+from bot.api.deps import AlertsDep, RuntimeDep
 from bot.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -25,7 +25,7 @@ def health(runtime: RuntimeDep) -> HealthOut:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(runtime: RuntimeDep) -> str:
+def metrics(alerts: AlertsDep) -> str:
     """Prometheus metrics: the negative-sentiment alert and shares, conversations by status,
     messages by role."""
-    return runtime.alerts.prometheus()
+    return alerts.prometheus()

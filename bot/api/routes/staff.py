@@ -7,19 +7,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, WebSocket, status
+from fastapi import APIRouter, Depends, Query, WebSocket, status
 from starlette.concurrency import run_in_threadpool
 
 from bot.analytics.satisfaction import EMPTY
 from bot.api.deps import (
-    RuntimeDep,
+    AlertsDep,
+    DashboardDep,
+    EventsDep,
+    SatisfactionDep,
     StaffDep,
     StaffServiceDep,
     StaffTokenDep,
     SupportDep,
-    get_runtime,
+    get_staff_member,
 )
 from bot.api.live import refuse, serve_live
+from bot.api.schemas import StaffMessageOut
 from bot.api.staff_schemas import (
     AccountChangeIn,
     AccountIn,
@@ -32,25 +36,27 @@ from bot.api.staff_schemas import (
     ReplyIn,
     SatisfactionOut,
     SentimentAlertOut,
-    StaffMessageOut,
     StaffOut,
     SurveyFiguresOut,
 )
 from bot.conversation.states import Status
 from bot.errors import ServiceError
 from bot.live.events import STAFF_TOPIC
-from bot.support.accounts import Role
 
-router = APIRouter(prefix="/api/staff", tags=["staff"])
+# Logging in, and the socket (whose token comes in the URL), are open to anyone; every other
+# route is on `router`, which demands a staff token before the route runs. Routes that act as
+# the member still name it (StaffDep): FastAPI resolves it once per request.
+public_router = APIRouter(prefix="/api/staff", tags=["staff"])
+router = APIRouter(prefix="/api/staff", tags=["staff"], dependencies=[Depends(get_staff_member)])
 
 
-@router.post("/login", response_model=LoginOut)
+@public_router.post("/login", response_model=LoginOut)
 def log_in(body: LoginIn, staff: StaffServiceDep) -> LoginOut:
     logged_in = staff.log_in(body.username, body.password)
     return LoginOut(token=logged_in.token, staff=StaffOut.model_validate(logged_in.member))
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def log_out(token: StaffTokenDep, staff: StaffServiceDep) -> None:
     staff.log_out(token)
 
@@ -67,9 +73,7 @@ def accounts(member: StaffDep, staff: StaffServiceDep) -> list[StaffOut]:
 
 @router.post("/accounts", response_model=StaffOut, status_code=status.HTTP_201_CREATED)
 def create_account(body: AccountIn, member: StaffDep, staff: StaffServiceDep) -> StaffOut:
-    created = staff.create_account(
-        body.username, body.password, Role(body.role), body.name, by=member
-    )
+    created = staff.create_account(body.username, body.password, body.role, body.name, by=member)
     return StaffOut.model_validate(created)
 
 
@@ -139,7 +143,7 @@ def typing(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
 
 
 @router.get("/intents", response_model=list[str])
-def intents(member: StaffDep, support: SupportDep) -> list[str]:
+def intents(support: SupportDep) -> list[str]:
     """The intents a correction may name: the model's and the knowledge base's."""
     return sorted(support.known_intents)
 
@@ -153,15 +157,13 @@ def correct_intent(
 
 @router.get("/satisfaction", response_model=SatisfactionOut)
 def satisfaction(
-    member: StaffDep,
-    runtime: RuntimeDep,
+    service: SatisfactionDep,
     by: Literal["day", "intent", "channel", "segment"] = "day",
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> SatisfactionOut:
     """Survey figures (CSAT, NPS, CES) overall and by day, main intent, channel or segment, and
     the model that predicts satisfaction for unrated conversations."""
-    service = runtime.satisfaction
     overall = service.aggregates("all", since, until)
     model = service.model()
     return SatisfactionOut(
@@ -178,28 +180,29 @@ def satisfaction(
 
 @router.get("/dashboard", response_model=DashboardOut)
 def dashboard(
-    member: StaffDep, runtime: RuntimeDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+    dashboard: DashboardDep, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> DashboardOut:
     """The last ``days`` days: satisfaction, resolution without a person, escalations by reason,
     sentiment, top intents and the questions the bot could not answer."""
-    return DashboardOut.model_validate(runtime.dashboard.figures(days))
+    return DashboardOut.model_validate(dashboard.figures(days))
 
 
-@router.websocket("/ws")
-async def staff_socket(websocket: WebSocket, token: str) -> None:
+@public_router.websocket("/ws")
+async def staff_socket(
+    websocket: WebSocket, token: str, staff: StaffServiceDep, events: EventsDep
+) -> None:
     """``{"type": "conversation", "conversation_id": …, "change": …}`` whenever a conversation
     in the queue changes. A bad token closes the socket with code 4401."""
-    runtime = get_runtime(websocket)  # type: ignore[arg-type]
     try:
-        await run_in_threadpool(runtime.staff.authenticate, token)
+        await run_in_threadpool(staff.authenticate, token)
     except ServiceError as error:
         await refuse(websocket, error)
         return
     # The console sends nothing; reading only notices when it goes.
-    await serve_live(websocket, runtime.events, STAFF_TOPIC)
+    await serve_live(websocket, events, STAFF_TOPIC)
 
 
 @router.get("/alerts/sentiment", response_model=SentimentAlertOut)
-def sentiment_alert(member: StaffDep, runtime: RuntimeDep) -> SentimentAlertOut:
+def sentiment_alert(alerts: AlertsDep) -> SentimentAlertOut:
     """Whether negative sentiment across all traffic is well above its recent level."""
-    return SentimentAlertOut.model_validate(runtime.alerts.negative_sentiment())
+    return SentimentAlertOut.model_validate(alerts.negative_sentiment())
