@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.storage.db import safe_url
+from retrieval.errors import CxagentError
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class EventHub:
         """Nothing to release in one process."""
 
 
-class EventHubUnavailable(RuntimeError):
+class EventHubUnavailable(CxagentError, RuntimeError):
     """The Redis server that shares live events between processes cannot be reached."""
 
 
@@ -156,7 +157,8 @@ class RedisEventHub(EventHub):
                 "unset CXAGENT_REDIS_URL to run one server process without it"
             ) from None
         self._lost = threading.Event()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        # redis-py leaves pubsub() unannotated.
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.psubscribe(**{f"{prefix}*": self._heard})
         self._thread = self._pubsub.run_in_thread(
             sleep_time=0.5, daemon=True, exception_handler=self._connection_trouble
