@@ -10,7 +10,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,11 @@ import pytest
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import build_runtime
 from bot.support.accounts import Role
-from tests.conftest import IN_CI
+from tests.helpers.service import IN_CI
 from tests.proxy import CuttableProxy
+from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, LiveService
 
 CHROMIUM = Path(os.environ.get("CXAGENT_TEST_CHROMIUM", "/usr/bin/chromium"))
 REPO = Path(__file__).resolve().parents[2]
@@ -32,8 +32,6 @@ SCREENSHOTS = (
     if os.environ.get("CXAGENT_UPDATE_SCREENSHOTS") == "1"
     else REPO / "var" / "screenshots"
 )
-AGENT_PASSWORD = "correct horse battery"
-ADMIN_PASSWORD = "staple battery horse"
 
 
 def _need_chromium() -> None:
@@ -43,18 +41,6 @@ def _need_chromium() -> None:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
-
-
-@dataclass
-class LiveService:
-    runtime: Runtime
-    port: int
-    proxy: CuttableProxy
-
-    @property
-    def url(self) -> str:
-        """The service as the browser reaches it: through the proxy a test can cut."""
-        return f"http://127.0.0.1:{self.proxy.port}"
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import ADMIN_PASSWORD, LiveService
-from tests.web.test_end_to_end import Console, Widget
+from tests.web.pages import ADMIN_PASSWORD, Console, LiveService, Widget
 
 
 def axe_violations(page: Any) -> list[str]:

@@ -12,52 +12,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bot.storage.models import Message, Survey
-from tests.web.conftest import ADMIN_PASSWORD, AGENT_PASSWORD, LiveService, screenshot
-
-
-class Widget:
-    """The customer's side: the demo page with the widget, as a customer uses it."""
-
-    def __init__(self, page: Any, service: LiveService) -> None:
-        self.page = page
-        page.goto(f"{service.url}/demo")
-        page.get_by_test_id("cx-launcher").click()
-        expect(page.get_by_test_id("cx-panel")).to_be_visible()
-
-    def messages(self, role: str) -> Any:
-        return self.page.locator(f'[data-testid="cx-message"][data-role="{role}"]')
-
-    def send(self, text: str) -> None:
-        self.page.get_by_test_id("cx-input").fill(text)
-        self.page.get_by_test_id("cx-input").press("Enter")
-
-    def says_and_hears(self, text: str) -> str:
-        """Send a message; the bot's answer to it."""
-        answers = self.messages("bot").count()
-        self.send(text)
-        expect(self.messages("bot")).to_have_count(answers + 1)
-        return str(self.messages("bot").last.inner_text())
-
-    @property
-    def conversation_id(self) -> str:
-        return str(self.page.evaluate("window.cxagentWidget.state().conversationId"))
-
-
-class Console:
-    """The staff side: the console, logged in."""
-
-    def __init__(self, page: Any, service: LiveService, username: str, password: str) -> None:
-        self.page = page
-        page.goto(f"{service.url}/console")
-        page.get_by_test_id("login-username").fill(username)
-        page.get_by_test_id("login-password").fill(password)
-        page.get_by_test_id("login-submit").click()
-        expect(page.get_by_test_id("live-status")).to_contain_text("live")
-
-    def queue_row(self, conversation_id: str) -> Any:
-        return self.page.locator(
-            f'[data-testid="queue-row"][data-conversation-id="{conversation_id}"]'
-        )
+from tests.web.conftest import screenshot  # kept in conftest.py with the screenshot settings
+from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, Console, LiveService, Widget
 
 
 def test_a_customer_is_helped_by_the_bot_then_a_person_and_rates_it(

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bot.storage.models import Message
-from tests.web.conftest import LiveService, screenshot
-from tests.web.test_end_to_end import Widget
+from tests.web.conftest import screenshot  # kept in conftest.py with the screenshot settings
+from tests.web.pages import LiveService, Widget
 
 # Long enough for the widget's reconnect back-off after a cut.
 RECONNECT_TIMEOUT_MS = 30_000

@@ -14,8 +14,8 @@ from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Conversation, Customer, Message, utcnow
 from bot.support.accounts import Role
-from tests.conftest import make_settings
 from tests.fakes import FakeEncoder
+from tests.helpers.service import make_settings
 
 
 @pytest.fixture

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from bot.runtime import Runtime
 from bot.storage.models import utcnow
-from tests.bot.api.test_staff_api import client, desk, escalated_conversation, log_in
+from tests.helpers.service import escalated_conversation, log_in
 
-__all__ = ["client", "desk"]  # the fixtures this module borrows
+
+@pytest.fixture
+def client(desk_client: TestClient) -> TestClient:
+    """This module's client talks to the staff desk (tests/bot/conftest.py)."""
+    return desk_client
 
 
 def customer_says(client: TestClient, *texts: str) -> str:

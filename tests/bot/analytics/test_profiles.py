@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from bot.cli import main
 from bot.runtime import Runtime
 from bot.storage.models import Customer, utcnow
-from tests.conftest import STAFF_PASSWORD
+from tests.helpers.service import STAFF_PASSWORD
 
 
 def visit(client: TestClient, external_id: str, texts: list[str], **attributes: Any) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.runtime import Runtime
 from bot.storage.models import Survey
-from tests.conftest import STAFF_PASSWORD
+from tests.helpers.service import STAFF_PASSWORD
 
 
 def chat(client: TestClient, texts: list[str], channel: str = "web") -> tuple[str, dict[str, str]]:

@@ -13,16 +13,20 @@ from fastapi.testclient import TestClient
 from bot.cli import main
 from bot.runtime import Runtime
 from finetune.bundle import NLUBundle
-from tests.bot.api.test_staff_api import client, desk, log_in
-from tests.finetune.test_training import INTENTS, write
-
-__all__ = ["client", "desk"]  # the fixtures this module borrows
+from tests.helpers.service import log_in
+from tests.helpers.training import INTENTS, write
 
 WRONGLY_READ = "I was charged twice for my parcel"  # the fake model reads track_order
 # The tiny training set, its refund examples named as the demo knowledge base's intent.
 BASE_INTENTS = {
     "return_policy" if intent == "refund" else intent: texts for intent, texts in INTENTS.items()
 }
+
+
+@pytest.fixture
+def client(desk_client: TestClient) -> TestClient:
+    """This module's client talks to the staff desk (tests/bot/conftest.py)."""
+    return desk_client
 
 
 def chat_and_correct(client: TestClient) -> None:

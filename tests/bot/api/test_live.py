@@ -12,9 +12,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.runtime import Runtime
 from bot.storage.models import Conversation, Message
-from tests.bot.api.test_staff_api import client, desk, escalated_conversation, log_in
+from tests.helpers.service import escalated_conversation, log_in
 
-__all__ = ["client", "desk"]  # the fixtures this module borrows
+
+@pytest.fixture
+def client(desk_client: TestClient) -> TestClient:
+    """This module's client talks to the staff desk (tests/bot/conftest.py)."""
+    return desk_client
 
 
 def customer_socket(client: TestClient, conversation_id: str, auth: dict[str, str]) -> Any:

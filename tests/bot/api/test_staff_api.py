@@ -3,54 +3,20 @@ over from the bot, replying, handing back and closing, with every action on reco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from bot.app import create_app
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.storage.models import Staff, StaffAction, StaffSession
-from bot.support.accounts import Role
-from tests.conftest import make_settings
-from tests.fakes import FakeReader
-
-PASSWORD = "correct horse battery"
+from tests.helpers.service import STAFF_PASSWORD as PASSWORD
+from tests.helpers.service import escalated_conversation, log_in
 
 
 @pytest.fixture
-def desk(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
-    built = build_runtime(make_settings(database_url, tmp_path, mini_kb_path), encoder=FakeReader())
-    built.staff.create_account("ana", PASSWORD, Role.ADMIN, "Ana Admin")
-    built.staff.create_account("sam", PASSWORD, Role.AGENT, "Sam Support")
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def client(desk: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(desk.settings, desk)) as test_client:
-        yield test_client
-
-
-def log_in(client: TestClient, username: str) -> dict[str, str]:
-    response = client.post("/api/staff/login", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-def escalated_conversation(client: TestClient) -> tuple[str, dict[str, str]]:
-    started = client.post(
-        "/api/conversations", json={"customer": {"name": "Ada", "attributes": {"tier": "gold"}}}
-    ).json()
-    auth = {"Authorization": f"Bearer {started['customer_token']}"}
-    url = f"/api/conversations/{started['conversation_id']}/messages"
-    client.post(url, json={"text": "where is my parcel"}, headers=auth)
-    reply = client.post(url, json={"text": "I want a real person"}, headers=auth).json()["reply"]
-    assert reply["decision"] == "handoff"
-    return started["conversation_id"], auth
+def client(desk_client: TestClient) -> TestClient:
+    """This module's client talks to the staff desk (tests/bot/conftest.py)."""
+    return desk_client
 
 
 def test_passwords_are_hashed_and_wrong_ones_refused_alike(

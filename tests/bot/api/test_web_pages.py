@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.runtime import build_runtime
-from tests.conftest import make_settings
 from tests.fakes import FakeEncoder
+from tests.helpers.service import make_settings
 
 
 def test_the_pages_are_served(client: TestClient) -> None:

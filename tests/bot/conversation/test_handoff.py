@@ -16,8 +16,8 @@ from bot.app import create_app
 from bot.conversation.turn import HANDOFF_REPLY
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Conversation, Escalation, Message
-from tests.conftest import make_settings
 from tests.fakes import FakeReader
+from tests.helpers.service import make_settings
 
 
 @pytest.fixture

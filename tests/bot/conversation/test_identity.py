@@ -11,8 +11,8 @@ from bot.app import create_app
 from bot.conversation.identity import sign_customer_id
 from bot.runtime import build_runtime
 from bot.storage.models import Customer
-from tests.conftest import make_settings
 from tests.fakes import FakeEncoder
+from tests.helpers.service import make_settings
 
 
 def test_a_customer_id_needs_its_signature_when_a_secret_is_set(

@@ -14,8 +14,8 @@ from bot.app import create_app
 from bot.conversation.turn import NOT_SURE_REPLY, OUT_OF_SCOPE_REPLY
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Message
-from tests.conftest import make_settings
 from tests.fakes import FakeReader
+from tests.helpers.service import make_settings
 
 
 @pytest.fixture

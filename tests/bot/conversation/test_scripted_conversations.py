@@ -19,8 +19,8 @@ from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Conversation, Escalation, Message
 from bot.support.accounts import Role
-from tests.conftest import MINI_KB, make_settings
 from tests.fakes import FakeReader
+from tests.helpers.service import MINI_KB, make_settings
 
 PASSWORD = "correct horse battery"
 

@@ -20,8 +20,8 @@ from bot.cli import main
 from bot.live.events import EventHubUnavailable
 from bot.runtime import Runtime, build_runtime
 from bot.support.accounts import Role
-from tests.conftest import IN_CI, STAFF_PASSWORD, make_settings
 from tests.fakes import FakeReader
+from tests.helpers.service import IN_CI, STAFF_PASSWORD, make_settings
 from tests.proxy import CuttableProxy
 
 REDIS_URL = os.environ.get("CXAGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,0 +1,101 @@
+"""The service under test: its settings, the small knowledge base, the staff password, and the
+API steps many tests take (a staff log-in, a conversation escalated to a person)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from bot.config import Settings
+
+POSTGRES_URL = os.environ.get(
+    "CXAGENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+MINI_KB: dict[str, Any] = {
+    "company": "Testshop",
+    "entries": [
+        {
+            "id": "track_order.where",
+            "intent": "track_order",
+            "questions": ["Where is my order?", "Track my parcel", "Has my package shipped yet?"],
+            "answer": "Hi {customer_name}, order {order_id} is on its way.",
+            "fallback": "Your order is on its way; see My Account > Orders.",
+        },
+        {
+            "id": "returns.policy",
+            "intent": "return_policy",
+            "questions": [
+                "What is your return policy?",
+                "Can I return an item?",
+                "How long do I have to send something back?",
+            ],
+            "answer": "You can return items within 30 days.",
+        },
+        {
+            "id": "payment.methods",
+            "intent": "payment_methods",
+            "questions": [
+                "Which payment methods do you accept?",
+                "Can I pay with PayPal?",
+                "Do you take credit cards?",
+            ],
+            "answer": "We accept cards, PayPal and gift cards.",
+        },
+        {
+            "id": "account.password",
+            "intent": "password_reset",
+            "questions": [
+                "I forgot my password",
+                "Reset my password",
+                "Cannot log in to my account password",
+            ],
+            "answer": "We sent a reset link to {email}.",
+            "fallback": "Use 'Forgot password' on the sign-in page to get a reset link.",
+        },
+    ],
+}
+
+
+def make_settings(
+    database_url: str, tmp_path: Path, knowledge_base: Path, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "knowledge_base": knowledge_base,
+        "index_dir": tmp_path / "index",
+        "answer_threshold": 0.3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+STAFF_PASSWORD = "correct horse battery"
+"""The password of the staff accounts the fixtures create."""
+
+
+def log_in(client: TestClient, username: str) -> dict[str, str]:
+    """A staff member's authorisation header (the account's password is STAFF_PASSWORD)."""
+    response = client.post(
+        "/api/staff/login", json={"username": username, "password": STAFF_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def escalated_conversation(client: TestClient) -> tuple[str, dict[str, str]]:
+    """A gold-tier customer's conversation that asked for a person: (its id, the customer's
+    authorisation header)."""
+    started = client.post(
+        "/api/conversations", json={"customer": {"name": "Ada", "attributes": {"tier": "gold"}}}
+    ).json()
+    auth = {"Authorization": f"Bearer {started['customer_token']}"}
+    url = f"/api/conversations/{started['conversation_id']}/messages"
+    client.post(url, json={"text": "where is my parcel"}, headers=auth)
+    reply = client.post(url, json={"text": "I want a real person"}, headers=auth).json()["reply"]
+    assert reply["decision"] == "handoff"
+    return started["conversation_id"], auth

@@ -1,0 +1,72 @@
+"""The browser tests' view of the running service: where it is, the staff passwords, and the
+two sides a person uses, the customer's widget and the staff console, as page objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import expect
+
+from bot.runtime import Runtime
+from tests.proxy import CuttableProxy
+
+AGENT_PASSWORD = "correct horse battery"
+ADMIN_PASSWORD = "staple battery horse"
+
+
+@dataclass
+class LiveService:
+    runtime: Runtime
+    port: int
+    proxy: CuttableProxy
+
+    @property
+    def url(self) -> str:
+        """The service as the browser reaches it: through the proxy a test can cut."""
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+
+class Widget:
+    """The customer's side: the demo page with the widget, as a customer uses it."""
+
+    def __init__(self, page: Any, service: LiveService) -> None:
+        self.page = page
+        page.goto(f"{service.url}/demo")
+        page.get_by_test_id("cx-launcher").click()
+        expect(page.get_by_test_id("cx-panel")).to_be_visible()
+
+    def messages(self, role: str) -> Any:
+        return self.page.locator(f'[data-testid="cx-message"][data-role="{role}"]')
+
+    def send(self, text: str) -> None:
+        self.page.get_by_test_id("cx-input").fill(text)
+        self.page.get_by_test_id("cx-input").press("Enter")
+
+    def says_and_hears(self, text: str) -> str:
+        """Send a message; the bot's answer to it."""
+        answers = self.messages("bot").count()
+        self.send(text)
+        expect(self.messages("bot")).to_have_count(answers + 1)
+        return str(self.messages("bot").last.inner_text())
+
+    @property
+    def conversation_id(self) -> str:
+        return str(self.page.evaluate("window.cxagentWidget.state().conversationId"))
+
+
+class Console:
+    """The staff side: the console, logged in."""
+
+    def __init__(self, page: Any, service: LiveService, username: str, password: str) -> None:
+        self.page = page
+        page.goto(f"{service.url}/console")
+        page.get_by_test_id("login-username").fill(username)
+        page.get_by_test_id("login-password").fill(password)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("live-status")).to_contain_text("live")
+
+    def queue_row(self, conversation_id: str) -> Any:
+        return self.page.locator(
+            f'[data-testid="queue-row"][data-conversation-id="{conversation_id}"]'
+        )
