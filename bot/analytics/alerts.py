@@ -9,6 +9,7 @@ something. A quiet hour with two unhappy customers out of three is not an incide
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,11 +37,14 @@ class SentimentAlert:
 
 
 class AlertService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.sessions = sessions
+        self.clock = clock  # "now", for the windows; tests pass a fixed time
 
-    def negative_sentiment(self, now: datetime | None = None) -> SentimentAlert:
-        now = now or utcnow()
+    def negative_sentiment(self) -> SentimentAlert:
+        now = self.clock()
         with self.sessions() as session:
             recent = _negative_share(session, now - RECENT, now)
             baseline = _negative_share(session, now - RECENT - BASELINE, now - RECENT)

@@ -7,6 +7,7 @@ differ between SQLite and PostgreSQL; a window is at most a few months of one co
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,12 +27,19 @@ TOP_UNANSWERED = 20
 
 
 class DashboardService:
-    def __init__(self, sessions: sessionmaker[Session], satisfaction: SatisfactionService) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        satisfaction: SatisfactionService,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sessions = sessions
         self.satisfaction = satisfaction
+        self.clock = clock  # "now", the end of the window; tests pass a fixed time
 
-    def figures(self, days: int, now: datetime | None = None) -> dict[str, Any]:
-        until = now or utcnow()
+    def figures(self, days: int) -> dict[str, Any]:
+        """The ``days`` up to now: [now - days, now)."""
+        until = self.clock()
         since = until - timedelta(days=days)
         with self.sessions() as session:
             customer_messages = session.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,13 +98,16 @@ def scores(features: dict[str, float], risk: float, reported_churned: bool | Non
 
 
 class ProfileService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.sessions = sessions
+        self.clock = clock  # "now", for days since seen and tenure; tests pass a fixed time
 
     def features(
-        self, session: Session, customer_ids: list[int] | None = None, now: datetime | None = None
+        self, session: Session, customer_ids: list[int] | None = None
     ) -> dict[int, dict[str, float]]:
-        now = now or utcnow()
+        now = self.clock()
         query = select(Customer)
         if customer_ids is not None:
             query = query.where(Customer.id.in_(customer_ids))
@@ -224,7 +228,7 @@ class ProfileService:
                 "auc_default": round(float(roc_auc_score(labels, default)), 3),
                 "auc_fitted": round(float(roc_auc_score(labels, fitted)), 3),
             }
-            _store(session, CHURN_MODEL, weights, metrics)
+            _store(session, CHURN_MODEL, weights, metrics, self.clock())
         self.refresh()
         return {"weights": weights, "metrics": metrics}
 
@@ -263,6 +267,7 @@ class ProfileService:
                     "scale": scale.tolist(),
                 },
                 {"segments": segments},
+                self.clock(),
             )
             return segments
 
@@ -282,13 +287,19 @@ def _describe(centre: np.ndarray) -> str:
     return ", ".join(_WORDS[SEGMENT_FEATURES[i]][int(centre[i] > 0)] for i in strongest)
 
 
-def _store(session: Session, name: str, params: dict[str, Any], metrics: dict[str, Any]) -> None:
+def _store(
+    session: Session,
+    name: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    fitted_at: datetime,
+) -> None:
     row = session.get(FittedModel, name)
     if row is None:
-        row = FittedModel(name=name, params=params, metrics=metrics)
+        row = FittedModel(name=name, params=params, metrics=metrics, fitted_at=fitted_at)
         session.add(row)
     else:
-        row.params, row.metrics, row.fitted_at = params, metrics, utcnow()
+        row.params, row.metrics, row.fitted_at = params, metrics, fitted_at
 
 
 def _number(value: object) -> float:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.analytics.alerts import AlertService
 from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
-from bot.storage.models import Conversation, Customer, Message, utcnow
+from bot.storage.models import Conversation, Customer, Message
 from bot.support.accounts import Role
 from tests.fakes import FakeEncoder
 from tests.helpers.service import make_settings
+
+NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -24,12 +27,14 @@ def runtime(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[R
         make_settings(database_url, tmp_path, mini_kb_path), encoder=FakeEncoder()
     )
     built.staff.create_account("sam", "correct horse battery", Role.AGENT)
+    # The alert's windows end at NOW, whatever the time of the run.
+    built.alerts = AlertService(built.sessions, clock=lambda: NOW)
     yield built
     built.close()
 
 
 def add_messages(runtime: Runtime, hours_ago: float, negative: int, other: int) -> None:
-    when = utcnow() - timedelta(hours=hours_ago)
+    when = NOW - timedelta(hours=hours_ago)
     with runtime.sessions.begin() as session:
         customer = Customer()
         conversation = Conversation(id=uuid.uuid4().hex, customer=customer, token_hash="x" * 64)

@@ -3,11 +3,12 @@ escalations by reason, satisfaction, sentiment, top intents and unanswered quest
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.analytics.dashboard import DashboardService
 from bot.runtime import Runtime
 from bot.storage.models import utcnow
 from tests.helpers.service import escalated_conversation, log_in
@@ -32,6 +33,11 @@ def customer_says(client: TestClient, *texts: str) -> str:
     return str(started["conversation_id"])
 
 
+def dashboard_at(desk: Runtime, moment: datetime) -> DashboardService:
+    """The desk's dashboard with its clock held at ``moment``."""
+    return DashboardService(desk.sessions, desk.satisfaction, clock=lambda: moment)
+
+
 def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -> None:
     customer_says(client, "where is my parcel", "thanks, great")
     customer_says(client, "what is the weather like", "What is the  WEATHER like")
@@ -46,12 +52,15 @@ def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -
     survey = {"csat": 5, "nps": 10, "ces": 6}
     client.post(f"/api/conversations/{escalated}/survey", json=survey, headers=customer)
 
+    # The dashboard's "now": a moment after everything above, held still from here on.
+    now = utcnow()
+    desk.dashboard = dashboard_at(desk, now)
     response = client.get("/api/staff/dashboard?days=7", headers=agent)
     assert response.status_code == 200, response.text
     figures = response.json()
     assert figures["totals"] == {"conversations": 3, "messages": 6, "surveys": 1, "escalations": 1}
     assert figures["resolution"] == {"conversations": 3, "without_person": 2, "share": 2 / 3}
-    today = utcnow().date().isoformat()
+    today = now.date().isoformat()
     assert figures["resolution_by_day"] == [{"day": today, "conversations": 3, "without_person": 2}]
     assert figures["satisfaction"] == [
         {"day": today, "responses": 1, "csat": 100.0, "nps": 100.0, "ces": 6.0}
@@ -72,7 +81,7 @@ def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -
     assert figures["unanswered"][0]["text"].lower().startswith("what is the")
     assert figures["unanswered"][0]["count"] == 2
 
-    later = desk.dashboard.figures(days=1, now=utcnow() + timedelta(days=3))
+    later = dashboard_at(desk, now + timedelta(days=3)).figures(days=1)
     assert later["totals"]["conversations"] == 0 and later["resolution"]["share"] is None
     assert later["satisfaction_overall"] == {"responses": 0, "csat": None, "nps": None, "ces": None}
     assert client.get("/api/staff/dashboard?days=0", headers=agent).status_code == 422
