@@ -10,6 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 from bot.conversation.turn import NOT_SURE_REPLY
 from bot.runtime import Runtime
 from bot.storage.models import Customer, Message
+from tests.helpers.sockets import TimedSocket
 
 
 def start(client: TestClient, **customer: object) -> tuple[str, dict[str, str]]:
@@ -195,7 +196,9 @@ def test_unknown_conversation_and_wrong_or_missing_token(
 def test_websocket_chat_acknowledges_and_replies(client: TestClient, runtime: Runtime) -> None:
     conversation, auth = start(client, name="Di")
     token = auth["Authorization"].removeprefix("Bearer ")
-    with client.websocket_connect(f"/api/conversations/{conversation}/ws?token={token}") as ws:
+    with TimedSocket(
+        client.websocket_connect(f"/api/conversations/{conversation}/ws?token={token}")
+    ) as ws:
         ws.send_json(
             {"type": "message", "text": "where is my order 654321", "client_message_id": "w1"}
         )
@@ -226,7 +229,10 @@ def test_websocket_chat_acknowledges_and_replies(client: TestClient, runtime: Ru
 def test_websocket_refuses_a_wrong_token(client: TestClient) -> None:
     conversation, _ = start(client)
     url = f"/api/conversations/{conversation}/ws?token=wrong"
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url) as ws:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        TimedSocket(client.websocket_connect(url)) as ws,
+    ):
         ws.receive_json()
     assert closed.value.code == 4403
 

@@ -3,8 +3,6 @@ the consoles hear every change to the queue, and a socket dropped mid-message lo
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -13,6 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 from bot.runtime import Runtime
 from bot.storage.models import Conversation, Message
 from tests.helpers.service import escalated_conversation, log_in
+from tests.helpers.sockets import TimedSocket
 
 
 @pytest.fixture
@@ -21,9 +20,11 @@ def client(desk_client: TestClient) -> TestClient:
     return desk_client
 
 
-def customer_socket(client: TestClient, conversation_id: str, auth: dict[str, str]) -> Any:
+def customer_socket(client: TestClient, conversation_id: str, auth: dict[str, str]) -> TimedSocket:
     token = auth["Authorization"].removeprefix("Bearer ")
-    return client.websocket_connect(f"/api/conversations/{conversation_id}/ws?token={token}")
+    return TimedSocket(
+        client.websocket_connect(f"/api/conversations/{conversation_id}/ws?token={token}")
+    )
 
 
 def test_a_person_joining_replying_and_handing_back_reaches_the_customer_live(
@@ -92,7 +93,7 @@ def test_the_console_hears_every_change_to_a_conversation_in_the_queue(
 ) -> None:
     agent = log_in(client, "sam")
     token = agent["Authorization"].removeprefix("Bearer ")
-    with client.websocket_connect(f"/api/staff/ws?token={token}") as console:
+    with TimedSocket(client.websocket_connect(f"/api/staff/ws?token={token}")) as console:
         conversation_id, customer = escalated_conversation(client)
         staff_url = f"/api/staff/conversations/{conversation_id}"
         client.post(
@@ -123,7 +124,7 @@ def test_the_console_socket_needs_a_staff_token(client: TestClient) -> None:
     for token in ("not-a-token", started["customer_token"]):
         with (
             pytest.raises(WebSocketDisconnect) as closed,
-            client.websocket_connect(f"/api/staff/ws?token={token}") as socket,
+            TimedSocket(client.websocket_connect(f"/api/staff/ws?token={token}")) as socket,
         ):
             socket.receive_json()
         assert closed.value.code == 4401
@@ -173,7 +174,7 @@ def test_the_console_hears_the_customer_typing_only_when_people_are_in_it(
     conversation_id = started["conversation_id"]
     auth = {"Authorization": f"Bearer {started['customer_token']}"}
     with (
-        client.websocket_connect(f"/api/staff/ws?token={token}") as console,
+        TimedSocket(client.websocket_connect(f"/api/staff/ws?token={token}")) as console,
         customer_socket(client, conversation_id, auth) as customer,
     ):
         customer.send_json({"type": "typing"})  # the bot has it: nobody to tell
@@ -197,7 +198,7 @@ def test_a_customer_who_ends_the_chat_leaves_the_queue(client: TestClient, desk:
     end = f"/api/conversations/{conversation_id}/end"
     assert client.post(end, headers={"Authorization": "Bearer wrong"}).status_code == 403
     with (
-        client.websocket_connect(f"/api/staff/ws?token={token}") as console,
+        TimedSocket(client.websocket_connect(f"/api/staff/ws?token={token}")) as console,
         customer_socket(client, conversation_id, customer) as socket,
     ):
         assert client.post(end, headers=customer).status_code == 204

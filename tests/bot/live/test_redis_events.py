@@ -4,11 +4,8 @@ database, as behind a load balancer), and what happens when Redis goes away and 
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -22,6 +19,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
 from tests.helpers.service import IN_CI, STAFF_PASSWORD, make_settings
+from tests.helpers.sockets import within
 from tests.proxy import CuttableProxy
 
 REDIS_URL = os.environ.get("CXAGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -73,26 +71,6 @@ def processes(
     a.close()
     b.close()
     proxy.close()
-
-
-def within(socket: Any, seconds: float = 10) -> Any:
-    """The next frame, or a failure instead of a hang when none comes."""
-    frames: queue.Queue[Any] = queue.Queue()
-
-    def read() -> None:
-        try:
-            frames.put(socket.receive_json())
-        except Exception as error:  # handed to the test below
-            frames.put(error)
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        frame = frames.get(timeout=seconds)
-    except queue.Empty:
-        raise AssertionError(f"no frame within {seconds} s") from None
-    if isinstance(frame, Exception):
-        raise frame
-    return frame
 
 
 def staff_auth(client: TestClient) -> dict[str, str]:
