@@ -14,11 +14,13 @@ from typing import Any
 
 import yaml
 
+from retrieval.errors import CxagentError
+
 PRIORITIES = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 SENTIMENTS = frozenset({"negative", "neutral", "positive"})
 
 
-class EscalationRulesError(ValueError):
+class EscalationRulesError(CxagentError, ValueError):
     """The rules file is missing or wrong; the message names the file, the rule and the field."""
 
 
@@ -198,27 +200,30 @@ def load_escalation_rules(path: Path) -> EscalationRules:
             rules.append(_parse_rule(position, item))
         except ValueError as error:
             raise EscalationRulesError(f"{path}: {error}") from None
-    high_value = document.get("high_value", {})
-    if not isinstance(high_value, dict):
-        raise EscalationRulesError(f"{path}: `high_value` must map profile conditions to values")
-    parsed_high_value: dict[str, Any] = {}
-    for condition, value in high_value.items():
-        if condition not in PROFILE_CONDITIONS:
-            raise EscalationRulesError(
-                f"{path}: unknown condition `high_value.{condition}`; "
-                f"allowed: {', '.join(sorted(PROFILE_CONDITIONS))}"
-            )
-        try:
-            parsed_high_value[condition] = CONDITIONS[condition][0](
-                "high_value", f"high_value.{condition}", value
-            )
-        except ValueError as error:
-            raise EscalationRulesError(f"{path}: {error}") from None
+    try:
+        high_value = _parse_high_value(document.get("high_value", {}))
+    except ValueError as error:
+        raise EscalationRulesError(f"{path}: {error}") from None
     names = [rule.name for rule in rules]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise EscalationRulesError(f"{path}: rule name(s) used twice: {', '.join(twice)}")
-    return EscalationRules(tuple(rules), parsed_high_value)
+    return EscalationRules(tuple(rules), high_value)
+
+
+def _parse_high_value(high_value: object) -> dict[str, Any]:
+    """The profile conditions that make a customer high-value (they go to the queue's front)."""
+    if not isinstance(high_value, dict):
+        raise ValueError("`high_value` must map profile conditions to values")
+    parsed: dict[str, Any] = {}
+    for condition, value in high_value.items():
+        if condition not in PROFILE_CONDITIONS:
+            raise ValueError(
+                f"unknown condition `high_value.{condition}`; "
+                f"allowed: {', '.join(sorted(PROFILE_CONDITIONS))}"
+            )
+        parsed[condition] = CONDITIONS[condition][0]("high_value", f"high_value.{condition}", value)
+    return parsed
 
 
 def _parse_rule(position: int, item: object) -> Rule:

@@ -85,18 +85,11 @@ class Thresholds:
     answer: float  # cosine similarity from which retrieval alone answers
 
 
-def decide(
-    text: str,
-    prediction: Prediction | None,
-    hits: list[EntryHit],
-    state: DialogueState,
-    thresholds: Thresholds,
-    slot_only: bool = False,
-) -> Decision:
-    """The bot's move for one customer message. ``hits`` are knowledge-base entries, best first;
-    ``slot_only`` says the message did nothing but give a detail such as an order number."""
-    best = hits[0] if hits else None
-
+def _follow_up(
+    text: str, hits: list[EntryHit], state: DialogueState, slot_only: bool
+) -> Decision | None:
+    """The move when the message answers the bot's last turn: yes to the offer of a person, a
+    choice between the clarifying question's topics, or a detail for the previous answer."""
     if state.offered_person and _YES.match(text):
         return Decision(
             Action.OFFER_PERSON,
@@ -122,6 +115,23 @@ def decide(
                     last.score,
                 )
         return Decision(Action.SLOT_NOTED, "the message only gave a detail; asked what it is for")
+    return None
+
+
+def decide(
+    text: str,
+    prediction: Prediction | None,
+    hits: list[EntryHit],
+    state: DialogueState,
+    thresholds: Thresholds,
+    slot_only: bool = False,
+) -> Decision:
+    """The bot's move for one customer message. ``hits`` are knowledge-base entries, best first;
+    ``slot_only`` says the message did nothing but give a detail such as an order number."""
+    follow_up = _follow_up(text, hits, state, slot_only)
+    if follow_up is not None:
+        return follow_up
+    best = hits[0] if hits else None
 
     if prediction is not None and prediction.out_of_scope:
         return _unanswered(
