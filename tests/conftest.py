@@ -19,6 +19,17 @@ from retrieval.encoder import Encoder
 from tests.fakes import FakeEncoder, FakeReader
 from tests.helpers.service import IN_CI, MINI_KB, POSTGRES_URL, STAFF_PASSWORD, make_settings
 
+# The tests that load or train the real model take longer than the default timeout allows: the
+# first load of the model about 10 s, a training run about 20 s on a 4-core CPU; this leaves room
+# for a slower, busier machine while still stopping a hang.
+REAL_MODEL_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("real_model") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(REAL_MODEL_TIMEOUT))
+
 
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
