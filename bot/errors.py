@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from retrieval.errors import CxagentError
 
-class ServiceError(Exception):
+
+class ServiceError(CxagentError):
     """Base of the errors a caller can act on; ``str(error)`` says what was wrong."""
 
 

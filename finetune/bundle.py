@@ -18,6 +18,7 @@ import torch
 
 from finetune.modeling import MultiTaskModel, load_base, softmax
 from finetune.reading import OOS_LABEL, Prediction
+from retrieval.errors import CxagentError
 
 BUNDLE_FILE = "bundle.json"
 ADAPTER_DIR = "adapter"
@@ -25,7 +26,7 @@ HEADS_FILE = "heads.safetensors"
 FORMAT_VERSION = 1
 
 
-class BundleError(ValueError):
+class BundleError(CxagentError, ValueError):
     """A bundle is missing, incomplete, or does not fit the base model it is loaded onto."""
 
 

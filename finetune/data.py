@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.errors import CxagentError
 
-class DataError(ValueError):
+
+class DataError(CxagentError, ValueError):
     """A data file is missing or malformed; the message names the file, the row and the problem."""
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from retrieval.errors import CxagentError
 from retrieval.inference import run_inference
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def encode_in_length_order(
     return rows if rows is not None else np.empty((0, 0), dtype=np.float32)
 
 
-class ModelNotFound(FileNotFoundError):
+class ModelNotFound(CxagentError, FileNotFoundError):
     pass
 
 

@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 
 from retrieval.encoder import Encoder
+from retrieval.errors import CxagentError
 from retrieval.inference import run_inference
 
 IndexType = Literal["flat", "hnsw", "ivf"]
@@ -26,7 +27,7 @@ METADATA_FILE = "index.json"
 FORMAT_VERSION = 1
 
 
-class RetrievalIndexError(RuntimeError):
+class RetrievalIndexError(CxagentError, RuntimeError):
     pass
 
 

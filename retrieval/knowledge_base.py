@@ -13,10 +13,12 @@ from pathlib import Path
 
 import yaml
 
+from retrieval.errors import CxagentError
+
 SLOTS = frozenset({"customer_name", "order_id", "email"})
 
 
-class KnowledgeBaseError(ValueError):
+class KnowledgeBaseError(CxagentError, ValueError):
     """The knowledge-base file is missing or malformed; the message names file and entry."""
 
 

@@ -11,10 +11,12 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from retrieval.errors import CxagentError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(CxagentError, RuntimeError):
     """The database cannot be reached or used; the message is one line, safe to show."""
 
 
