@@ -7,17 +7,32 @@ package reads ``os.environ``; tests build settings from a plain dict.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO_ROOT / "data"
+from retrieval.errors import CxagentError
+
+
+def _demo_dir() -> Path:
+    # The repository's data/ folder, shipped in the wheel as the package data bot/demo (a
+    # symlink in the source tree): importlib.resources finds it the same way in an editable
+    # install and in an installed wheel, whatever the working directory.
+    demo = files("bot") / "demo"
+    if not isinstance(demo, Path):
+        # Settings hold paths, so the demo must be files on disk, as pip installs them.
+        raise RuntimeError(f"cxagent must be installed as files, not inside {demo}")
+    return demo.resolve()
+
+
+DEMO_DIR = _demo_dir()
+"""The demo company, Brightcart: knowledge base, escalation rules, NLU bundle, test data."""
 ENV_PREFIX = "CXAGENT_"
 
 
-class SettingsError(ValueError):
+class SettingsError(CxagentError, ValueError):
     """The environment holds a setting that is unknown or has a value that is not allowed."""
 
 
@@ -32,10 +47,10 @@ class Settings(BaseModel):
         True, description="Apply database migrations at start-up (off: run `cxagent migrate`)."
     )
     knowledge_base: Path = Field(
-        DATA_DIR / "knowledge_base.yaml", description="Knowledge base: entries, questions, answers."
+        DEMO_DIR / "knowledge_base.yaml", description="Knowledge base: entries, questions, answers."
     )
     escalation_rules: Path = Field(
-        DATA_DIR / "escalation.yaml",
+        DEMO_DIR / "escalation.yaml",
         description="When conversations go to a person: rules checked at start-up.",
     )
     index_dir: Path = Field(Path("var/index"), description="Where the FAISS index is kept.")
@@ -53,7 +68,7 @@ class Settings(BaseModel):
         "or the path of a local Hugging Face / sentence-transformers checkpoint.",
     )
     nlu_bundle: Path | None = Field(
-        DATA_DIR / "models" / "nlu-demo",
+        DEMO_DIR / "models" / "nlu-demo",
         description="NLU model bundle (`cxagent train`): reads every message for intent, "
         "sentiment and out-of-scope, and its encoder serves retrieval; `none` for the plain base "
         "model and retrieval only.",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from bot.config import ENV_PREFIX, REPO_ROOT, Settings
+from bot.config import ENV_PREFIX, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import DATA_DIR
+from bot.config import DEMO_DIR
 from retrieval.knowledge_base import Entry, KnowledgeBaseError, load_knowledge_base
 
 
 def test_the_demo_knowledge_base_is_complete() -> None:
-    knowledge_base = load_knowledge_base(DATA_DIR / "knowledge_base.yaml")
+    knowledge_base = load_knowledge_base(DEMO_DIR / "knowledge_base.yaml")
     assert len(knowledge_base) >= 120
     assert len(knowledge_base.intents) >= 25
     assert all(len(entry.questions) >= 3 for entry in knowledge_base.entries)
@@ -19,8 +19,8 @@ def test_the_demo_knowledge_base_is_complete() -> None:
 
 
 def test_the_heldout_questions_name_real_entries_and_are_not_copies() -> None:
-    knowledge_base = load_knowledge_base(DATA_DIR / "knowledge_base.yaml")
-    with (DATA_DIR / "heldout_questions.csv").open(encoding="utf-8", newline="") as handle:
+    knowledge_base = load_knowledge_base(DEMO_DIR / "knowledge_base.yaml")
+    with (DEMO_DIR / "heldout_questions.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) >= 150
     asked = {q.lower() for entry in knowledge_base.entries for q in entry.questions}

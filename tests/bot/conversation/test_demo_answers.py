@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.config import DATA_DIR, Settings
+from bot.config import DEMO_DIR, Settings
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Message
 
@@ -40,7 +40,7 @@ def last_customer_message(runtime: Runtime) -> Message:
 
 
 def heldout() -> list[dict[str, str]]:
-    with (DATA_DIR / "heldout_questions.csv").open(encoding="utf-8", newline="") as handle:
+    with (DEMO_DIR / "heldout_questions.csv").open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -75,7 +75,7 @@ def test_heldout_questions_get_their_entry_with_slots_filled(demo_client: TestCl
         right += answer["entry_id"] == row["entry_id"]
         assert answer["decision"] in {"intent", "answer", "clarify"}, row
         assert "{" not in answer["text"]
-    # Every tenth held-out question; the full set is measured by `cxagent benchmark retrieval`.
+    # Every tenth held-out question; the full set is measured by `python -m benchmarks.retrieval`.
     assert right >= 0.8 * len(rows)
 
 

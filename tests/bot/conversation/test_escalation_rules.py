@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import DATA_DIR
+from bot.config import DEMO_DIR
 from bot.conversation.escalation import EscalationRulesError, Situation, load_escalation_rules
 
 
@@ -26,7 +26,7 @@ def situation(**changes: Any) -> Situation:
 
 
 def fired(**changes: Any) -> dict[str, str]:
-    rules = load_escalation_rules(DATA_DIR / "escalation.yaml")
+    rules = load_escalation_rules(DEMO_DIR / "escalation.yaml")
     return {firing.rule: firing.why for _, firing in rules.fire(situation(**changes))}
 
 
