@@ -1,0 +1,38 @@
+"""What the commands of every audience share: the handler shape, usage errors, database
+sessions."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeAlias
+
+from bot.config import Settings
+from retrieval.errors import CxagentError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+Handler: TypeAlias = Callable[[Settings, argparse.Namespace], None]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class UsageError(CxagentError, ValueError):
+    """A command's arguments do not fit together."""
+
+
+@contextmanager
+def database_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated if allowed, for a command that works on it
+    (a service's refusal, such as too little data or a short password, is a CxagentError)."""
+    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        check_database(engine)
+        if settings.auto_migrate:
+            migrate(engine)
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
