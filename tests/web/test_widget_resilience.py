@@ -140,7 +140,8 @@ def other_site(service: LiveService, tmp_path: Path) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://localhost:{server.server_address[1]}/index.html"
-    server.shutdown()
+    server.shutdown()  # stops serve_forever; the listening socket stays open until:
+    server.server_close()
 
 
 def test_one_script_tag_embeds_the_themed_widget_on_another_site_and_a_phone(
