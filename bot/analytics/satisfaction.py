@@ -103,9 +103,9 @@ def survey_aggregate(rows: list[Survey]) -> dict[str, Any]:
 
 
 class SatisfactionService:
-    def __init__(self, sessions: sessionmaker[Session], events: EventHub | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], events: EventHub) -> None:
         self.sessions = sessions
-        self.events = events or EventHub()
+        self.events = events
 
     def answer_survey(self, conversation_id: str, answers: SurveyAnswers) -> None:
         """Store a conversation's survey (the caller has checked the customer's token); once."""

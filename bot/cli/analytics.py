@@ -19,9 +19,11 @@ Result = TypeVar("Result")
 
 def cmd_fit_satisfaction(settings: Settings, args: argparse.Namespace) -> None:
     from bot.analytics.satisfaction import SatisfactionService
+    from bot.live.events import EventHub
 
     with database_sessions(settings) as sessions:
-        model = SatisfactionService(sessions).fit()
+        # Fitting announces nothing: a hub of this process's own, with nobody listening.
+        model = SatisfactionService(sessions, EventHub()).fit()
     print(json.dumps({"weights": model.weights, "agreement": model.metrics}, indent=2))
     assert model.metrics is not None
     print(
