@@ -24,14 +24,6 @@ from tests.proxy import CuttableProxy
 from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, LiveService
 
 CHROMIUM = Path(os.environ.get("CXAGENT_TEST_CHROMIUM", "/usr/bin/chromium"))
-REPO = Path(__file__).resolve().parents[2]
-# A test run must not rewrite tracked files: screenshots go to the ignored var/ unless the
-# README's pictures are being renewed on purpose.
-SCREENSHOTS = (
-    REPO / "docs" / "screenshots"
-    if os.environ.get("CXAGENT_UPDATE_SCREENSHOTS") == "1"
-    else REPO / "var" / "screenshots"
-)
 
 
 def _need_chromium() -> None:
@@ -104,9 +96,3 @@ def new_page(browser: Any) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
-
-
-def screenshot(page: Any, name: str) -> None:
-    """Save a screenshot: to docs/screenshots/ with CXAGENT_UPDATE_SCREENSHOTS=1, else to var/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -3,13 +3,24 @@ two sides a person uses, the customer's widget and the staff console, as page ob
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
 from bot.runtime import Runtime
 from tests.proxy import CuttableProxy
+
+REPO = Path(__file__).resolve().parents[2]
+# A test run must not rewrite tracked files: screenshots go to the ignored var/ unless the
+# README's pictures are being renewed on purpose.
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("CXAGENT_UPDATE_SCREENSHOTS") == "1"
+    else REPO / "var" / "screenshots"
+)
 
 AGENT_PASSWORD = "correct horse battery"
 ADMIN_PASSWORD = "staple battery horse"
@@ -70,3 +81,9 @@ class Console:
         return self.page.locator(
             f'[data-testid="queue-row"][data-conversation-id="{conversation_id}"]'
         )
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a screenshot: to docs/screenshots/ with CXAGENT_UPDATE_SCREENSHOTS=1, else to var/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

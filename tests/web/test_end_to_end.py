@@ -12,8 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bot.storage.models import Message, Survey
-from tests.web.conftest import screenshot  # kept in conftest.py with the screenshot settings
-from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, Console, LiveService, Widget
+from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, Console, LiveService, Widget, screenshot
 
 
 def test_a_customer_is_helped_by_the_bot_then_a_person_and_rates_it(

@@ -18,8 +18,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bot.storage.models import Message
-from tests.web.conftest import screenshot  # kept in conftest.py with the screenshot settings
-from tests.web.pages import LiveService, Widget
+from tests.web.pages import LiveService, Widget, screenshot
 
 # Long enough for the widget's reconnect back-off after a cut.
 RECONNECT_TIMEOUT_MS = 30_000
