@@ -415,7 +415,7 @@ def _interpret(spec: ActionSpec, request: _Request, reply: _Reply) -> tuple[Acti
         return _result(spec, Outcome.FAILED, request.values, status, error), False
     try:
         # The API's own values win: it spells the order number as it stores it.
-        text = word(spec.answers.found, {**request.values, **data})
+        text = word(spec.answers.found_template(data), {**request.values, **data})
     except KeyError as error:
         problem = f"answers.found: the API's answer has no {error}"
         return _result(spec, Outcome.FAILED, request.values, status, problem), True

@@ -185,10 +185,28 @@ def backoffs(retries: int) -> list[float]:
     return [0.05 * 2**attempt for attempt in range(retries)]
 
 
+class FoundCases(_Frozen):
+    """Wordings of `found` by the value of one field of the API's answer (an order's status):
+    "in_transit" and "delivered" are different sentences, not one with a status code in it."""
+
+    field: str = Field(pattern=_NAME)
+    when: dict[str, str] = Field(min_length=1)
+
+    @field_validator("when")
+    @classmethod
+    def _parse(cls, templates: dict[str, str]) -> dict[str, str]:
+        for value, template in templates.items():
+            problem = _check_template(template, None)
+            if problem:
+                raise ValueError(f"{value}: {problem}")
+        return templates
+
+
 class Answers(_Frozen):
     """How each outcome is worded for the customer."""
 
-    found: str
+    found: str  # and the wording when no case of `found_cases` fits
+    found_cases: FoundCases | None = None
     not_found: str
     failed: str
     not_allowed: str
@@ -201,6 +219,14 @@ class Answers(_Frozen):
             raise ValueError(problem)
         return template
 
+    def found_template(self, data: Mapping[str, Any]) -> str:
+        """The wording of `found` for this answer of the API."""
+        if self.found_cases is not None:
+            value = data.get(self.found_cases.field)
+            if isinstance(value, str) and value in self.found_cases.when:
+                return self.found_cases.when[value]
+        return self.found
+
 
 class ActionSpec(_Frozen):
     """One action: when it triggers, what it needs, what it calls and how it answers."""
@@ -209,6 +235,10 @@ class ActionSpec(_Frozen):
     description: str
     intents: tuple[str, ...] = ()
     entries: tuple[str, ...] = ()
+    # Entries that trigger the action only when the conversation already knows all its slots: a
+    # follow-up about the order in hand ("when will it arrive?"), which without one is a general
+    # question the knowledge base answers.
+    follow_ups: tuple[str, ...] = ()
     slots: tuple[SlotSpec, ...] = ()
     call: HttpCall
     answers: Answers
@@ -274,6 +304,7 @@ class ActionCatalog(_Frozen):
             names.add(action.name)
             triggers = [("intents", i) for i in action.intents]
             triggers += [("entries", e) for e in action.entries]
+            triggers += [("follow_ups", e) for e in action.follow_ups]
             for trigger in triggers:
                 owner = owners.setdefault(trigger, action.name)
                 if owner != action.name:
@@ -296,6 +327,9 @@ class ActionCatalog(_Frozen):
 
     def for_entry(self, entry_id: str) -> ActionSpec | None:
         return self._by_entry.get(entry_id)
+
+    def for_follow_up(self, entry_id: str) -> ActionSpec | None:
+        return next((a for a in self.actions if entry_id in a.follow_ups), None)
 
     def get(self, name: str) -> ActionSpec | None:
         return next((a for a in self.actions if a.name == name), None)

@@ -257,10 +257,12 @@ def test_the_demo_catalogue_loads_and_its_triggers_exist() -> None:
         "return_status",
         "cancel_order",
         "start_return",
+        "verify_customer",
     )
     knowledge_base = load_knowledge_base(DEMO_DIR / "knowledge_base.yaml")
     for spec in catalog.actions:
         assert set(spec.entries) <= {entry.id for entry in knowledge_base.entries}, spec.name
+        assert set(spec.follow_ups) <= {entry.id for entry in knowledge_base.entries}, spec.name
         assert set(spec.intents) <= set(knowledge_base.intents), spec.name
         assert spec.slot("order_id") is not None
     order_status = catalog.for_intent("track_order")
@@ -276,7 +278,8 @@ def test_the_demo_catalogue_loads_and_its_triggers_exist() -> None:
 def test_the_demo_slots_take_their_examples() -> None:
     for spec in load_actions(DEMO_DIR / "actions.yaml").actions:
         for slot in spec.slots:
-            assert slot.parse(slot.example) == slot.example.upper(), (spec.name, slot.name)
+            expected = slot.example.upper() if slot.normalise == "upper" else slot.example
+            assert slot.parse(slot.example) == expected, (spec.name, slot.name)
 
 
 def test_an_action_spec_can_be_built_in_code() -> None:
