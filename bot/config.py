@@ -103,13 +103,33 @@ class Settings(BaseModel):
         description="Redis (redis://host:6379/0) that shares live events between several server "
         "processes; unset: one process, events stay in it.",
     )
+    actions: Path | None = Field(
+        DEMO_DIR / "actions.yaml",
+        description="What the bot may look up and do in the company's own systems (YAML, see "
+        "docs/actions.md); checked at start-up; `none` for no actions.",
+    )
+    company_api_url: str | None = Field(
+        None,
+        description="Base URL of the company's API that actions call (https://shop.example.com/"
+        "api); unset: the demo shop's own API, started beside the service on a free local port.",
+    )
+    company_api_token: SecretStr = Field(
+        SecretStr("brightcart-demo-token"),
+        description="Bearer token actions send to the company's API; the default fits the demo "
+        "shop only.",
+    )
+    demo_shop_dir: Path = Field(
+        Path("var/demo-shop"),
+        description="Where the demo shop keeps its orders (a SQLite file seeded from the demo "
+        "data) when the service starts it.",
+    )
     host: str = Field("127.0.0.1", description="Address `cxagent serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `cxagent serve` listens on.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level."
     )
 
-    @field_validator("nlu_bundle", mode="before")
+    @field_validator("nlu_bundle", "actions", mode="before")
     @classmethod
     def _none_means_no_bundle(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in {"", "none"} else value
@@ -119,6 +139,17 @@ class Settings(BaseModel):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("company_api_url", mode="before")
+    @classmethod
+    def _http_url_or_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.startswith(("http://", "https://")):
+                raise ValueError(f"{value!r} is not an http(s) URL")
+            return value.rstrip("/")
         return value
 
     @field_validator("redis_url", mode="before")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actions.runner import ActionRunner
+from bot.actions.spec import ActionCatalog, load_actions
 from bot.analytics.alerts import AlertService
 from bot.analytics.dashboard import DashboardService
 from bot.analytics.profiles import ProfileService
@@ -48,8 +50,12 @@ class Runtime:
     alerts: AlertService
     events: EventHub
     dashboard: DashboardService
+    # Calls the company's API for actions; None without actions or without the API's address.
+    runner: ActionRunner | None
 
     def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
         self.events.close()
         self.engine.dispose()
 
@@ -68,6 +74,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         events = RedisEventHub(settings.redis_url) if settings.redis_url else EventHub()
         knowledge_base = load_knowledge_base(settings.knowledge_base)
         rules = load_escalation_rules(settings.escalation_rules)
+        actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
         if encoder is None:
             encoder = served_encoder(settings)
         if isinstance(encoder, BundleEncoder):
@@ -86,6 +93,16 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         engine.dispose()
         raise
     sessions = create_session_factory(engine)
+    runner = (
+        ActionRunner(settings.company_api_url, settings.company_api_token.get_secret_value())
+        if settings.company_api_url and actions.actions
+        else None
+    )
+    if actions.actions and runner is None:
+        logger.warning(
+            "actions are configured but no company API (CXAGENT_COMPANY_API_URL): they will "
+            "answer that they cannot be used; `cxagent serve` starts the demo shop's API"
+        )
     chat = ChatService(
         sessions=sessions,
         retriever=retriever,
@@ -96,6 +113,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         identity_secret=(
             settings.identity_secret.get_secret_value() if settings.identity_secret else None
         ),
+        actions=actions,
+        runner=runner,
         profiles=ProfileService(sessions),
         events=events,
     )
@@ -130,6 +149,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         AlertService(sessions),
         events,
         DashboardService(sessions, satisfaction),
+        runner,
     )
 
 

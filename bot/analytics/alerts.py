@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation.states import Status
 from bot.messages import MessageRole
-from bot.storage.models import Conversation, Message, utcnow
+from bot.storage.models import ActionCall, Conversation, Message, utcnow
 
 RECENT = timedelta(hours=1)
 BASELINE = timedelta(days=7)
@@ -81,6 +81,11 @@ class AlertService:
             messages = dict(
                 session.execute(select(Message.role, func.count()).group_by(Message.role)).all()
             )
+            action_calls = session.execute(
+                select(ActionCall.action, ActionCall.outcome, func.count())
+                .group_by(ActionCall.action, ActionCall.outcome)
+                .order_by(ActionCall.action, ActionCall.outcome)
+            ).all()
         lines = [
             "# HELP cxagent_negative_sentiment_alert 1 when negative sentiment is well above its "
             "recent level",
@@ -102,6 +107,13 @@ class AlertService:
             *(
                 f'cxagent_messages_total{{role="{role}"}} {messages.get(role, 0)}'
                 for role in MessageRole
+            ),
+            "# HELP cxagent_action_calls_total Calls actions made to the company's API, by "
+            "action and outcome",
+            "# TYPE cxagent_action_calls_total counter",
+            *(
+                f'cxagent_action_calls_total{{action="{action}",outcome="{outcome}"}} {count}'
+                for action, outcome, count in action_calls
             ),
         ]
         return "\n".join(lines) + "\n"

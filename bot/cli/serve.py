@@ -3,20 +3,75 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
+from typing import TYPE_CHECKING
 
-from bot.cli.common import Commands
-from bot.config import Settings
+from bot.cli.common import Commands, UsageError
+from bot.config import DEMO_DIR, Settings
+
+if TYPE_CHECKING:
+    from bot.demo_shop.server import DemoShop
+    from bot.runtime import Runtime
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.runtime import build_runtime
+
+    shop_port = None
+    if settings.actions is not None and settings.company_api_url is None:
+        # The embedded default: the demo company's own API, a system apart that the bot reaches
+        # over HTTP as it would a real company's. It starts once the bot's own start-up checks
+        # (database, Redis, model) have passed, so that their errors stay one line.
+        shop_port = free_port()
+        settings = settings.model_copy(update={"company_api_url": f"http://127.0.0.1:{shop_port}"})
+    runtime = build_runtime(settings)
+    shop = None
+    try:
+        if shop_port is not None:
+            shop = start_demo_shop(settings, shop_port)
+            print(
+                f"The demo shop's API (Brightcart's orders) answers at {shop.url}", file=sys.stderr
+            )
+        serve(settings, runtime, args)
+    finally:
+        runtime.close()
+        if shop is not None:
+            shop.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def start_demo_shop(settings: Settings, port: int) -> DemoShop:
+    from bot.demo_shop.server import ShopStartError
+    from bot.demo_shop.server import start_demo_shop as start
+    from bot.demo_shop.store import ShopDataError
+
+    settings.demo_shop_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return start(
+            host="127.0.0.1",
+            port=port,
+            data_file=DEMO_DIR / "shop" / "orders.yaml",
+            db_path=settings.demo_shop_dir / "shop.db",
+            api_token=settings.company_api_token.get_secret_value(),
+        )
+    except (ShopStartError, ShopDataError) as error:
+        # The shop stands apart from cxagent and knows nothing of its errors.
+        raise UsageError(f"the demo shop could not start: {error}") from None
+
+
+def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> None:
     import uvicorn
 
     from bot.app import create_app
-    from bot.runtime import build_runtime
     from bot.support.accounts import FIRST_ADMIN
 
-    runtime = build_runtime(settings)
     first_password = runtime.staff.ensure_first_admin()
     if first_password is not None:
         print(
@@ -24,16 +79,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             "Log in to the console at /console and set a new password under Staff.",
             file=sys.stderr,
         )
-    app = create_app(settings, runtime)
-    try:
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level,
-        )
-    finally:
-        runtime.close()
+    uvicorn.run(
+        create_app(settings, runtime),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level,
+    )
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:

@@ -41,6 +41,19 @@ _YES = re.compile(
 )
 
 
+_NO = re.compile(
+    r"^\s*(no|nope|nah|don'?t|do not|cancel|stop|not now|never ?mind)\b", re.IGNORECASE
+)
+
+
+def is_yes(text: str) -> bool:
+    return _YES.match(text) is not None
+
+
+def is_no(text: str) -> bool:
+    return _NO.match(text) is not None
+
+
 @dataclass(frozen=True)
 class DialogueState:
     """What the conversation remembers between turns (stored as JSON on the conversation)."""
@@ -53,6 +66,15 @@ class DialogueState:
     # A returning customer's topic the last conversation left unanswered, mentioned once when
     # they greet the bot.
     open_topic: str | None = None
+    # A form in progress (bot/conversation/forms.py): the action waiting for a detail, the slot
+    # asked for, and whether it was asked a second time already.
+    pending_action: str | None = None
+    asked_slot: str | None = None
+    asked_again: bool = False
+    confirming: bool = False  # a write action said what it will do and waits for a yes
+    # The customer id the company's API gave for an order number and its e-mail address: the
+    # customer proved who they are in this conversation.
+    proven_customer_id: str | None = None
 
     @classmethod
     def of(cls, stored: dict[str, Any] | None) -> DialogueState:

@@ -11,33 +11,49 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from bot.actions.runner import ActionResult, answer_text
+from bot.actions.runner import Outcome as ActionOutcome
+from bot.actions.spec import ActionCatalog, ActionSpec
 from bot.conversation.escalation import EscalationRules
+from bot.conversation.forms import VERIFY_ACTION, ActionRequest
 from bot.conversation.identity import CustomerIdentity, check_signature
 from bot.conversation.policy import SMALL_TALK, DialogueState, Thresholds
 from bot.conversation.redaction import redact
 from bot.conversation.states import BOT_SILENT, Status, move
 from bot.conversation.turn import (
+    ACTION_FAILED,
     HANDOFF,
     Heard,
     Outcome,
     Reading,
     TurnContext,
     admit,
+    answered,
     conversation_changes,
+    escalate,
     hear,
+    not_allowed,
     respond,
 )
 from bot.errors import Forbidden, NotFound
 from bot.live.events import STAFF_TOPIC, EventHub
 from bot.messages import MessageRole, MessageView
-from bot.storage.models import Conversation, Customer, Escalation, Message, Staff, utcnow
+from bot.storage.models import (
+    ActionCall,
+    Conversation,
+    Customer,
+    Escalation,
+    Message,
+    Staff,
+    utcnow,
+)
 from finetune.reading import OOS_LABEL, MessageReader
 from retrieval.inference import run_inference
 from retrieval.retriever import Retriever
@@ -54,9 +70,21 @@ TYPING_EVERY = 2.0
 # Intents that are no topic to come back to.
 NOT_A_TOPIC = SMALL_TALK | {"human_agent", OOS_LABEL}
 # Where a conversation can end with the customer's question still open.
-UNRESOLVED = frozenset({"not_sure", "out_of_scope", "offer_person", HANDOFF})
+UNRESOLVED = frozenset({"not_sure", "out_of_scope", "offer_person", HANDOFF, ACTION_FAILED})
 # How far down the ranking an intent's own entries (and a clarification's options) are looked for.
 SEARCH_DEPTH = 50
+
+
+class ActionCaller(Protocol):
+    """Calls the company's API for an action (bot.actions.runner.ActionRunner)."""
+
+    def run(
+        self,
+        spec: ActionSpec,
+        slots: Mapping[str, str],
+        customer_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> ActionResult: ...
 
 
 class ProfileRefresher(Protocol):
@@ -101,13 +129,16 @@ class ChatService:
         rules: EscalationRules,
         max_message_chars: int,
         identity_secret: str | None,
+        actions: ActionCatalog,
+        runner: ActionCaller | None,
         profiles: ProfileRefresher,
         events: EventHub,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``nlu`` None: no NLU bundle, retrieval alone answers; ``identity_secret`` None:
-        customer ids from the site are taken unsigned; ``clock`` (seconds, monotonic) paces the
-        typing notices."""
+        customer ids from the site are taken unsigned (and never given to the company's API);
+        ``runner`` None: no company API, so actions answer that they cannot be used; ``clock``
+        (seconds, monotonic) paces the typing notices."""
         self.sessions = sessions
         self.retriever = retriever
         self.nlu = nlu
@@ -115,6 +146,8 @@ class ChatService:
         self.rules = rules
         self.max_message_chars = max_message_chars
         self.identity_secret = identity_secret
+        self.actions = actions
+        self.runner = runner
         self.profiles = profiles
         self.events = events
         self.clock = clock
@@ -226,12 +259,19 @@ class ChatService:
             earlier = self._earlier_turn(session, conversation_id, client_message_id)
             if earlier is not None:
                 return earlier
-            context = turn_context(conversation)
+            context = turn_context(conversation, self.identity_secret)
             heard = hear(text, context)
             reading = self.read(heard.redacted)
             outcome = respond(
-                heard, reading, context, self.thresholds, self.retriever.knowledge_base, self.rules
+                heard,
+                reading,
+                context,
+                self.thresholds,
+                self.retriever.knowledge_base,
+                self.actions,
             )
+            outcome = self.act(outcome, context)
+            outcome = escalate(outcome, heard, reading, context, self.rules)
             turn = record(session, context, heard, reading, outcome, client_message_id, started)
         self.announce(context, outcome)
         return turn
@@ -246,6 +286,60 @@ class ChatService:
             return Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH))
 
         return run_inference(work)
+
+    def act(self, outcome: Outcome, context: TurnContext) -> Outcome:
+        """Run the action the turn asked for against the company's API, on the runner's own
+        event loop (never the model's thread), within the action's time budget. The API is
+        given the customer's id only as the site vouched for it or as the customer proved it
+        (an order number and its e-mail address), so nothing of one customer's is said to
+        another; a proof that does not match reads as "not found"."""
+        request = outcome.action
+        if request is None:
+            return outcome
+        if self.runner is None:
+            return answered(outcome, not_allowed(request))
+        customer_id = context.verified_customer_id
+        if customer_id is None:
+            customer_id, unproven = self._proven(request)
+            if unproven is not None:
+                return answered(outcome, unproven)
+            outcome = replace(
+                outcome, dialogue=replace(outcome.dialogue, proven_customer_id=customer_id)
+            )
+        # The same request in the same conversation is the same change: a resend, or a retry
+        # after a lost answer, runs once at the company's API.
+        key = hashlib.sha256(
+            f"{context.conversation_id}:{request.spec.name}:{sorted(request.slots.items())}".encode()
+        ).hexdigest()[:32]
+        result = self.runner.run(
+            request.spec,
+            request.slots,
+            customer_id=customer_id,
+            idempotency_key=key if request.spec.writes else None,
+        )
+        return answered(outcome, result)
+
+    def _proven(self, request: ActionRequest) -> tuple[str | None, ActionResult | None]:
+        """The customer id the company's API gives for the customer's proof, or the result to
+        answer with instead (not allowed without a way to prove it, not found for a proof that
+        does not match, failed when the API is away)."""
+        verify = self.actions.get(VERIFY_ACTION)
+        if verify is None or self.runner is None or not request.proof:
+            return None, not_allowed(request)
+        check = self.runner.run(verify, request.proof, customer_id=None)
+        customer_id = check.data.get("customer_id") if check.outcome == "found" else None
+        if isinstance(customer_id, str) and customer_id:
+            return customer_id, None
+        outcome = ActionOutcome.FAILED if check.outcome == "failed" else ActionOutcome.NOT_FOUND
+        text = answer_text(request.spec, outcome, request.slots)
+        return None, ActionResult(
+            request.spec.name,
+            outcome,
+            text,
+            status_code=check.status_code,
+            latency_ms=check.latency_ms,
+            error=f"proof of identity: {check.outcome}",
+        )
 
     def announce(self, context: TurnContext, outcome: Outcome) -> None:
         """Tell the consoles (and, for a new status, the customer's sockets) what the turn
@@ -334,17 +428,22 @@ class ChatService:
             )
 
 
-def turn_context(conversation: Conversation) -> TurnContext:
+def turn_context(conversation: Conversation, identity_secret: str | None) -> TurnContext:
     customer = conversation.customer
+    # With an identity secret, every external id was checked against its signature when the
+    # conversation started; without one, nobody vouched for it.
+    vouched = customer.external_id if identity_secret is not None else None
+    dialogue = DialogueState.of(conversation.dialogue)
     return TurnContext(
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,
         status=Status(conversation.status),
         slots=conversation.slots,
-        dialogue=DialogueState.of(conversation.dialogue),
+        dialogue=dialogue,
         customer_name=customer.name,
         customer_email=customer.email,
         facts=profile_facts(customer),
+        verified_customer_id=vouched or dialogue.proven_customer_id,
     )
 
 
@@ -386,6 +485,18 @@ def record(
         reply_id = _insert(session, context, reply, reply_to_id=message.id)
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         reply = replace(reply, id=reply_id, text=outcome.reply.text)
+    if outcome.result is not None:
+        session.execute(
+            insert(ActionCall).values(
+                conversation_id=context.conversation_id,
+                message_id=message.id,
+                action=outcome.result.action,
+                outcome=outcome.result.outcome,
+                status_code=outcome.result.status_code,
+                latency_ms=outcome.result.latency_ms,
+                error=outcome.result.error,
+            )
+        )
     if outcome.handoff is not None:
         session.execute(
             insert(Escalation).values(

@@ -1,10 +1,11 @@
 """One customer message, as named steps that take and return values.
 
-    admit → hear → read → respond (decide, word, escalate) → record → announce
+    admit → hear → read → respond (decide, a form, word) → act → escalate → record → announce
 
-`ChatService.post_message` (bot/conversation/service.py) runs them in that order; admit, record
-and announce touch the database or the live events there, and every step in this module is
-pure, so each is tested without a database (tests/bot/conversation/test_turn.py).
+`ChatService.post_message` (bot/conversation/service.py) runs them in that order; admit, act,
+record and announce touch the database, the company's API or the live events there, and every
+step in this module is pure, so each is tested without a database
+(tests/bot/conversation/test_turn.py).
 
 Which text each step sees, and why:
 
@@ -16,6 +17,8 @@ Which text each step sees, and why:
 |          |          | it, and a model retrained on exported messages saw the same text      |
 | decide   | raw      | "my e-mail is …" is a slot-only message only while the address is in  |
 |          |          | it; "yes" and "the second one" are read as typed                      |
+| act      | slots    | the company's API gets the slot values a form collected (an order     |
+|          |          | number, which redaction keeps) and the verified customer id only     |
 | escalate | raw      | the rules match the customer's own words ("lawyer")                   |
 | record   | redacted | nothing personal is logged, the bot's reply included (an answer may  |
 |          |          | carry the customer's own e-mail address)                              |
@@ -25,11 +28,22 @@ Which text each step sees, and why:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from bot.actions.runner import ActionResult, answer_text
+from bot.actions.runner import Outcome as ActionOutcome
+from bot.actions.spec import ActionCatalog
 from bot.conversation.escalation import PRIORITIES, EscalationRules, Situation
+from bot.conversation.forms import (
+    ActionRequest,
+    Ask,
+    form_move,
+    learnt_slots,
+    proof_slots,
+    state_after,
+)
 from bot.conversation.policy import (
     ANSWERING,
     Action,
@@ -64,8 +78,12 @@ HANDOFF_REPLY = (
     "so you won't need to repeat yourself."
 )
 OPEN_TOPIC_REPLY = ' Last time you asked "{topic}". Is that sorted now?'
-# The decision stored with a reply that hands the conversation to people.
-HANDOFF = "handoff"
+OFFER_PERSON_AFTER_ACTION = "Would you like me to connect you with a person?"
+# The decisions stored with replies that are not the policy's own (bot/conversation/policy.py).
+HANDOFF = "handoff"  # the conversation is handed to people
+FORM = "form"  # a form asks for a detail, or a write action asks for a yes
+ACTION = "action"  # the company's API answered (found or not found)
+ACTION_FAILED = "action_failed"  # the API failed, or the customer may not use the action
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,9 @@ class TurnContext:
     customer_name: str | None
     customer_email: str | None
     facts: Mapping[str, Any]  # what escalation rules and answer variants may ask of the customer
+    # The customer's id as the company's site vouched for it (signed), which actions give the
+    # company's API; None for anonymous visitors and for ids nobody signed.
+    verified_customer_id: str | None = None
 
     @property
     def bot_silent(self) -> bool:
@@ -152,6 +173,12 @@ class Outcome:
     reply: BotReply | None  # None while the bot is silent (a person is waited for or has it)
     handoff: Handoff | None
     dialogue: DialogueState  # what the conversation remembers after this message
+    action: ActionRequest | None = None  # an action to run before the reply is final (act)
+    result: ActionResult | None = None  # what the action's call gave, to record
+    slots: Mapping[str, str] = field(default_factory=dict)  # what a form learnt, to keep
+    # The message answered the bot's own question (a detail, a yes or a no): what the model
+    # reads as its intent ("yes please" as asking for a person) means nothing then.
+    answered_form: bool = False
 
 
 def admit(text: str, max_chars: int) -> str:
@@ -196,10 +223,10 @@ def respond(
     context: TurnContext,
     thresholds: Thresholds,
     knowledge_base: KnowledgeBase,
-    rules: EscalationRules,
+    actions: ActionCatalog,
 ) -> Outcome:
-    """Decide and word the bot's reply, then let the rules hand the conversation to people;
-    while people have it, only note the customer's mood."""
+    """Decide and word the bot's reply, or go on with a form (ask for a detail, ask for a yes,
+    or an action to run); while people have the conversation, only note the customer's mood."""
     if context.bot_silent:
         return Outcome(None, None, observed(context.dialogue, reading.sentiment))
     decision = decide(
@@ -212,8 +239,47 @@ def respond(
     )
     after = next_state(context.dialogue, decision, reading.sentiment)
     reply = word(decision, heard, context, knowledge_base)
-    reply, handoff = escalate(reply, after, heard, reading, context, rules)
-    return Outcome(reply, handoff, after)
+    proof = proof_slots(actions, vouched_for=context.verified_customer_id is not None)
+    email = heard.known.get("email")
+    known = {**heard.slots, **({"email": email} if proof and email else {})}
+    move = form_move(decision, heard.text, context.dialogue, known, actions, proof, context.slots)
+    after = state_after(after, move)
+    if move is None:
+        return Outcome(reply, None, after)
+    if not (isinstance(move, Ask) and move.again):
+        after = replace(after, fallbacks=0)  # the bot understood: it is going on with a form
+    learnt = learnt_slots(move)
+    answered_form = context.dialogue.pending_action == move.spec.name
+    if isinstance(move, ActionRequest):
+        why = f"action {move.spec.name} with {dict(move.slots)}"
+        reply = replace(reply, decision=ACTION, reason=why)
+        return Outcome(reply, None, after, move, slots=learnt, answered_form=answered_form)
+    why = f"form {move.spec.name}: {type(move).__name__.lower()}"
+    reply = replace(reply, text=move.text, decision=FORM, reason=why)
+    return Outcome(reply, None, after, slots=learnt, answered_form=answered_form)
+
+
+def not_allowed(request: ActionRequest) -> ActionResult:
+    """The result of an action this customer may not use (nobody vouched for who they are), made
+    without calling the company's API."""
+    spec = request.spec
+    text = answer_text(spec, ActionOutcome.NOT_ALLOWED, request.slots)
+    return ActionResult(spec.name, ActionOutcome.NOT_ALLOWED, text, error="no verified customer")
+
+
+def answered(outcome: Outcome, result: ActionResult) -> Outcome:
+    """The reply worded from the action's result; when the company's API failed or the customer
+    may not use the action, a person is offered (a "yes" next takes it)."""
+    assert outcome.reply is not None
+    text, decision, dialogue = result.text, ACTION, outcome.dialogue
+    if result.outcome in (ActionOutcome.FAILED, ActionOutcome.NOT_ALLOWED):
+        text = f"{text} {OFFER_PERSON_AFTER_ACTION}"
+        decision = ACTION_FAILED
+        dialogue = replace(dialogue, offered_person=True)
+    status = f", HTTP {result.status_code}" if result.status_code is not None else ""
+    why = f"action {result.action}: {result.outcome}{status}, {result.latency_ms:.0f} ms"
+    reply = replace(outcome.reply, text=text, decision=decision, reason=why)
+    return replace(outcome, reply=reply, dialogue=dialogue, result=result)
 
 
 def word(
@@ -259,27 +325,32 @@ def reply_text(
 
 
 def escalate(
-    reply: BotReply,
-    after: DialogueState,
+    outcome: Outcome,
     heard: Heard,
     reading: Reading,
     context: TurnContext,
     rules: EscalationRules,
-) -> tuple[BotReply, Handoff | None]:
-    """The reply, or the hand-over to people when a rule fires, naming every rule that did."""
+) -> Outcome:
+    """The outcome, or the hand-over to people when a rule fires, naming every rule that did."""
+    if outcome.reply is None:
+        return outcome
     fired = rules.fire(
         Situation(
             text=heard.text,
-            intent=reading.prediction.intent if reading.prediction else None,
+            intent=(
+                reading.prediction.intent
+                if reading.prediction and not outcome.answered_form
+                else None
+            ),
             sentiment=reading.sentiment,
-            accepted_person=reply.accepted_person,
-            negative_streak=after.negative_streak,
-            fallbacks=after.fallbacks,
+            accepted_person=outcome.reply.accepted_person,
+            negative_streak=outcome.dialogue.negative_streak,
+            fallbacks=outcome.dialogue.fallbacks,
             profile=dict(context.facts),
         )
     )
     if not fired:
-        return reply, None
+        return outcome
     top = max((rule for rule, _ in fired), key=lambda rule: PRIORITIES[rule.priority])
     handoff = Handoff(
         queue=top.queue,
@@ -289,7 +360,11 @@ def escalate(
         firings=tuple({"rule": firing.rule, "why": firing.why} for _, firing in fired),
     )
     why = "escalated: " + "; ".join(f"{f.rule} ({f.why})" for _, f in fired)
-    return replace(reply, text=HANDOFF_REPLY, decision=HANDOFF, reason=why), handoff
+    reply = replace(outcome.reply, text=HANDOFF_REPLY, decision=HANDOFF, reason=why)
+    # Whatever form was going on, people take it from here.
+    return replace(
+        outcome, reply=reply, handoff=handoff, dialogue=state_after(outcome.dialogue, None)
+    )
 
 
 def conversation_changes(
@@ -297,8 +372,10 @@ def conversation_changes(
 ) -> dict[str, Any]:
     """The conversation's columns to write after the turn."""
     changes: dict[str, Any] = {"last_message_at": now, "dialogue": outcome.dialogue.stored()}
-    if heard.slots != context.slots:
-        changes["slots"] = dict(heard.slots)
+    # What a form learnt is kept too: "when will it arrive?" next uses the same order.
+    slots = {**heard.slots, **outcome.slots}
+    if slots != context.slots:
+        changes["slots"] = slots
     status = context.status
     if outcome.reply is not None and status == Status.CLOSED:
         # The customer wrote to a closed conversation: the bot takes it up again.

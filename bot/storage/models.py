@@ -225,3 +225,20 @@ class FittedModel(Base):
     params: Mapped[dict[str, Any]] = mapped_column()
     metrics: Mapped[dict[str, Any]] = mapped_column()
     fitted_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ActionCall(Base):
+    """One call an action made to the company's API, for the console and /metrics: what, how it
+    ended and how long it took; never the secrets or the response's personal data."""
+
+    __tablename__ = "action_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # found | not_found | failed | not_allowed
+    status_code: Mapped[int | None] = mapped_column()
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.real_model
 
 @pytest.fixture
 def demo_runtime(served_encoder, tmp_path: Path) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/demo.db", index_dir=tmp_path / "index")
+    # The knowledge base's answers; actions (the company's API) have test_actions_in_chat.py.
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/demo.db", index_dir=tmp_path / "index", actions=None
+    )
     runtime = build_runtime(settings, encoder=served_encoder)
     yield runtime
     runtime.close()

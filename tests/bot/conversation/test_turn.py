@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.actions.spec import ActionCatalog
 from bot.conversation.escalation import PRIORITIES, EscalationRules, load_escalation_rules
 from bot.conversation.policy import Action, DialogueState, Thresholds
 from bot.conversation.states import Status
@@ -17,11 +18,13 @@ from bot.conversation.turn import (
     NOT_SURE_REPLY,
     OPEN_TOPIC_REPLY,
     Handoff,
+    Heard,
     Outcome,
     Reading,
     TurnContext,
     admit,
     conversation_changes,
+    escalate,
     hear,
     respond,
 )
@@ -40,6 +43,7 @@ TRACK = Entry(
 HELLO = Entry("greeting.hello", "greeting", ("Hello",), "Hello! How can I help?")
 KB = KnowledgeBase((TRACK, HELLO), content_hash="test")
 LIMITS = Thresholds(intent=0.6, answer=0.45)
+NO_ACTIONS = ActionCatalog()
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LEGAL_RULES = """
 rules:
@@ -73,6 +77,19 @@ def context(**changes: object) -> TurnContext:
 
 def reading(intent: str, confidence: float, sentiment: str = "neutral", *hits: EntryHit) -> Reading:
     return Reading(Prediction(intent, confidence, False, sentiment, 0.0), list(hits))
+
+
+def turn(
+    heard: Heard,
+    reading: Reading,
+    ctx: TurnContext,
+    limits: Thresholds,
+    kb: KnowledgeBase,
+    rules: EscalationRules,
+    actions: ActionCatalog = NO_ACTIONS,
+) -> Outcome:
+    """respond, then escalate, as the chat service runs them (act has nothing to do here)."""
+    return escalate(respond(heard, reading, ctx, limits, kb, actions), heard, reading, ctx, rules)
 
 
 @pytest.fixture
@@ -111,7 +128,7 @@ def test_respond_answers_a_confident_intent_filled_from_what_was_heard(
 ) -> None:
     ctx = context()
     heard = hear("where is BC-204518?", ctx)
-    outcome = respond(
+    outcome = turn(
         heard, reading("track_order", 0.9, "neutral", EntryHit(TRACK, 0.7)), ctx, LIMITS, KB, rules
     )
     assert outcome.handoff is None and outcome.reply is not None
@@ -125,7 +142,7 @@ def test_respond_answers_a_confident_intent_filled_from_what_was_heard(
 
 def test_respond_hands_over_when_a_rule_fires_on_the_raw_words(rules: EscalationRules) -> None:
     ctx = context()
-    outcome = respond(
+    outcome = turn(
         hear("I'll call my lawyer", ctx),
         reading("track_order", 0.3, "negative", EntryHit(TRACK, 0.2)),
         ctx,
@@ -146,7 +163,7 @@ def test_respond_hands_over_when_a_rule_fires_on_the_raw_words(rules: Escalation
 
 def test_respond_stays_silent_while_people_have_the_conversation(rules: EscalationRules) -> None:
     ctx = context(status=Status.WITH_AGENT)
-    outcome = respond(
+    outcome = turn(
         hear("hello?", ctx), reading("greeting", 0.9, "negative"), ctx, LIMITS, KB, rules
     )
     assert outcome.reply is None and outcome.handoff is None
@@ -157,7 +174,7 @@ def test_a_greeting_reminds_a_returning_customer_of_their_open_topic_once(
     rules: EscalationRules,
 ) -> None:
     ctx = context(dialogue=DialogueState(open_topic="track.where"))
-    outcome = respond(
+    outcome = turn(
         hear("hi", ctx),
         reading("greeting", 0.95, "neutral", EntryHit(HELLO, 0.9)),
         ctx,
@@ -177,7 +194,7 @@ def test_without_a_reading_worth_answering_the_bot_says_it_is_not_sure(
 ) -> None:
     ctx = context()
     unsure = Reading(None, [EntryHit(TRACK, 0.1)])
-    outcome = respond(hear("zzz", ctx), unsure, ctx, LIMITS, KB, rules)
+    outcome = turn(hear("zzz", ctx), unsure, ctx, LIMITS, KB, rules)
     assert outcome.reply is not None and outcome.reply.text == NOT_SURE_REPLY
 
 
@@ -186,7 +203,7 @@ def test_conversation_changes_reopen_a_closed_conversation_and_escalate_it(
 ) -> None:
     ctx = context(status=Status.CLOSED, facts={"tier": "vip"})
     heard = hear("my lawyer will hear of this, order BC-111111", ctx)
-    outcome = respond(heard, reading("track_order", 0.3), ctx, LIMITS, KB, rules)
+    outcome = turn(heard, reading("track_order", 0.3), ctx, LIMITS, KB, rules)
     changes = conversation_changes(ctx, heard, outcome, NOW)
     assert changes["status"] == Status.WAITING  # closed → bot → waiting, in one turn
     assert changes["queue"] == "escalations" and changes["waiting_since"] == NOW
@@ -197,7 +214,7 @@ def test_conversation_changes_reopen_a_closed_conversation_and_escalate_it(
     silent = context(status=Status.WAITING)
     heard = hear("hello?", silent)
     changes = conversation_changes(
-        silent, heard, respond(heard, reading("greeting", 0.9), silent, LIMITS, KB, rules), NOW
+        silent, heard, turn(heard, reading("greeting", 0.9), silent, LIMITS, KB, rules), NOW
     )
     assert set(changes) == {"last_message_at", "dialogue"}
 
