@@ -300,7 +300,8 @@ class ChatService:
             return answered(outcome, not_allowed(request))
         customer_id = context.verified_customer_id
         if customer_id is None:
-            customer_id, unproven = self._proven(request)
+            check, customer_id, unproven = self._proven(request)
+            outcome = replace(outcome, proof_check=check)
             if unproven is not None:
                 return answered(outcome, unproven)
             outcome = replace(
@@ -319,26 +320,25 @@ class ChatService:
         )
         return answered(outcome, result)
 
-    def _proven(self, request: ActionRequest) -> tuple[str | None, ActionResult | None]:
-        """The customer id the company's API gives for the customer's proof, or the result to
-        answer with instead (not allowed without a way to prove it, not found for a proof that
-        does not match, failed when the API is away)."""
+    def _proven(
+        self, request: ActionRequest
+    ) -> tuple[ActionResult | None, str | None, ActionResult | None]:
+        """The check of the customer's proof (if one was made), the customer id the company's
+        API gives for it, or the result to answer with instead (not allowed without a way to
+        prove it, not found for a proof that does not match, failed when the API is away)."""
         verify = self.actions.get(VERIFY_ACTION)
         if verify is None or self.runner is None or not request.proof:
-            return None, not_allowed(request)
+            return None, None, not_allowed(request)
         check = self.runner.run(verify, request.proof, customer_id=None)
         customer_id = check.data.get("customer_id") if check.outcome == "found" else None
         if isinstance(customer_id, str) and customer_id:
-            return customer_id, None
+            return check, customer_id, None
         outcome = ActionOutcome.FAILED if check.outcome == "failed" else ActionOutcome.NOT_FOUND
         text = answer_text(request.spec, outcome, request.slots)
-        return None, ActionResult(
-            request.spec.name,
-            outcome,
-            text,
-            status_code=check.status_code,
-            latency_ms=check.latency_ms,
-            error=f"proof of identity: {check.outcome}",
+        return (
+            check,
+            None,
+            ActionResult(request.spec.name, outcome, text, error=f"proof: {check.outcome}"),
         )
 
     def announce(self, context: TurnContext, outcome: Outcome) -> None:
@@ -485,18 +485,19 @@ def record(
         reply_id = _insert(session, context, reply, reply_to_id=message.id)
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         reply = replace(reply, id=reply_id, text=outcome.reply.text)
-    if outcome.result is not None:
-        session.execute(
-            insert(ActionCall).values(
-                conversation_id=context.conversation_id,
-                message_id=message.id,
-                action=outcome.result.action,
-                outcome=outcome.result.outcome,
-                status_code=outcome.result.status_code,
-                latency_ms=outcome.result.latency_ms,
-                error=outcome.result.error,
+    for call in (outcome.proof_check, outcome.result):
+        if call is not None:
+            session.execute(
+                insert(ActionCall).values(
+                    conversation_id=context.conversation_id,
+                    message_id=message.id,
+                    action=call.action,
+                    outcome=call.outcome,
+                    status_code=call.status_code,
+                    latency_ms=call.latency_ms,
+                    error=call.error,
+                )
             )
-        )
     if outcome.handoff is not None:
         session.execute(
             insert(Escalation).values(

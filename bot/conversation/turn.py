@@ -175,6 +175,7 @@ class Outcome:
     dialogue: DialogueState  # what the conversation remembers after this message
     action: ActionRequest | None = None  # an action to run before the reply is final (act)
     result: ActionResult | None = None  # what the action's call gave, to record
+    proof_check: ActionResult | None = None  # the check of a guest's proof of who they are
     slots: Mapping[str, str] = field(default_factory=dict)  # what a form learnt, to keep
     # The message answered the bot's own question (a detail, a yes or a no): what the model
     # reads as its intent ("yes please" as asking for a person) means nothing then.

@@ -270,6 +270,17 @@ def test_the_conversation_keeps_the_order_but_never_the_email(
         assert conversation.slots == {"order_id": "BC-204518"}
         assert conversation.dialogue is not None
         assert conversation.dialogue["proven_customer_id"] == "cust-42"
+        calls = session.execute(
+            select(ActionCall.action, ActionCall.outcome, ActionCall.error)
+            .where(ActionCall.conversation_id == visitor.id)
+            .order_by(ActionCall.id)
+        ).all()
+    # The proof's check is a call of its own, recorded like any other, without the address.
+    assert [(action, outcome) for action, outcome, _ in calls] == [
+        ("verify_customer", "found"),
+        ("order_status", "found"),
+    ]
+    assert not any("priya@" in (error or "") for _, _, error in calls)
 
 
 class FailingApi(http.server.BaseHTTPRequestHandler):
