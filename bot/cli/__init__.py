@@ -5,6 +5,7 @@
 - the ML engineer (`models`): train, evaluate, split-data, export-training-data,
   evaluate-retrieval
 - the analyst (`analytics`): fit-satisfaction, refresh-profiles, fit-churn, segment
+- the operator and the company's developer (`actions`): actions check
 
 Errors a person can act on (`CxagentError`) become one line and exit code 2, here and only here.
 """
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from bot.cli import analytics, models, serve, staff
+from bot.cli import actions, analytics, models, serve, staff
 from bot.cli.common import Handler
 from bot.config import Settings, load_settings
 from retrieval.errors import CxagentError
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "CXAGENT_* environment variables (see the README).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for audience in (serve, staff, models, analytics):
+    for audience in (serve, staff, models, analytics, actions):
         audience.add_commands(commands)
     return parser
 
