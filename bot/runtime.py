@@ -134,6 +134,9 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         known_intents=frozenset(model_intents | set(knowledge_base.intents)),
         satisfaction=satisfaction,
         events=events,
+        actions=actions,
+        runner=runner,
+        identity_secret=chat.identity_secret,
     )
     return Runtime(
         settings,

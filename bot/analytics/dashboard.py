@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from bot.actions.runner import Outcome
 from bot.analytics.satisfaction import EMPTY, SatisfactionService
 from bot.conversation.policy import Action
 from bot.messages import MessageRole
-from bot.storage.models import Escalation, Message, StaffAction, utcnow
+from bot.storage.models import ActionCall, Escalation, Message, StaffAction, utcnow
 from finetune.reading import OOS_LABEL
 
 # Bot decisions that left the customer's question unanswered.
@@ -62,6 +63,7 @@ class DashboardService:
                 )
             ).all()
             helped = self._helped_by_people(session, since, until)
+            acted = self._found_by_actions(session, since, until)
             unanswered = self._unanswered(session, since, until)
         satisfaction = self.satisfaction.aggregates("day", since, until)
         [overall] = self.satisfaction.aggregates("all", since, until) or [EMPTY]
@@ -77,6 +79,7 @@ class DashboardService:
             by_day[day][1] += conversation_id not in needed_person
         conversations = len(first_day)
         without_person = sum(day[1] for day in by_day.values())
+        by_actions = len((acted & first_day.keys()) - needed_person)
 
         sentiment: dict[str, Counter[str]] = defaultdict(Counter)
         scores: dict[str, list[float]] = defaultdict(list)
@@ -112,6 +115,10 @@ class DashboardService:
                 "conversations": conversations,
                 "without_person": without_person,
                 "share": without_person / conversations if conversations else None,
+            },
+            "resolved_by_actions": {
+                "conversations": by_actions,
+                "share": by_actions / conversations if conversations else None,
             },
             "resolution_by_day": [
                 {"day": day, "conversations": total, "without_person": alone}
@@ -158,6 +165,20 @@ class DashboardService:
             )
         ).all()
         return {conversation_id for conversation_id in [*took, *replied] if conversation_id}
+
+    @staticmethod
+    def _found_by_actions(session: Session, since: datetime, until: datetime) -> set[str]:
+        """Conversations in which an action the bot ran found what the customer asked for (a
+        person's lookup from the console is not the bot's doing)."""
+        found = session.scalars(
+            select(ActionCall.conversation_id).where(
+                ActionCall.outcome == Outcome.FOUND.value,
+                ActionCall.staff_id.is_(None),
+                ActionCall.created_at >= since,
+                ActionCall.created_at < until,
+            )
+        ).all()
+        return set(found)
 
     @staticmethod
     def _unanswered(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -106,6 +106,24 @@ class ProfileOut(BaseModel):
     channels: list[str]
 
 
+class ActionCallOut(BaseModel):
+    """One call to the company's API: the bot's for a customer message, or a person's lookup."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    action: str
+    outcome: Literal["found", "not_found", "failed", "not_allowed"]
+    status_code: int | None = Field(description="the company API's HTTP status, if it answered")
+    latency_ms: float
+    error: str | None = Field(description="why it failed, for the record; never personal data")
+    created_at: datetime
+    message_id: int | None = Field(
+        description="the customer message the bot acted on; null for a person's lookup"
+    )
+    looked_up_by: str | None = Field(description="the person who ran a lookup; null: the bot")
+
+
 class ConversationDetailOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -120,6 +138,45 @@ class ConversationDetailOut(BaseModel):
     customer: ProfileOut
     escalations: list[EscalationOut]
     messages: list[StaffMessageOut]
+    action_calls: list[ActionCallOut] = Field(description="oldest first")
+
+
+class LookupSlotOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    example: str
+    pattern: str = Field(description="a regular expression the whole value matches, any case")
+
+
+class LookupOut(BaseModel):
+    """A read action an agent may run for the customer of a conversation they hold."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    description: str
+    slots: list[LookupSlotOut]
+
+
+class LookupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=64, examples=["order_status"])
+    slots: dict[str, str] = Field(default_factory=dict, examples=[{"order_id": "BC-204518"}])
+
+
+class LookupResultOut(BaseModel):
+    """The answer of a lookup, for the agent only: nothing is sent to the customer."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str
+    outcome: Literal["found", "not_found", "failed", "not_allowed"]
+    text: str = Field(description="the answer as the bot would word it for the customer")
+    data: dict[str, Any] = Field(description="the company API's JSON object when found, else {}")
+    status_code: int | None
+    latency_ms: float
 
 
 class ReplyIn(BaseModel):
@@ -185,6 +242,14 @@ class ResolutionOut(BaseModel):
     share: float | None = Field(description="resolved without a person, 0 to 1")
 
 
+class ResolvedByActionsOut(BaseModel):
+    conversations: int = Field(
+        description="conversations with an action the bot ran that found what was asked, and "
+        "no person: neither escalated nor taken over or answered by staff"
+    )
+    share: float | None = Field(description="of all conversations in the window, 0 to 1")
+
+
 class ResolutionDayOut(DayFiguresOut):
     conversations: int
     without_person: int
@@ -227,6 +292,7 @@ class DashboardOut(BaseModel):
     satisfaction: list[SatisfactionDayOut]
     satisfaction_overall: SatisfactionTotalOut = Field(description="over the whole window")
     resolution: ResolutionOut
+    resolved_by_actions: ResolvedByActionsOut
     resolution_by_day: list[ResolutionDayOut]
     escalations_by_reason: list[ReasonCountOut]
     sentiment: list[SentimentDayOut]

@@ -235,7 +235,10 @@ class ActionCall(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    # The customer message the bot acted on; None for a lookup a person ran from the console.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Who ran a lookup from the console; None for the bot's own calls.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))  # found | not_found | failed | not_allowed
     status_code: Mapped[int | None] = mapped_column()

@@ -1,9 +1,11 @@
-"""The console's work: the escalation queue, a conversation with everything the bot read in it,
-taking over, replying, handing back, closing, and correcting a wrong intent. Every action is
-recorded with who took it."""
+"""The console's work: the escalation queue, a conversation with everything the bot read in it
+and every action it ran, taking over, replying, handing back, closing, correcting a wrong intent,
+and looking something up in the company's systems for the customer in front of the agent. Every
+action is recorded with who took it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,14 +13,19 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from bot.actions.runner import ActionResult, Outcome, answer_text
+from bot.actions.spec import ActionCatalog, ActionSpec
 from bot.analytics.satisfaction import SatisfactionService
+from bot.conversation.forms import VERIFY_ACTION
 from bot.conversation.policy import DialogueState
 from bot.conversation.redaction import redact
+from bot.conversation.service import ActionCaller, turn_context
 from bot.conversation.states import Status, move
 from bot.errors import Forbidden, NotFound, Rejected
 from bot.live.events import EventHub, conversation_topic
 from bot.messages import MessageRole, MessageView, customer_view
 from bot.storage.models import (
+    ActionCall,
     Conversation,
     Customer,
     Escalation,
@@ -82,6 +89,50 @@ class ProfileView:
 
 
 @dataclass(frozen=True)
+class ActionCallView:
+    """One call to the company's API in a conversation: the bot's, for a customer message, or
+    a person's lookup from the console."""
+
+    id: int
+    action: str
+    outcome: str  # found | not_found | failed | not_allowed
+    status_code: int | None
+    latency_ms: float
+    error: str | None  # for the record: never a secret nor the customer's data
+    created_at: datetime
+    message_id: int | None  # the customer message the bot acted on; None for a lookup
+    looked_up_by: str | None  # the person who ran a lookup; None for the bot
+
+
+@dataclass(frozen=True)
+class LookupSlot:
+    name: str
+    example: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A read action a person may run from the console."""
+
+    name: str
+    description: str
+    slots: list[LookupSlot]
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What a person's lookup came to: for the person, never sent to the customer."""
+
+    action: str
+    outcome: str  # found | not_found | failed | not_allowed
+    text: str  # the answer as the bot would word it for the customer
+    data: dict[str, Any]  # the company API's JSON object when found, else {}
+    status_code: int | None
+    latency_ms: float
+
+
+@dataclass(frozen=True)
 class ConversationDetail:
     conversation_id: str
     status: str
@@ -94,6 +145,7 @@ class ConversationDetail:
     customer: ProfileView
     escalations: list[EscalationView]
     messages: list[MessageView]
+    action_calls: list[ActionCallView]  # oldest first
 
 
 class SupportService:
@@ -105,13 +157,22 @@ class SupportService:
         known_intents: frozenset[str],
         satisfaction: SatisfactionService,
         events: EventHub,
+        actions: ActionCatalog,
+        runner: ActionCaller | None,
+        identity_secret: str | None,
     ) -> None:
+        """``runner`` None: no company API, so every lookup answers not allowed;
+        ``identity_secret`` None: the site's customer ids are unsigned, and only a customer who
+        proved who they are in the conversation can be looked up (as in the chat)."""
         self.sessions = sessions
         self.events = events
         self.satisfaction = satisfaction
         self.max_message_chars = max_message_chars
         # Intents a correction may name: the model's and the knowledge base's.
         self.known_intents = known_intents
+        self.actions = actions
+        self.runner = runner
+        self.identity_secret = identity_secret
 
     def queue(
         self,
@@ -218,7 +279,97 @@ class SupportService:
                     for e in escalations
                 ],
                 messages=[MessageView.of(m, names.get(m.staff_id or -1)) for m in messages],
+                action_calls=_action_calls(session, conversation_id, names),
             )
+
+    def lookups(self) -> list[Lookup]:
+        """The actions a person may run from the console: those that only read. Writes stay
+        the customer's to confirm in the chat, and the proof of identity is the customer's to
+        give."""
+        return [
+            Lookup(
+                spec.name,
+                spec.description,
+                [LookupSlot(slot.name, slot.example, slot.pattern) for slot in spec.slots],
+            )
+            for spec in self.actions.actions
+            if _lookup_allowed(spec)
+        ]
+
+    def lookup(
+        self, member: StaffMember, conversation_id: str, action: str, slots: Mapping[str, str]
+    ) -> LookupResult:
+        """Run a read action for the customer of a conversation the member holds, with the
+        customer id the chat would use: the one the site signed, or the one the customer proved
+        in the conversation; without either the answer is not allowed and nothing is called.
+        The answer is the member's alone; the call is recorded like the bot's."""
+        spec = self._lookup_spec(action)
+        values = {name: value for name, value in slots.items() if isinstance(value, str)}
+        missing = spec.missing_slots(values)
+        if missing:
+            raise Rejected(
+                "; ".join(f"{slot.name}: give a value like {slot.example}" for slot in missing)
+            )
+        with self.sessions() as session:
+            conversation = _conversation(session, conversation_id)
+            self._must_hold(conversation, member)
+            customer_id = turn_context(conversation, self.identity_secret).verified_customer_id
+        result = self._run(spec, values, customer_id)
+        with self.sessions.begin() as session:
+            session.execute(
+                insert(ActionCall).values(
+                    conversation_id=conversation_id,
+                    message_id=None,
+                    staff_id=member.id,
+                    action=result.action,
+                    outcome=result.outcome.value,
+                    status_code=result.status_code,
+                    latency_ms=result.latency_ms,
+                    error=result.error,
+                )
+            )
+            record(
+                session,
+                member,
+                "lookup",
+                conversation_id,
+                lookup=spec.name,
+                outcome=result.outcome.value,
+            )
+        return LookupResult(
+            result.action,
+            result.outcome.value,
+            result.text,
+            result.data if result.outcome is Outcome.FOUND else {},
+            result.status_code,
+            round(result.latency_ms, 1),
+        )
+
+    def _lookup_spec(self, action: str) -> ActionSpec:
+        spec = self.actions.get(action)
+        allowed = ", ".join(lookup.name for lookup in self.lookups()) or "none"
+        if spec is None:
+            raise Rejected(f"unknown action {action!r}; the lookups are: {allowed}")
+        if spec.writes:
+            raise Rejected(
+                f"{action!r} changes something in the company's systems: only the customer can "
+                f"confirm that, in the chat. The lookups are: {allowed}"
+            )
+        if not _lookup_allowed(spec):
+            raise Rejected(
+                f"{action!r} checks the customer's own proof of who they are; the lookups are: "
+                f"{allowed}"
+            )
+        return spec
+
+    def _run(
+        self, spec: ActionSpec, slots: dict[str, str], customer_id: str | None
+    ) -> ActionResult:
+        if customer_id is None or self.runner is None:
+            error = "no verified customer" if customer_id is None else "no company API"
+            text = answer_text(spec, Outcome.NOT_ALLOWED, slots)
+            return ActionResult(spec.name, Outcome.NOT_ALLOWED, text, error=error)
+        return self.runner.run(spec, slots, customer_id=customer_id)
 
     def take(self, member: StaffMember, conversation_id: str) -> None:
         """Take the conversation over: the bot falls silent and the customer's messages are
@@ -412,6 +563,34 @@ def _history(session: Session, customer_id: int) -> dict[str, Any]:
         "csat_history": [int(v) for v in csat if v is not None],
         "channels": sorted(channels),
     }
+
+
+def _action_calls(
+    session: Session, conversation_id: str, names: dict[int, str]
+) -> list[ActionCallView]:
+    calls = session.scalars(
+        select(ActionCall)
+        .where(ActionCall.conversation_id == conversation_id)
+        .order_by(ActionCall.id)
+    ).all()
+    return [
+        ActionCallView(
+            id=call.id,
+            action=call.action,
+            outcome=call.outcome,
+            status_code=call.status_code,
+            latency_ms=round(call.latency_ms, 1),
+            error=call.error,
+            created_at=call.created_at,
+            message_id=call.message_id,
+            looked_up_by=names.get(call.staff_id) if call.staff_id is not None else None,
+        )
+        for call in calls
+    ]
+
+
+def _lookup_allowed(spec: ActionSpec) -> bool:
+    return not spec.writes and spec.name != VERIFY_ACTION
 
 
 def _tier(customer: Customer) -> str | None:

@@ -1,5 +1,6 @@
 """The staff API behind the console: log in, the queue, a conversation with everything the bot
-read, take over, reply, hand back, close, correct an intent; admins manage accounts. Every route
+read and every action it ran, take over, reply, hand back, close, correct an intent, look
+something up in the company's systems for the customer; admins manage accounts. Every route
 but log-in needs a staff token; a customer's token opens none of them."""
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from bot.api.staff_schemas import (
     IntentCorrectionIn,
     LoginIn,
     LoginOut,
+    LookupIn,
+    LookupOut,
+    LookupResultOut,
     QueueItemOut,
     ReplyIn,
     SatisfactionOut,
@@ -140,6 +144,25 @@ def close(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
 def typing(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     """Show the customer that the person who has their conversation is writing."""
     support.typing(member, conversation_id)
+
+
+@router.get("/lookups", response_model=list[LookupOut])
+def lookups(support: SupportDep) -> list[LookupOut]:
+    """The read actions an agent may run for the customer of a conversation they hold."""
+    return [LookupOut.model_validate(lookup) for lookup in support.lookups()]
+
+
+@router.post("/conversations/{conversation_id}/lookups", response_model=LookupResultOut)
+def lookup(
+    conversation_id: str, body: LookupIn, member: StaffDep, support: SupportDep
+) -> LookupResultOut:
+    """Run a read action (``GET /api/staff/lookups``) for the conversation's customer, as the
+    bot would: the company's API is given the customer id the site signed or the customer
+    proved, and without one the answer is ``not_allowed`` and nothing is called. The answer is
+    the agent's alone (the customer sees nothing) and the call is recorded. A write, an unknown
+    action or a missing slot is 422; a conversation the agent does not hold, 403."""
+    result = support.lookup(member, conversation_id, body.action, body.slots)
+    return LookupResultOut.model_validate(result)
 
 
 @router.get("/intents", response_model=list[str])

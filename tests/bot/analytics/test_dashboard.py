@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from bot.analytics.dashboard import DashboardService
 from bot.runtime import Runtime
-from bot.storage.models import utcnow
+from bot.storage.models import ActionCall, Staff, utcnow
 from tests.helpers.service import escalated_conversation, log_in
 
 
@@ -86,3 +87,39 @@ def test_the_dashboard_counts_what_happened(client: TestClient, desk: Runtime) -
     assert later["satisfaction_overall"] == {"responses": 0, "csat": None, "nps": None, "ces": None}
     assert client.get("/api/staff/dashboard?days=0", headers=agent).status_code == 422
     assert client.get("/api/staff/dashboard").status_code == 401
+
+
+def test_conversations_resolved_by_actions_without_a_person(
+    client: TestClient, desk: Runtime
+) -> None:
+    resolved = customer_says(client, "where is my parcel BC-204518")
+    missed = customer_says(client, "where is my parcel BC-999999")
+    escalated, _ = escalated_conversation(client)
+    looked_up = customer_says(client, "where is my parcel BC-204857")
+    with desk.sessions.begin() as session:
+        staff_id = session.scalar(select(Staff.id).where(Staff.username == "sam"))
+        for conversation_id, outcome, by in [
+            (resolved, "found", None),
+            (missed, "not_found", None),
+            (escalated, "found", None),
+            # A person's lookup from the console is not the bot resolving anything.
+            (looked_up, "found", staff_id),
+        ]:
+            session.add(
+                ActionCall(
+                    conversation_id=conversation_id,
+                    message_id=None,
+                    staff_id=by,
+                    action="order_status",
+                    outcome=outcome,
+                    status_code=200,
+                    latency_ms=12.0,
+                )
+            )
+
+    now = utcnow()
+    desk.dashboard = dashboard_at(desk, now)
+    figures = client.get("/api/staff/dashboard?days=7", headers=log_in(client, "sam")).json()
+    assert figures["resolved_by_actions"] == {"conversations": 1, "share": 1 / 4}
+    later = dashboard_at(desk, now + timedelta(days=3)).figures(days=1)
+    assert later["resolved_by_actions"] == {"conversations": 0, "share": None}
