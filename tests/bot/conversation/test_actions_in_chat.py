@@ -57,16 +57,29 @@ class Chat:
         return reply
 
 
-def run(served_encoder: Encoder, folder: Path, company_api_url: str) -> tuple[Runtime, TestClient]:
+def run(
+    served_encoder: Encoder,
+    folder: Path,
+    index_dir: Path,
+    company_api_url: str,
+    actions: Path | None = None,
+) -> tuple[Runtime, TestClient]:
     settings = Settings(
         database_url=f"sqlite:///{folder}/bot.db",
-        index_dir=folder / "index",
+        index_dir=index_dir,
         company_api_url=company_api_url,
         company_api_token=TOKEN,
         identity_secret=SECRET,
+        actions=actions or DEMO_DIR / "actions.yaml",
     )
     runtime = build_runtime(settings, encoder=served_encoder)
     return runtime, TestClient(create_app(settings, runtime))
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index for every runtime here: building it with the real model takes seconds."""
+    return tmp_path_factory.mktemp("index")
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +94,12 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
 
 @pytest.fixture(scope="module")
 def served(
-    served_encoder: Encoder, shop: DemoShop, tmp_path_factory: pytest.TempPathFactory
+    served_encoder: Encoder,
+    shop: DemoShop,
+    index_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Runtime, TestClient]]:
-    runtime, client = run(served_encoder, tmp_path_factory.mktemp("bot"), shop.url)
+    runtime, client = run(served_encoder, tmp_path_factory.mktemp("bot"), index_dir, shop.url)
     with client:
         yield runtime, client
     runtime.close()
@@ -316,9 +332,9 @@ def free_port() -> int:
 
 
 def test_an_api_that_is_down_gets_the_failure_wording_and_a_person(
-    served_encoder: Encoder, tmp_path: Path
+    served_encoder: Encoder, tmp_path: Path, index_dir: Path
 ) -> None:
-    runtime, client = run(served_encoder, tmp_path, f"http://127.0.0.1:{free_port()}")
+    runtime, client = run(served_encoder, tmp_path, index_dir, f"http://127.0.0.1:{free_port()}")
     with client:
         priya = Chat(client, "cust-42")
         failed = priya.says("where is my order BC-204518?")
@@ -329,9 +345,9 @@ def test_an_api_that_is_down_gets_the_failure_wording_and_a_person(
 
 
 def test_an_api_answering_500_opens_the_circuit_after_three_failures(
-    served_encoder: Encoder, tmp_path: Path, failing_api: str
+    served_encoder: Encoder, tmp_path: Path, index_dir: Path, failing_api: str
 ) -> None:
-    runtime, client = run(served_encoder, tmp_path, failing_api)
+    runtime, client = run(served_encoder, tmp_path, index_dir, failing_api)
     with client:
         for _ in range(3):
             reply = Chat(client, "cust-42").says("where is my order BC-204518?")
@@ -347,3 +363,43 @@ def test_an_api_answering_500_opens_the_circuit_after_three_failures(
         metrics = client.get("/metrics").text
         assert 'cxagent_action_calls_total{action="order_status",outcome="failed"} 4' in metrics
     runtime.close()
+
+
+class SilentApi(http.server.BaseHTTPRequestHandler):
+    """A company API that takes the request and never answers in time."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        STALLED.wait(timeout=10)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet."""
+
+
+STALLED = threading.Event()
+
+
+def test_an_api_slower_than_the_actions_timeout_gets_the_failure_wording(
+    served_encoder: Encoder, tmp_path: Path, index_dir: Path
+) -> None:
+    # The demo actions, with half a second for order_status and no retry.
+    actions = tmp_path / "actions.yaml"
+    demo = (DEMO_DIR / "actions.yaml").read_text(encoding="utf-8")
+    actions.write_text(demo.replace("timeout_s: 3\n      retries: 1", "timeout_s: 0.5", 1))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SilentApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    STALLED.clear()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    runtime, client = run(served_encoder, tmp_path, index_dir, url, actions)
+    try:
+        with client:
+            slow = Chat(client, "cust-42").says("where is my order BC-204518?")
+            assert slow["decision"] == "action_failed"
+            assert slow["text"].startswith("I can't reach our order system right now")
+            with runtime.sessions() as session:
+                call = session.scalars(select(ActionCall)).one()
+            assert call.outcome == "failed" and call.status_code is None
+    finally:
+        STALLED.set()
+        runtime.close()
+        server.shutdown()
+        server.server_close()
