@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -160,8 +161,25 @@ class _AnswerFormatter(string.Formatter):
                 raise KeyError(field_name) from error
         return value, root
 
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        # `!d`: an ISO 8601 date or time from the API, as people write a date ("1 December
+        # 2026"); anything else is left as it came.
+        if conversion == "d":
+            return _as_date(value)
+        return super().convert_field(value, conversion)
+
     def format_field(self, value: Any, format_spec: str) -> str:
         return NOT_KNOWN if value is None else super().format_field(value, format_spec)
+
+
+def _as_date(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return f"{moment.day} {moment:%B %Y}"
 
 
 _FORMAT = _AnswerFormatter()

@@ -186,11 +186,18 @@ def backoffs(retries: int) -> list[float]:
 
 
 class FoundCases(_Frozen):
-    """Wordings of `found` by the value of one field of the API's answer (an order's status):
-    "in_transit" and "delivered" are different sentences, not one with a status code in it."""
+    """Wordings of `found` by the value of one field of the API's answer (an order's status, or
+    `refund[status]`): "in_transit" and "delivered" are different sentences, not one with a
+    status code in it. The case `null` is for a field that is null or absent (no refund yet)."""
 
-    field: str = Field(pattern=_NAME)
+    field: str
     when: dict[str, str] = Field(min_length=1)
+
+    @field_validator("field")
+    @classmethod
+    def _a_field(cls, name: str) -> str:
+        field_path(name)  # raises ValueError naming what is wrong
+        return name
 
     @field_validator("when")
     @classmethod
@@ -200,6 +207,15 @@ class FoundCases(_Frozen):
             if problem:
                 raise ValueError(f"{value}: {problem}")
         return templates
+
+    def template(self, data: Mapping[str, Any]) -> str | None:
+        """The wording for this answer of the API, if one of the cases fits."""
+        root, keys = field_path(self.field)
+        value: Any = data.get(root)
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        case = "null" if value is None else str(value)
+        return self.when.get(case)
 
 
 class Answers(_Frozen):
@@ -222,9 +238,7 @@ class Answers(_Frozen):
     def found_template(self, data: Mapping[str, Any]) -> str:
         """The wording of `found` for this answer of the API."""
         if self.found_cases is not None:
-            value = data.get(self.found_cases.field)
-            if isinstance(value, str) and value in self.found_cases.when:
-                return self.found_cases.when[value]
+            return self.found_cases.template(data) or self.found
         return self.found
 
 

@@ -26,9 +26,16 @@ def _card(match: re.Match[str]) -> str:
     return "[card]" if _luhn_valid(digits) else match.group()
 
 
+def _phone(match: re.Match[str]) -> str:
+    # Twelve digits or more in one unbroken run, without a +, are a courier's tracking number or
+    # a reference, not a phone number as people write one (national numbers have at most 11).
+    number = match.group()
+    return number if re.fullmatch(r"\d{12,}", number) else "[phone]"
+
+
 def redact(text: str) -> str:
     """``text`` with e-mail addresses, card numbers (Luhn-checked) and phone numbers replaced by
     ``[email]``, ``[card]`` and ``[phone]``."""
     text = EMAIL.sub("[email]", text)
     text = CARD.sub(_card, text)
-    return PHONE.sub("[phone]", text)
+    return PHONE.sub(_phone, text)

@@ -15,6 +15,8 @@ from bot.conversation.slots import extract_slots
         ("call me on +44 7700 900123", "call me on [phone]"),
         ("or (020) 7946 0958 after six", "or [phone] after six"),
         ("order BC-123456 arrived", "order BC-123456 arrived"),
+        ("text 07700900123 or +447700900123", "text [phone] or [phone]"),
+        ("DPD tracking number 15501703246599", "DPD tracking number 15501703246599"),
         ("I paid £45.99 on 12/03/2026", "I paid £45.99 on 12/03/2026"),
     ],
 )
