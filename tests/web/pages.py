@@ -3,13 +3,19 @@ two sides a person uses, the customer's widget and the staff console, as page ob
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
+from bot.app import create_app
 from bot.runtime import Runtime
 from tests.proxy import CuttableProxy
 
@@ -87,3 +93,59 @@ def screenshot(page: Any, name: str) -> None:
     """Save a screenshot: to docs/screenshots/ with CXAGENT_UPDATE_SCREENSHOTS=1, else to var/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+@contextmanager
+def serving(runtime: Runtime) -> Iterator[LiveService]:
+    """Serve a runtime with uvicorn on a free port, behind a proxy a test can cut."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        create_app(runtime.settings, runtime), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    proxy = CuttableProxy(port)
+    try:
+        yield LiveService(runtime, port, proxy)
+    finally:
+        proxy.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def embed_with(page: Any, **widget: str) -> None:
+    """Give the widget's tag on the pages ``page`` opens these ``data-*`` attributes
+    (``customer_id="cust-42"`` → ``data-customer-id``), as a company's site does for a customer
+    it has signed in. The demo page itself is served by the service: Chromium lets only a page
+    that came from a local address open a socket to one."""
+    attributes = json.dumps(widget)
+    page.add_init_script(
+        "new MutationObserver((changes, observer) => {"
+        "  for (const change of changes) for (const node of change.addedNodes) {"
+        "    if (node.tagName === 'SCRIPT' && /widget\\.js/.test(node.src)) {"
+        f"      Object.assign(node.dataset, {attributes}); observer.disconnect();"
+        "    }"
+        "  }"
+        "}).observe(document, { childList: true, subtree: true });"
+    )
+
+
+def axe_violations(page: Any) -> list[str]:
+    """What axe-core (the rules engine of browsers' own audits) finds wrong on the page."""
+    import axe_playwright_python  # ships axe-core's axe.min.js
+
+    page.add_script_tag(path=str(Path(axe_playwright_python.__file__).parent / "axe.min.js"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['impact']} {violation['id']}: {violation['help']} at "
+        f"{[node['target'] for node in violation['nodes']][:3]}"
+        for violation in result["violations"]
+    ]

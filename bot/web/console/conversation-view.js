@@ -1,10 +1,13 @@
 /* One conversation: the transcript with the model's reading of each message (and its
-   correction), the actions its status allows, the reply box, and the customer's profile. */
+   correction) and each call to the company's API beside the message that caused it, the
+   actions its status allows, the reply box, the look-up panel, and the customer's profile. */
 
 import { h } from "../shared/dom.js";
 import { atMostEvery, debounce } from "../shared/timing.js";
+import { callMeta, outcomeLabel, outcomeTone, placeCalls } from "./action-calls.js";
 import { api } from "./api.js";
 import { STATUS_LABELS, fmtDateTime, initials, moneyFmt, pct, priorityLabel, relTime, satisfactionClass, sentimentLabel, timeFmt } from "./format.js";
+import { lookupPanel } from "./lookup-panel.js";
 import { session } from "./session.js";
 import { badge, errorBox } from "./ui.js";
 
@@ -33,6 +36,9 @@ export function conversationView(main, id) {
   // Focusable: it scrolls on its own, and keyboard users must be able to scroll it.
   const side = h("aside", { class: "conv-side", "aria-label": "Customer", tabindex: "0" });
   const intentsList = h("datalist", { id: "known-intents" });
+  // Built once: a live reload must not take the agent's values or focus from it.
+  const lookup = lookupPanel(id, () => load());
+  let sideCards = null;
 
   main.append(
     h("div", { class: "crumbs" }, h("a", { href: "#/queue", text: "← Queue" })),
@@ -145,6 +151,8 @@ export function conversationView(main, id) {
       closed: "This conversation is closed. It reopens with the bot if the customer writes again.",
     }[c.status] || "";
 
+    lookup.update(c);
+
     // After the reply box is shown or hidden: it changes the transcript's height.
     renderTranscript();
 
@@ -161,16 +169,17 @@ export function conversationView(main, id) {
       transcript.replaceChildren(h("li", { class: "empty small", text: "No messages yet." }));
     } else {
       let lastDay = null;
-      const nodes = [];
+      const placed = placeCalls(detail.messages, detail.action_calls);
+      const nodes = [callsNode(placed.get(null))];
       for (const m of detail.messages) {
         const day = new Date(m.created_at).toDateString();
         if (day !== lastDay) {
           nodes.push(h("li", { class: "day-sep", "aria-hidden": "true" }, h("span", { text: new Intl.DateTimeFormat(undefined, { dateStyle: "medium" }).format(new Date(m.created_at)) })));
           lastDay = day;
         }
-        nodes.push(messageNode(m));
+        nodes.push(messageNode(m), callsNode(placed.get(m.id)));
       }
-      transcript.replaceChildren(...nodes);
+      transcript.replaceChildren(...nodes.filter(Boolean));
     }
     seenIds = new Set(detail.messages.map((m) => m.id));
     // Follow new messages, unless the agent scrolled up to read something.
@@ -223,6 +232,24 @@ export function conversationView(main, id) {
     badges.childElementCount ? badges : null,
     editing && editing.messageId === m.id ? correctionForm(m) : null);
     return li;
+  }
+
+  // The calls to the company's API a message caused (or a person's lookups after it).
+  function callsNode(calls) {
+    if (!calls || calls.length === 0) return null;
+    return h("li", { class: "calls", "aria-label": "Calls to the company's API" },
+      h("ul", { class: "call-list" }, calls.map((call) => h("li", {
+        class: `call call-${outcomeTone(call.outcome)}`,
+        "data-testid": "action-call",
+        dataset: { action: call.action, outcome: call.outcome, messageId: call.message_id == null ? "" : String(call.message_id) },
+      },
+      h("span", { class: "call-icon", "aria-hidden": "true", text: call.looked_up_by ? "⌕" : "⚙" }),
+      h("span", { class: "call-who", text: call.looked_up_by ? `Looked up by ${call.looked_up_by}` : "Bot action" }),
+      h("code", { class: "call-action", text: call.action }),
+      badge(outcomeLabel(call.outcome), `outcome-${outcomeTone(call.outcome)}`, { "data-testid": "action-call-outcome" }),
+      callMeta(call) ? h("span", { class: "call-meta muted", text: callMeta(call) }) : null,
+      h("time", { class: "call-meta muted", datetime: call.created_at, title: fmtDateTime(call.created_at), text: timeFmt.format(new Date(call.created_at)) }),
+      call.error ? h("span", { class: "call-error muted", text: call.error }) : null))));
   }
 
   function correctionForm(m) {
@@ -310,7 +337,14 @@ export function conversationView(main, id) {
             h("div", { class: "muted small" }, `${e.queue} queue · `, h("time", { datetime: e.created_at, title: fmtDateTime(e.created_at), text: relTime(e.created_at) })),
             e.rules && e.rules.length ? h("ul", { class: "rules" }, e.rules.map((r) =>
               h("li", null, h("code", { text: r.rule || "rule" }), r.why ? h("span", { class: "muted", text: ` — ${r.why}` }) : null))) : null))));
-    side.replaceChildren(profile, escalations);
+    // The look-up panel stays where it is; the cards around it are rebuilt.
+    if (sideCards) {
+      sideCards.profile.replaceWith(profile);
+      sideCards.escalations.replaceWith(escalations);
+    } else {
+      side.replaceChildren(profile, lookup.el, escalations);
+    }
+    sideCards = { profile, escalations };
   }
 
   async function send() {

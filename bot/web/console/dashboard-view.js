@@ -1,5 +1,6 @@
-/* The dashboard: KPIs and charts of satisfaction, resolution, escalations, sentiment and
-   intents over 7, 30 or 90 days, and the questions the bot could not answer. */
+/* The dashboard: KPIs and charts of satisfaction, resolution (by the bot, and by its actions in
+   the company's systems), escalations, sentiment and intents over 7, 30 or 90 days, and the
+   questions the bot could not answer. */
 
 import { h } from "../shared/dom.js";
 import { api } from "./api.js";
@@ -71,10 +72,13 @@ export function dashboardView(main) {
     const { csat, nps, ces } = d.satisfaction_overall;
     const share = d.resolution ? d.resolution.share : null;
     const t = d.totals || {};
+    const byActions = d.resolved_by_actions || { conversations: 0, share: null };
 
     const kpis = h("div", { class: "kpis" },
       kpi("conversations", "Conversations", String(t.conversations ?? 0), `${t.messages ?? 0} messages · ${t.escalations ?? 0} escalations`),
       kpi("resolved", "Resolved by the bot", pct(share), d.resolution ? `${d.resolution.without_person} of ${d.resolution.conversations} without a person` : "", share === null ? null : share >= 0.7 ? "good" : share >= 0.4 ? "ok" : "bad"),
+      kpi("actions", "Resolved by actions", String(byActions.conversations ?? 0),
+        `${pct(byActions.share)} of conversations: an action found it, no person needed`),
       kpi("csat", "CSAT", csat === null ? "—" : `${Math.round(csat)}%`, "answers of 4 or 5", csat === null ? null : csat >= 80 ? "good" : csat >= 60 ? "ok" : "bad"),
       kpi("nps", "NPS", nps === null ? "—" : `${nps > 0 ? "+" : ""}${Math.round(nps)}`, "promoters − detractors", nps === null ? null : nps >= 30 ? "good" : nps >= 0 ? "ok" : "bad"),
       kpi("ces", "CES", ces === null ? "—" : ces.toFixed(1), "1 hard – 7 easy", ces === null ? null : ces >= 5 ? "good" : ces >= 4 ? "ok" : "bad"),

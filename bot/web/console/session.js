@@ -10,6 +10,7 @@ export const session = {
   token: null,
   staff: null,
   intents: null, // the known intents, for the correction field's suggestions
+  lookups: null, // the read actions an agent may run (GET /api/staff/lookups)
 };
 
 /** The session this tab signed in earlier, if any (the server still has to confirm it). */
@@ -29,6 +30,7 @@ export function signedOut() {
   session.token = null;
   session.staff = null;
   session.intents = null;
+  session.lookups = null;
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(STAFF_KEY);
 }

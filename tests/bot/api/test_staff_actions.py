@@ -28,7 +28,7 @@ TOKEN = "shop-token-for-tests"
 SECRET = "identity-secret-for-tests"
 STATUS = (
     "Order BC-204518 is on its way with DPD (tracking number 15501703246599) and should arrive "
-    "by 2026-12-01."
+    "by 1 December 2026."
 )
 
 
