@@ -261,16 +261,28 @@ def test_a_write_for_someone_who_cannot_prove_the_order_is_theirs_does_nothing(
 
 
 def test_a_return_is_started_for_an_item_of_a_delivered_order(
-    client: TestClient, shop: DemoShop
+    served: tuple[Runtime, TestClient], shop: DemoShop
 ) -> None:
+    runtime, client = served
     priya = Chat(client, "cust-42")
     asked = priya.says("I'd like to return something from order BC-203749")
     assert asked["decision"] == "form" and "KIT-KNF-005" in asked["text"]  # the sku example
     confirm = priya.says("the kettle, KIT-KTL-017")
     assert confirm["decision"] == "form" and "Shall I go ahead?" in confirm["text"]
-    started = priya.says("yes")
+    started = priya.says("yes", client_message_id="return-yes")
     assert started["decision"] == "action"
-    assert order_at_shop(shop, "BC-203749", "cust-42")["return"]["sku"] == "KIT-KTL-017"
+    returned = order_at_shop(shop, "BC-203749", "cust-42")["return"]
+    assert returned["sku"] == "KIT-KTL-017"
+    # Resent after a lost answer: the first turn again, and the shop is not called twice.
+    assert priya.says("yes", client_message_id="return-yes") == started
+    assert order_at_shop(shop, "BC-203749", "cust-42")["return"] == returned
+    with runtime.sessions() as session:
+        outcomes = session.scalars(
+            select(ActionCall.outcome).where(
+                ActionCall.conversation_id == priya.id, ActionCall.action == "start_return"
+            )
+        ).all()
+    assert outcomes == ["found"]
 
 
 def test_the_conversation_keeps_the_order_but_never_the_email(
