@@ -7,21 +7,17 @@ it these tests are skipped with the reason, except in CI, where they fail."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import create_app
 from bot.config import Settings
 from bot.runtime import build_runtime
 from bot.support.accounts import Role
 from tests.helpers.service import IN_CI
-from tests.proxy import CuttableProxy
-from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, LiveService
+from tests.web.pages import ADMIN_PASSWORD, AGENT_PASSWORD, LiveService, serving
 
 CHROMIUM = Path(os.environ.get("CXAGENT_TEST_CHROMIUM", "/usr/bin/chromium"))
 
@@ -39,8 +35,6 @@ def _need_chromium() -> None:
 def live_service(
     served_encoder: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveService]:
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("live")
     # Actions (a company API) are not part of these pages' stories yet.
     settings = Settings(
@@ -49,25 +43,10 @@ def live_service(
     runtime = build_runtime(settings, encoder=served_encoder)
     runtime.staff.create_account("sam", AGENT_PASSWORD, Role.AGENT, "Sam")
     runtime.staff.create_account("ada", ADMIN_PASSWORD, Role.ADMIN, "Ada")
-    config = uvicorn.Config(
-        create_app(settings, runtime), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the service did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    proxy = CuttableProxy(port)
     try:
-        yield LiveService(runtime, port, proxy)
+        with serving(runtime) as service:
+            yield service
     finally:
-        proxy.close()
-        server.should_exit = True
-        thread.join(timeout=10)
         runtime.close()
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from playwright.sync_api import expect
 
 from bot.app import create_app
 from bot.runtime import Runtime
+from tests.helpers.servers import uvicorn_serving
 from tests.proxy import CuttableProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,27 +97,12 @@ def screenshot(page: Any, name: str) -> None:
 @contextmanager
 def serving(runtime: Runtime) -> Iterator[LiveService]:
     """Serve a runtime with uvicorn on a free port, behind a proxy a test can cut."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        create_app(runtime.settings, runtime), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the service did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    proxy = CuttableProxy(port)
-    try:
-        yield LiveService(runtime, port, proxy)
-    finally:
-        proxy.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+    with uvicorn_serving(create_app(runtime.settings, runtime)) as port:
+        proxy = CuttableProxy(port)
+        try:
+            yield LiveService(runtime, port, proxy)
+        finally:
+            proxy.close()
 
 
 def embed_with(page: Any, **widget: str) -> None:

@@ -4,26 +4,13 @@ every console page: no violation of any impact."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.pages import ADMIN_PASSWORD, Console, LiveService, Widget
-
-
-def axe_violations(page: Any) -> list[str]:
-    import axe_playwright_python  # ships axe-core's axe.min.js
-
-    page.add_script_tag(path=str(Path(axe_playwright_python.__file__).parent / "axe.min.js"))
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{violation['impact']} {violation['id']}: {violation['help']} at "
-        f"{[node['target'] for node in violation['nodes']][:3]}"
-        for violation in result["violations"]
-    ]
+from tests.web.pages import ADMIN_PASSWORD, Console, LiveService, Widget, axe_violations
 
 
 @pytest.mark.parametrize("width, height", [(1280, 800), (375, 740)])

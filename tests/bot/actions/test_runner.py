@@ -14,7 +14,6 @@ import concurrent.futures
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from starlette.routing import Route
 
 from bot.actions import ActionRunner, ActionSpec, CircuitBreaker, Outcome
 from bot.actions.runner import GRACE_S, NOT_KNOWN, answer_text
+from tests.helpers.servers import uvicorn_serving
 
 API_TOKEN = "s3cret-api-token"
 # Longer than any timeout the tests give an action; short enough that the server shuts down soon.
@@ -115,33 +115,10 @@ def _app(api: FakeApi) -> Starlette:
 
 @pytest.fixture(scope="module")
 def served_api() -> Iterator[FakeApi]:
-    import uvicorn
-
     api = FakeApi()
-    config = uvicorn.Config(
-        _app(api),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake API did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    api.base_url = f"http://127.0.0.1:{port}"
-    try:
+    with uvicorn_serving(_app(api), lifespan="off", ws="none", timeout_graceful_shutdown=1) as port:
+        api.base_url = f"http://127.0.0.1:{port}"
         yield api
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -15,17 +15,15 @@ from sqlalchemy import select
 from bot.actions.runner import ActionResult, ActionRunner
 from bot.actions.spec import ActionSpec
 from bot.app import create_app
-from bot.config import DEMO_DIR, Settings
-from bot.conversation.identity import sign_customer_id
-from bot.demo_shop.server import DemoShop, start_demo_shop
+from bot.config import Settings
+from bot.demo_shop.server import DemoShop
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import ActionCall, StaffAction
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
+from tests.helpers.actions import IDENTITY_SECRET, SHOP_TOKEN, Chat, running_demo_shop
 from tests.helpers.service import STAFF_PASSWORD, log_in
 
-TOKEN = "shop-token-for-tests"
-SECRET = "identity-secret-for-tests"
 STATUS = (
     "Order BC-204518 is on its way with DPD (tracking number 15501703246599) and should arrive "
     "by 1 December 2026."
@@ -52,12 +50,8 @@ class CountingRunner:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
-    folder = tmp_path_factory.mktemp("shop")
-    started = start_demo_shop(
-        "127.0.0.1", 0, DEMO_DIR / "shop" / "orders.yaml", folder / "shop.db", TOKEN
-    )
-    yield started
-    started.stop()
+    with running_demo_shop(tmp_path_factory.mktemp("shop")) as shop:
+        yield shop
 
 
 @pytest.fixture
@@ -68,8 +62,8 @@ def served(shop: DemoShop, tmp_path: Path) -> Iterator[Runtime]:
         database_url=f"sqlite:///{tmp_path}/bot.db",
         index_dir=tmp_path / "index",
         company_api_url=shop.url,
-        company_api_token=TOKEN,
-        identity_secret=SECRET,
+        company_api_token=SHOP_TOKEN,
+        identity_secret=IDENTITY_SECRET,
     )
     runtime = build_runtime(settings, encoder=FakeReader())
     runtime.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam Support")
@@ -85,38 +79,9 @@ def client(served: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
-class Chat:
-    """One customer's conversation over the REST API; ``customer_id`` signed by the site."""
-
-    def __init__(self, client: TestClient, customer_id: str | None = None) -> None:
-        customer: dict[str, Any] = {}
-        if customer_id is not None:
-            customer = {
-                "external_id": customer_id,
-                "signature": sign_customer_id(customer_id, SECRET),
-            }
-        started = client.post("/api/conversations", json={"customer": customer}).json()
-        self.client = client
-        self.id: str = started["conversation_id"]
-        self.auth = {"Authorization": f"Bearer {started['customer_token']}"}
-
-    def says(self, text: str) -> dict[str, Any]:
-        response = self.client.post(
-            f"/api/conversations/{self.id}/messages", json={"text": text}, headers=self.auth
-        )
-        assert response.status_code == 200, response.text
-        turn: dict[str, Any] = response.json()
-        return turn
-
-    def transcript(self) -> list[dict[str, Any]]:
-        response = self.client.get(f"/api/conversations/{self.id}/messages", headers=self.auth)
-        messages: list[dict[str, Any]] = response.json()["messages"]
-        return messages
-
-
 def taken_by(client: TestClient, chat: Chat, username: str) -> dict[str, str]:
     """The customer asks for a person and ``username`` takes the conversation: their header."""
-    assert chat.says("I want a real person")["reply"]["decision"] == "handoff"
+    assert chat.turn("I want a real person")["reply"]["decision"] == "handoff"
     agent = log_in(client, username)
     taken = client.post(f"/api/staff/conversations/{chat.id}/take", headers=agent)
     assert taken.status_code == 204, taken.text
@@ -135,9 +100,9 @@ def look_up(
 
 def test_the_conversation_shows_each_action_call_beside_its_message(client: TestClient) -> None:
     priya = Chat(client, "cust-42")
-    turn = priya.says("Where is my order BC-204518?")
+    turn = priya.turn("Where is my order BC-204518?")
     assert turn["reply"]["decision"] == "action" and turn["reply"]["text"] == STATUS
-    missing = priya.says("where is my order BC-999999?")
+    missing = priya.turn("where is my order BC-999999?")
     assert missing["reply"]["decision"] == "action"
     agent = log_in(client, "sam")
 
@@ -199,7 +164,7 @@ def test_the_agent_who_holds_the_conversation_looks_up_for_its_customer(
 
 def test_only_the_agent_who_holds_the_conversation_may_look_up(client: TestClient) -> None:
     priya = Chat(client, "cust-42")
-    priya.says("Where is my order BC-204518?")
+    priya.turn("Where is my order BC-204518?")
     sam = log_in(client, "sam")
     before_taking = look_up(client, priya, sam, "order_status", order_id="BC-204518")
     assert before_taking.status_code == 403
@@ -265,9 +230,9 @@ def test_without_a_verified_customer_a_lookup_is_not_allowed_and_calls_nothing(
 
 def test_a_customer_who_proved_who_they_are_can_be_looked_up(client: TestClient) -> None:
     guest = Chat(client)
-    asked = guest.says("Where is my order BC-204518?")["reply"]
+    asked = guest.turn("Where is my order BC-204518?")["reply"]
     assert asked["decision"] == "form"
-    proved = guest.says("priya@example.com")["reply"]
+    proved = guest.turn("priya@example.com")["reply"]
     assert proved["decision"] == "action" and proved["text"] == STATUS
     agent = taken_by(client, guest, "sam")
 

@@ -18,43 +18,13 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.config import DEMO_DIR, Settings
-from bot.conversation.identity import sign_customer_id
-from bot.demo_shop.server import DemoShop, start_demo_shop
+from bot.demo_shop.server import DemoShop
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import ActionCall, Conversation
 from retrieval.encoder import Encoder
+from tests.helpers.actions import IDENTITY_SECRET, SHOP_TOKEN, Chat, running_demo_shop
 
 pytestmark = pytest.mark.real_model
-
-TOKEN = "shop-token-for-tests"
-SECRET = "identity-secret-for-tests"
-
-
-class Chat:
-    """One customer's conversation over the REST API."""
-
-    def __init__(self, client: TestClient, customer_id: str | None = None) -> None:
-        customer: dict[str, Any] = {}
-        if customer_id is not None:
-            customer = {
-                "external_id": customer_id,
-                "signature": sign_customer_id(customer_id, SECRET),
-            }
-        started = client.post("/api/conversations", json={"customer": customer}).json()
-        self.client = client
-        self.id = started["conversation_id"]
-        self.auth = {"Authorization": f"Bearer {started['customer_token']}"}
-
-    def says(self, text: str, client_message_id: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"text": text}
-        if client_message_id is not None:
-            body["client_message_id"] = client_message_id
-        response = self.client.post(
-            f"/api/conversations/{self.id}/messages", json=body, headers=self.auth
-        )
-        assert response.status_code == 200, response.text
-        reply: dict[str, Any] = response.json()["reply"]
-        return reply
 
 
 def run(
@@ -68,8 +38,8 @@ def run(
         database_url=f"sqlite:///{folder}/bot.db",
         index_dir=index_dir,
         company_api_url=company_api_url,
-        company_api_token=TOKEN,
-        identity_secret=SECRET,
+        company_api_token=SHOP_TOKEN,
+        identity_secret=IDENTITY_SECRET,
         actions=actions or DEMO_DIR / "actions.yaml",
     )
     runtime = build_runtime(settings, encoder=served_encoder)
@@ -84,12 +54,8 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
-    folder = tmp_path_factory.mktemp("shop")
-    shop = start_demo_shop(
-        "127.0.0.1", 0, DEMO_DIR / "shop" / "orders.yaml", folder / "shop.db", TOKEN
-    )
-    yield shop
-    shop.stop()
+    with running_demo_shop(tmp_path_factory.mktemp("shop")) as shop:
+        yield shop
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +80,7 @@ def order_at_shop(shop: DemoShop, order_id: str, customer_id: str) -> dict[str, 
     """The order as the shop itself has it now (to check what a write did)."""
     response = httpx.get(
         f"{shop.url}/orders/{order_id}",
-        headers={"Authorization": f"Bearer {TOKEN}", "X-Customer-Id": customer_id},
+        headers={"Authorization": f"Bearer {SHOP_TOKEN}", "X-Customer-Id": customer_id},
     )
     assert response.status_code == 200, response.text
     order: dict[str, Any] = response.json()
