@@ -261,7 +261,7 @@ class ChatService:
                 return earlier
             context = turn_context(conversation, self.identity_secret)
             heard = hear(text, context)
-            reading = self.read(heard.redacted)
+            reading = self.read(heard.for_the_model)
             outcome = respond(
                 heard,
                 reading,

@@ -13,8 +13,9 @@ Which text each step sees, and why:
 | -------- | -------- | --------------------------------------------------------------------- |
 | hear     | raw      | slots (order number, e-mail, name) are found in what the customer     |
 |          |          | typed, and redaction needs the raw text to know what to hide          |
-| read     | redacted | the model reads exactly what is stored: personal data never reaches   |
-|          |          | it, and a model retrained on exported messages saw the same text      |
+| read     | redacted | the model reads what is stored, with emoji as words (model_text.py):  |
+|          | + emoji  | personal data never reaches it, and a model retrained on exported     |
+|          | as words | messages reads them the same way                                      |
 | decide   | raw      | "my e-mail is …" is a slot-only message only while the address is in  |
 |          |          | it; "yes" and "the second one" are read as typed                      |
 | act      | slots    | the company's API gets the slot values a form collected (an order     |
@@ -44,6 +45,7 @@ from bot.conversation.forms import (
     proof_slots,
     state_after,
 )
+from bot.conversation.model_text import for_the_model
 from bot.conversation.policy import (
     ANSWERING,
     Action,
@@ -113,7 +115,8 @@ class Heard:
     """The message as the customer typed it and as it will be stored."""
 
     text: str  # raw (stripped)
-    redacted: str  # as stored, and as the model reads it
+    redacted: str  # as stored
+    for_the_model: str  # as the model reads it: redacted, emoji as words
     found: Mapping[str, str]  # slot values stated in this message
     slots: Mapping[str, str]  # the conversation's slots, with this message's order number
     profile_changes: Mapping[str, str]  # customer columns to update ("email", "name")
@@ -204,7 +207,8 @@ def hear(text: str, context: TurnContext) -> Heard:
         "email": changes.get("email", context.customer_email),
         "order_id": slots.get("order_id"),
     }
-    return Heard(text, redact(text), found, slots, changes, known)
+    redacted = redact(text)
+    return Heard(text, redacted, for_the_model(redacted), found, slots, changes, known)
 
 
 def profile_changes(found: Mapping[str, str], context: TurnContext) -> dict[str, str]:
