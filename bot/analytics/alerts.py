@@ -3,7 +3,8 @@
 The alert compares the share of negative customer messages in the last hour with the share over
 the week before. It fires when the recent share is well above the usual one: more than three
 standard errors above it and at least half as much again, over enough messages to mean
-something. A quiet hour with two unhappy customers out of three is not an incident.
+something. A quiet hour with two unhappy customers out of three is not an incident, and neither
+is a busy first hour of a fresh install: without a week of history nobody knows what is usual.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from bot.storage.models import ActionCall, Conversation, Message, utcnow
 RECENT = timedelta(hours=1)
 BASELINE = timedelta(days=7)
 MIN_RECENT_MESSAGES = 20
+# The week before must hold this many customer messages read for sentiment before "usual" means
+# anything; until then the alert cannot fire, and says why.
+MIN_BASELINE_MESSAGES = 100
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class SentimentAlert:
     baseline_messages: int
     threshold: float | None  # the recent share above which the alert fires
     reason: str
+    enough_history: bool  # the week before holds enough messages for the alert to fire
 
 
 class AlertService:
@@ -51,10 +56,19 @@ class AlertService:
         (recent_negative, recent_total), (base_negative, base_total) = recent, baseline
         recent_share = recent_negative / recent_total if recent_total else None
         base_share = base_negative / base_total if base_total else None
+        enough_history = base_total >= MIN_BASELINE_MESSAGES
+        if not enough_history:
+            return SentimentAlert(
+                False, recent_share, base_share, recent_total, base_total, None,
+                f"not enough history yet: {base_total} customer messages in the week before "
+                f"the last hour, and the alert needs {MIN_BASELINE_MESSAGES} to know what is usual",
+                enough_history,
+            )  # fmt: skip
         if recent_share is None or recent_total < MIN_RECENT_MESSAGES:
             return SentimentAlert(
                 False, recent_share, base_share, recent_total, base_total, None,
                 f"fewer than {MIN_RECENT_MESSAGES} customer messages in the last hour",
+                enough_history,
             )  # fmt: skip
         usual = base_share if base_share is not None else 0.0
         # The share one would call "well above usual" for this many recent messages.
@@ -66,7 +80,7 @@ class AlertService:
             f"against {usual:.0%} over the week before (alert above {threshold:.0%})"
         )
         return SentimentAlert(
-            firing, recent_share, base_share, recent_total, base_total, threshold, reason
+            firing, recent_share, base_share, recent_total, base_total, threshold, reason, True
         )
 
     def prometheus(self) -> str:

@@ -216,6 +216,10 @@ class SentimentAlertOut(BaseModel):
     baseline_messages: int
     threshold: float | None
     reason: str
+    enough_history: bool = Field(
+        description="whether the week before holds enough messages for the alert to fire; "
+        "a fresh install has not"
+    )
 
 
 class DayFiguresOut(BaseModel):

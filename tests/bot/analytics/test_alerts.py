@@ -84,3 +84,15 @@ def test_a_few_unhappy_messages_in_a_quiet_hour_are_not_an_incident(runtime: Run
     add_messages(runtime, hours_ago=0.5, negative=3, other=2)
     quiet = runtime.alerts.negative_sentiment()
     assert not quiet.alert and "fewer than 20" in quiet.reason
+
+
+def test_a_fresh_install_cannot_raise_the_alert_and_says_why(runtime: Runtime) -> None:
+    # A busy first hour, mostly unhappy, and no week before it to compare with.
+    add_messages(runtime, hours_ago=0.2, negative=30, other=10)
+    fresh = runtime.alerts.negative_sentiment()
+    assert not fresh.alert and not fresh.enough_history
+    assert fresh.recent_share == pytest.approx(0.75)
+    assert fresh.reason.startswith("not enough history yet: 0 customer messages")
+    add_messages(runtime, hours_ago=30, negative=10, other=90)  # a week's worth now
+    seasoned = runtime.alerts.negative_sentiment()
+    assert seasoned.enough_history and seasoned.alert
