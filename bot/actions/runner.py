@@ -291,10 +291,10 @@ class ActionRunner:
             value = slot.parse(slots.get(slot.name) or "")
             if value is None:
                 error = f"slot {slot.name!r} not valid"
-                return _result(spec, Outcome.FAILED, values, error=error)
+                return unanswered(spec, Outcome.FAILED, values, error=error)
             values[slot.name] = value
         if not customer_id and (spec.writes or spec.uses_customer_id):
-            return _result(spec, Outcome.NOT_ALLOWED, values, error="needs a verified customer")
+            return unanswered(spec, Outcome.NOT_ALLOWED, values, error="needs a verified customer")
         filled = {**values, CUSTOMER_ID: customer_id or ""}
         in_path = {name: quote(value, safe="") for name, value in filled.items()}
         headers = {"Accept": "application/json"}
@@ -317,7 +317,7 @@ class ActionRunner:
     def _wait(self, spec: ActionSpec, request: _Request) -> ActionResult:
         loop = self._running_loop()
         if loop is None:
-            return _result(spec, Outcome.FAILED, request.values, error="runner closed")
+            return unanswered(spec, Outcome.FAILED, request.values, error="runner closed")
         budget = spec.call.budget_s + GRACE_S
         future = asyncio.run_coroutine_threadsafe(self._call(spec, request), loop)
         try:
@@ -325,12 +325,12 @@ class ActionRunner:
         except concurrent.futures.TimeoutError:
             future.cancel()
             error = f"no answer within the time budget ({budget:g} s)"
-            return _result(spec, Outcome.FAILED, request.values, error=error)
+            return unanswered(spec, Outcome.FAILED, request.values, error=error)
         except concurrent.futures.CancelledError:
-            return _result(spec, Outcome.FAILED, request.values, error="runner closed")
+            return unanswered(spec, Outcome.FAILED, request.values, error="runner closed")
         except Exception as error:  # a fault of ours must cost the customer one answer, no more
             logger.exception("action %s: the run failed", spec.name)
-            return _result(spec, Outcome.FAILED, request.values, error=type(error).__name__)
+            return unanswered(spec, Outcome.FAILED, request.values, error=type(error).__name__)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop | None:
         with self._lock:
@@ -348,7 +348,7 @@ class ActionRunner:
 
     async def _call(self, spec: ActionSpec, request: _Request) -> ActionResult:
         if not self.breaker.admit():
-            return _result(spec, Outcome.FAILED, request.values, error="circuit open")
+            return unanswered(spec, Outcome.FAILED, request.values, error="circuit open")
         healthy = False
         try:
             reply = await self._send_with_retries(spec, request)
@@ -417,40 +417,41 @@ def _interpret(spec: ActionSpec, request: _Request, reply: _Reply) -> tuple[Acti
     working; a 5xx, a refusal of our call (401, 429, …) or nonsense for JSON is not."""
     response = reply.response
     if response is None:
-        return _result(spec, Outcome.FAILED, request.values, error=reply.error), False
+        return unanswered(spec, Outcome.FAILED, request.values, error=reply.error), False
     status = response.status_code
     if status in _NOT_FOUND:
-        return _result(spec, Outcome.NOT_FOUND, request.values, status), True
+        return unanswered(spec, Outcome.NOT_FOUND, request.values, status), True
     if status in _NOT_ALLOWED:
         # The refusal's JSON may say why (the demo shop's `code`); the caller may use it.
-        refusal = _result(spec, Outcome.NOT_ALLOWED, request.values, status)
+        refusal = unanswered(spec, Outcome.NOT_ALLOWED, request.values, status)
         return dataclasses.replace(refusal, data=_json_object(response) or {}), True
     if not 200 <= status < 300:
-        return _result(spec, Outcome.FAILED, request.values, status, f"HTTP {status}"), False
+        return unanswered(spec, Outcome.FAILED, request.values, status, f"HTTP {status}"), False
     data = _json_object(response)
     if data is None:
         error = "the answer is not a JSON object"
-        return _result(spec, Outcome.FAILED, request.values, status, error), False
+        return unanswered(spec, Outcome.FAILED, request.values, status, error), False
     try:
         # The API's own values win: it spells the order number as it stores it.
         text = word(spec.answers.found_template(data), {**request.values, **data})
     except KeyError as error:
         problem = f"answers.found: the API's answer has no {error}"
-        return _result(spec, Outcome.FAILED, request.values, status, problem), True
+        return unanswered(spec, Outcome.FAILED, request.values, status, problem), True
     except (ValueError, TypeError) as error:
         problem = f"answers.found: cannot word the answer ({type(error).__name__})"
-        return _result(spec, Outcome.FAILED, request.values, status, problem), True
+        return unanswered(spec, Outcome.FAILED, request.values, status, problem), True
     return ActionResult(spec.name, Outcome.FOUND, text, data, status), True
 
 
-def _result(
+def unanswered(
     spec: ActionSpec,
     outcome: Outcome,
     values: Mapping[str, str],
     status_code: int | None = None,
     error: str | None = None,
 ) -> ActionResult:
-    """A result without data, worded with the outcome's own answer."""
+    """A result without data, worded with the outcome's own answer: a call that did not find,
+    failed or was refused, or one never made (a customer nobody vouched for)."""
     return ActionResult(
         spec.name, outcome, answer_text(spec, outcome, values), {}, status_code, error=error
     )

@@ -18,7 +18,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from bot.actions.runner import ActionResult, answer_text
+from bot.actions.runner import ActionResult, unanswered
 from bot.actions.runner import Outcome as ActionOutcome
 from bot.actions.spec import ActionCatalog, ActionSpec
 from bot.conversation.escalation import EscalationRules
@@ -333,13 +333,10 @@ class ChatService:
         customer_id = check.data.get("customer_id") if check.outcome == "found" else None
         if isinstance(customer_id, str) and customer_id:
             return check, customer_id, None
+        # A proof that does not match reads as "not found": nothing tells whose order it is.
         outcome = ActionOutcome.FAILED if check.outcome == "failed" else ActionOutcome.NOT_FOUND
-        text = answer_text(request.spec, outcome, request.slots)
-        return (
-            check,
-            None,
-            ActionResult(request.spec.name, outcome, text, error=f"proof: {check.outcome}"),
-        )
+        unproven = unanswered(request.spec, outcome, request.slots, error=f"proof: {check.outcome}")
+        return check, None, unproven
 
     def announce(self, context: TurnContext, outcome: Outcome) -> None:
         """Tell the consoles (and, for a new status, the customer's sockets) what the turn
@@ -487,17 +484,7 @@ def record(
         reply = replace(reply, id=reply_id, text=outcome.reply.text)
     for call in (outcome.proof_check, outcome.result):
         if call is not None:
-            session.execute(
-                insert(ActionCall).values(
-                    conversation_id=context.conversation_id,
-                    message_id=message.id,
-                    action=call.action,
-                    outcome=call.outcome,
-                    status_code=call.status_code,
-                    latency_ms=call.latency_ms,
-                    error=call.error,
-                )
-            )
+            record_call(session, context.conversation_id, call, message_id=message.id)
     if outcome.handoff is not None:
         session.execute(
             insert(Escalation).values(
@@ -524,6 +511,30 @@ def record(
         )
     )
     return Turn(message, reply)
+
+
+def record_call(
+    session: Session,
+    conversation_id: str,
+    call: ActionResult,
+    *,
+    message_id: int | None = None,
+    staff_id: int | None = None,
+) -> None:
+    """Keep one call to the company's API: the bot's for a customer message, or a person's
+    lookup (``staff_id``). Never the data it answered, which may be personal."""
+    session.execute(
+        insert(ActionCall).values(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            staff_id=staff_id,
+            action=call.action,
+            outcome=call.outcome,
+            status_code=call.status_code,
+            latency_ms=call.latency_ms,
+            error=call.error,
+        )
+    )
 
 
 def _insert(

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.actions.runner import ActionResult, answer_text
+from bot.actions.runner import ActionResult, unanswered
 from bot.actions.runner import Outcome as ActionOutcome
 from bot.actions.spec import ActionCatalog
 from bot.conversation.escalation import PRIORITIES, EscalationRules, Situation
@@ -267,9 +267,9 @@ def respond(
 def not_allowed(request: ActionRequest) -> ActionResult:
     """The result of an action this customer may not use (nobody vouched for who they are), made
     without calling the company's API."""
-    spec = request.spec
-    text = answer_text(spec, ActionOutcome.NOT_ALLOWED, request.slots)
-    return ActionResult(spec.name, ActionOutcome.NOT_ALLOWED, text, error="no verified customer")
+    return unanswered(
+        request.spec, ActionOutcome.NOT_ALLOWED, request.slots, error="no verified customer"
+    )
 
 
 def answered(outcome: Outcome, result: ActionResult) -> Outcome:

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from bot.actions.runner import ActionResult, Outcome, answer_text
+from bot.actions.runner import ActionResult, Outcome, unanswered
 from bot.actions.spec import ActionCatalog, ActionSpec
 from bot.analytics.satisfaction import SatisfactionService
 from bot.conversation.forms import VERIFY_ACTION
 from bot.conversation.policy import DialogueState
 from bot.conversation.redaction import redact
-from bot.conversation.service import ActionCaller, turn_context
+from bot.conversation.service import ActionCaller, record_call, turn_context
 from bot.conversation.states import Status, move
 from bot.errors import Forbidden, NotFound, Rejected
 from bot.live.events import EventHub, conversation_topic
@@ -316,18 +316,7 @@ class SupportService:
             customer_id = turn_context(conversation, self.identity_secret).verified_customer_id
         result = self._run(spec, values, customer_id)
         with self.sessions.begin() as session:
-            session.execute(
-                insert(ActionCall).values(
-                    conversation_id=conversation_id,
-                    message_id=None,
-                    staff_id=member.id,
-                    action=result.action,
-                    outcome=result.outcome.value,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                )
-            )
+            record_call(session, conversation_id, result, staff_id=member.id)
             record(
                 session,
                 member,
@@ -367,8 +356,7 @@ class SupportService:
     ) -> ActionResult:
         if customer_id is None or self.runner is None:
             error = "no verified customer" if customer_id is None else "no company API"
-            text = answer_text(spec, Outcome.NOT_ALLOWED, slots)
-            return ActionResult(spec.name, Outcome.NOT_ALLOWED, text, error=error)
+            return unanswered(spec, Outcome.NOT_ALLOWED, slots, error=error)
         return self.runner.run(spec, slots, customer_id=customer_id)
 
     def take(self, member: StaffMember, conversation_id: str) -> None:
