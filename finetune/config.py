@@ -41,6 +41,12 @@ class TrainingConfig:
     # serves retrieval (retrieval.adaptation).
     retrieval_weight: float = 1.0
     retrieval_temperature: float = 0.05
+    # Share of intent texts and knowledge-base questions typed with slips each time they are
+    # drawn (finetune.noise): the model learns "wher is my oder" as "where is my order".
+    typo_rate: float = 0.25
+    # After calibration, average the trained intent head with a logistic regression refitted on
+    # every row, the validation rows included (step 4 of the recipe in finetune/trainer.py).
+    refit_head: bool = True
     seed: int = 13
 
     def __post_init__(self) -> None:
@@ -57,6 +63,7 @@ class TrainingConfig:
                 0 <= self.label_smoothing < 1,
                 f"label_smoothing={self.label_smoothing} (must be in [0, 1))",
             ),
+            (0 <= self.typo_rate <= 1, f"typo_rate={self.typo_rate} (must be in [0, 1])"),
             (1 <= self.head_layers <= 6, f"head_layers={self.head_layers} (must be 1 to 6)"),
             (self.lora_rank >= 1, f"lora_rank={self.lora_rank} (must be >= 1)"),
             (

@@ -8,8 +8,15 @@ The recipe, in order:
    Each step takes a batch of same-intent pairs (cross-entropy with label smoothing, plus a
    supervised contrastive term on the sentence vectors), a sentiment batch (class-weighted
    cross-entropy) and, with a knowledge base, a contrastive batch of its questions and answers.
+   A share of the intent texts and knowledge-base questions is typed with slips each time it
+   is drawn (finetune.noise), so that "wher is my oder" reads as "where is my order".
 3. On the validation split, fit a temperature for calibrated confidences and choose the
    out-of-scope threshold.
+4. Learn from every row: the intent head becomes the average of the trained head and a logistic
+   regression on the adapted encoder. The regression is fitted on the training rows for step 3's
+   calibration, which is measured on rows it never saw, and then refitted on all rows, the
+   validation rows included, with the calibration kept (as scikit-learn's
+   CalibratedClassifierCV does with ensemble=False).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from finetune.bundle import BundleInfo, NLUBundle
 from finetune.config import TrainingConfig
 from finetune.data import DataError, LabelledTexts, stratified_split
 from finetune.modeling import MultiTaskModel, load_base, softmax
+from finetune.noise import noisy
 from finetune.reading import OOS_LABEL
 from retrieval.adaptation import KnowledgeBaseBatches, contrastive_loss
 from retrieval.encoder import encode_in_length_order
@@ -183,6 +191,9 @@ def train(
         intents = LabelledTexts(
             intents.texts + out_of_scope.texts, intents.labels + out_of_scope.labels
         )
+    # Validation rows carved from the intents are learnt from after calibration (step 4); rows
+    # the caller gave for validation stay unseen.
+    carved_validation = intent_validation is None
     intent_train, intent_validation = _intent_split(config, intents, intent_validation)
     sentiment_train = sentiment_validation = None
     if sentiments is not None:
@@ -224,6 +235,8 @@ def train(
         weight_decay=0.01,
     )
     rng = random.Random(config.seed)
+    # Its own generator, so that the batches are the same with and without typing noise.
+    typing = random.Random(config.seed + 1)
     intent_targets = torch.tensor([intent_labels.index(label) for label in intent_train.labels])
     steps_per_epoch = len(_pair_batches(intent_targets.tolist(), config.batch_size, rng))
     total_steps = max(1, config.epochs * steps_per_epoch)
@@ -260,7 +273,8 @@ def train(
             epoch_loss = 0.0
             for chosen in _pair_batches(intent_targets.tolist(), config.batch_size, rng):
                 targets = intent_targets[chosen]
-                vectors, logits, _ = model([intent_train.texts[i] for i in chosen])
+                texts = noisy([intent_train.texts[i] for i in chosen], config.typo_rate, typing)
+                vectors, logits, _ = model(texts)
                 loss = cross_entropy(logits, targets)
                 if config.contrastive_weight > 0:
                     loss = loss + config.contrastive_weight * supervised_contrastive_loss(
@@ -276,9 +290,10 @@ def train(
                     )
                     loss = loss + sentiment_loss(model.sentiment_head(vectors_s), sentiments_of)
                 if retrieval_batches is not None:
+                    anchors, positives, answers = retrieval_batches.next()
                     loss = loss + config.retrieval_weight * contrastive_loss(
                         lambda texts: model.encode(texts)[0],
-                        retrieval_batches.next(),
+                        (noisy(anchors, config.typo_rate, typing), positives, answers),
                         config.retrieval_temperature,
                     )
                 optimiser.zero_grad()
@@ -304,7 +319,15 @@ def train(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     bundle = NLUBundle(model, info)
+    model.eval()
+    held_out_head = _averaged_head(model, config, intent_train)
     _calibrate(bundle, config, intent_validation, sentiment_validation)
+    if held_out_head is not None and carved_validation:
+        every_row = LabelledTexts(
+            intent_train.texts + intent_validation.texts,
+            intent_train.labels + intent_validation.labels,
+        )
+        _averaged_head(model, config, every_row, trained=held_out_head)
     logger.info(
         "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
     )
@@ -350,6 +373,29 @@ def _init_heads_by_regression(
                 balanced=True,
             ),
         )
+
+
+def _averaged_head(
+    model: MultiTaskModel,
+    config: TrainingConfig,
+    rows: LabelledTexts,
+    trained: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Set the intent head to the average of the ``trained`` head (by default the model's own)
+    and a logistic regression fitted on the adapted encoder's features of ``rows``; return the
+    trained head, or None when there are too few rows to fit a regression on every label."""
+    if not config.refit_head or len(set(rows.labels)) < 2:
+        return None
+    if trained is None:
+        head = model.intent_head
+        trained = (head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy())
+    with torch.inference_mode():
+        vectors = _frozen_vectors(model, rows.texts, 128)
+    weight, bias = _fit_head(vectors, rows.labels, model.intent_labels, config.logistic_c)
+    absent = bias <= -1e4  # a label the rows lack keeps the trained head's say alone
+    weight[absent], bias[absent] = trained[0][absent], trained[1][absent]
+    model.init_head(model.intent_head, (trained[0] + weight) / 2, (trained[1] + bias) / 2)
+    return trained
 
 
 def _sentiment_batches(rows: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:

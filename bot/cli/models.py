@@ -21,6 +21,7 @@ _TRAINING_OPTIONS: tuple[tuple[str, type[int] | type[float], str], ...] = (
     ("--lora-rank", int, "rank of the LoRA adapters"),
     ("--head-layers", int, "encoder layers the heads read (1 to 6)"),
     ("--label-smoothing", float, "cross-entropy label smoothing"),
+    ("--typo-rate", float, "share of texts typed with slips each time they are drawn"),
     ("--validation-fraction", float, "share held out when no --validation-data"),
     ("--seed", int, "random seed (same seed, same data: same bundle)"),
 )
