@@ -33,10 +33,14 @@ def fired(**changes: Any) -> dict[str, str]:
 def test_the_demo_rules_fire_for_what_they_describe_and_not_otherwise() -> None:
     assert fired() == {}
     assert fired(intent="human_agent") == {"asks_for_a_person": "intent human_agent"}
-    assert fired(text="I'll be calling my Solicitor") == {
-        "legal_or_closing_account": "said 'solicitor'"
-    }
-    assert "legal_or_closing_account" not in fired(text="my account is fine, thanks")
+    assert fired(text="I'll be calling my Solicitor") == {"legal_action": "said 'solicitor'"}
+    assert "legal_action" not in fired(text="my account is fine, thanks")
+    # Closing an account is answered by the bot; only an unhappy customer goes to a person.
+    assert fired(text="please delete my account", intent="account_delete") == {}
+    unhappy = fired(
+        text="useless, delete my account", intent="account_delete", sentiment="negative"
+    )
+    assert unhappy == {"closing_account_and_unhappy": "intent account_delete; sentiment negative"}
     assert set(fired(sentiment="negative", negative_streak=2)) == {"two_negative_messages_in_a_row"}
     assert fired(sentiment="negative", negative_streak=1) == {}
     vip = fired(sentiment="negative", negative_streak=1, profile={"tier": "VIP"})

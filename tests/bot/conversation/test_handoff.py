@@ -129,7 +129,7 @@ def test_legal_words_escalate_urgently_and_ordinary_words_do_not(
     reply = legal.says("I will contact my lawyer about this order")
     assert reply is not None and reply["decision"] == "handoff"
     (escalation,) = escalations(runtime_with_rules, legal.conversation_id)
-    assert escalation.rules[0] == {"rule": "legal_or_closing_account", "why": "said 'lawyer'"}
+    assert escalation.rules[0] == {"rule": "legal_action", "why": "said 'lawyer'"}
     assert escalation.priority == 4
 
 

@@ -55,6 +55,12 @@ SCRIPT_KB: dict[str, Any] = {
             "questions": ["Bye", "Goodbye"],
             "answer": "Goodbye, and thanks for chatting.",
         },
+        {
+            "id": "account.close",
+            "intent": "account_delete",
+            "questions": ["How do I close my account?", "Delete my account", "Cancel my account"],
+            "answer": "Go to My Account > Privacy > Delete account, or reply 'person'.",
+        },
     ],
 }
 
@@ -65,6 +71,7 @@ class ScriptReader(FakeReader):
         "greeting": ("hello",),
         "thanks": ("thanks", "thank you"),
         "goodbye": ("bye",),
+        "account_delete": ("close my account", "cancel my account", "delete my account"),
     }
 
 
@@ -230,17 +237,27 @@ SCRIPTS = [
             Say(
                 "I will take legal action over this order",
                 "handoff",
-                fired=("legal_or_closing_account",),
+                fired=("legal_action",),
             ),
             State("waiting", "escalations", 4),
         ),
     ),
     Script(
-        "wants their account closed: escalated, and unhappy too",
+        "wants their account closed: the bot answers with the way to do it",
+        (
+            Say("how do I close my account", "intent", "account.close", says="Delete account"),
+            State("bot"),
+        ),
+    ),
+    Script(
+        "wants their account closed and is unhappy: the retention queue",
         (
             Say(
-                "this is useless, cancel my account", "handoff", fired=("legal_or_closing_account",)
+                "this is useless, cancel my account",
+                "handoff",
+                fired=("closing_account_and_unhappy",),
             ),
+            State("waiting", "retention", 3),
         ),
     ),
     Script(
@@ -323,7 +340,7 @@ def test_there_are_at_least_twenty_varied_scripts() -> None:
             "handoff", None} <= decisions  # fmt: skip
     fired = {rule for script in SCRIPTS for s in script.steps if isinstance(s, Say)
              for rule in s.fired}  # fmt: skip
-    assert len(fired) == 6  # every demo rule fires in some script
+    assert len(fired) == 7  # every demo rule fires in some script
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
