@@ -49,6 +49,8 @@ class MessageView:
     sentiment: str | None = None
     sentiment_score: float | None = None
     corrected_intent: str | None = None
+    # Each question the model read in a customer message (bot.storage.models.Message.questions).
+    questions: list[dict[str, Any]] | None = None
     # The name of the person who wrote an agent message; not a column of its own.
     author: str | None = None
 

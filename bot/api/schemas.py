@@ -69,6 +69,26 @@ class MessageOut(BaseModel):
     author: str | None = Field(None, description="who wrote an agent message")
 
 
+class QuestionOut(BaseModel):
+    """One question of a customer message as the model read it, and what answered it."""
+
+    text: str = Field(description="what the model read: redacted, emoji as words, corrected")
+    corrections: dict[str, str] = Field(
+        default_factory=dict, description="{as typed: as read} for each corrected word"
+    )
+    topic: str | None = Field(
+        None, description="the entry whose question a follow-up was read after"
+    )
+    intent: str | None = None
+    intent_confidence: float | None = None
+    out_of_scope: bool | None = None
+    sentiment: str | None = None
+    entry_id: str | None = None
+    score: float | None = None
+    decision: str | None = None
+    reason: str | None = None
+
+
 class StaffMessageOut(MessageOut):
     """A message with everything the bot read in it and decided (bot.messages.MessageView)."""
 
@@ -79,6 +99,9 @@ class StaffMessageOut(MessageOut):
     sentiment: str | None = None
     sentiment_score: float | None = None
     corrected_intent: str | None = None
+    questions: list[QuestionOut] | None = Field(
+        None, description="each question the model read in a customer message, in order"
+    )
 
 
 class TurnOut(BaseModel):

@@ -31,6 +31,9 @@ ANSWERING = frozenset({Action.INTENT, Action.ANSWER})
 # Two candidate entries of different intents whose scores are this close are a coin toss:
 # asking is better than guessing.
 CLARIFY_MARGIN = 0.04
+# How far above the answering threshold retrieval must score to overrule the model's "out of
+# scope": retrieval alone passes the threshold for 11% of CLINC150's out-of-scope questions.
+DISAGREEMENT_MARGIN = 0.1
 # After this many turns in a row the bot could not answer, it offers a person.
 FALLBACKS_BEFORE_OFFER = 2
 
@@ -156,6 +159,9 @@ def decide(
     best = hits[0] if hits else None
 
     if prediction is not None and prediction.out_of_scope:
+        covered = _covered_anyway(prediction, hits, thresholds)
+        if covered is not None:
+            return covered
         return _unanswered(
             Action.OUT_OF_SCOPE,
             f"out of scope (intent {prediction.intent} at {prediction.intent_confidence:.2f})",
@@ -200,6 +206,39 @@ def decide(
         f"no confident intent and the best entry scores {score} < {thresholds.answer:.2f}",
         state,
         best,
+    )
+
+
+def _covered_anyway(
+    prediction: Prediction, hits: list[EntryHit], thresholds: Thresholds
+) -> Decision | None:
+    """No confident refusal of a topic the knowledge base covers: when the model says out of
+    scope but an entry is clearly close ("I'd like to send back some headphones" and the
+    returns entry at 0.66), answer if the model's own best intent agrees with it, else ask
+    which of the two closest topics was meant."""
+    if not hits or hits[0].score < thresholds.answer + DISAGREEMENT_MARGIN:
+        return None
+    best = hits[0]
+    said = (
+        f"the model said out of scope ({prediction.intent} at {prediction.intent_confidence:.2f})"
+    )
+    if best.entry.intent == prediction.intent:
+        return Decision(
+            Action.ANSWER,
+            f"{said}, but its intent and retrieval agree on {best.entry.id!r} ({best.score:.2f})",
+            best.entry,
+            best.score,
+        )
+    rival = next((hit for hit in hits[1:] if hit.entry.intent != best.entry.intent), None)
+    if rival is None:
+        return None
+    return Decision(
+        Action.CLARIFY,
+        f"{said}, but retrieval found {best.entry.id!r} ({best.score:.2f}); asked between it "
+        f"and {rival.entry.id!r} ({rival.score:.2f}) instead of refusing",
+        best.entry,
+        best.score,
+        options=(best.entry, rival.entry),
     )
 
 

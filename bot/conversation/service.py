@@ -25,7 +25,9 @@ from bot.conversation.escalation import EscalationRules
 from bot.conversation.forms import VERIFY_ACTION, ActionRequest
 from bot.conversation.identity import CustomerIdentity, check_signature
 from bot.conversation.policy import SMALL_TALK, DialogueState, Thresholds
+from bot.conversation.questions import with_topic
 from bot.conversation.redaction import redact
+from bot.conversation.spelling import Speller
 from bot.conversation.states import BOT_SILENT, Status, move
 from bot.conversation.turn import (
     ACTION_FAILED,
@@ -40,7 +42,11 @@ from bot.conversation.turn import (
     escalate,
     hear,
     not_allowed,
+    on_topic,
+    other_answers,
+    question_records,
     respond,
+    topic_question,
 )
 from bot.errors import Forbidden, NotFound
 from bot.live.events import STAFF_TOPIC, EventHub
@@ -151,6 +157,7 @@ class ChatService:
         self.profiles = profiles
         self.events = events
         self.clock = clock
+        self.speller = Speller.of(retriever.knowledge_base)
         # When each conversation's last typing notice went out (by ``clock``).
         self._typing_noted: dict[str, float] = {}
 
@@ -260,8 +267,8 @@ class ChatService:
             if earlier is not None:
                 return earlier
             context = turn_context(conversation, self.identity_secret)
-            heard = hear(text, context)
-            reading = self.read(heard.for_the_model)
+            heard = hear(text, context, self.speller)
+            reading, *others = self.read_questions(heard, context)
             outcome = respond(
                 heard,
                 reading,
@@ -271,19 +278,32 @@ class ChatService:
                 self.actions,
             )
             outcome = self.act(outcome, context)
+            outcome = other_answers(outcome, heard, others, context, self.thresholds)
             outcome = escalate(outcome, heard, reading, context, self.rules)
             turn = record(session, context, heard, reading, outcome, client_message_id, started)
         self.announce(context, outcome)
         return turn
+
+    def read_questions(self, heard: Heard, context: TurnContext) -> list[Reading]:
+        """Each question of the message read on its own; a lone follow-up that cannot be
+        answered alone is read again after the conversation's topic."""
+        readings = [self.read(question) for question in heard.questions]
+        topic = topic_question(
+            heard, readings[0], context, self.thresholds, self.retriever.knowledge_base
+        )
+        if topic is not None:
+            after_topic = self.read(with_topic(topic, readings[0].text))
+            readings[0] = on_topic(readings[0], after_topic, context, self.thresholds)
+        return readings
 
     def read(self, text: str) -> Reading:
         """The model's reading and the retrieval hits: one forward pass, on the inference thread."""
 
         def work() -> Reading:
             if self.nlu is None:
-                return Reading(None, self.retriever.search(text, k=SEARCH_DEPTH))
+                return Reading(None, self.retriever.search(text, k=SEARCH_DEPTH), text)
             vector, prediction = self.nlu.read(text)
-            return Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH))
+            return Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH), text)
 
         return run_inference(work)
 
@@ -462,6 +482,7 @@ def record(
         text=heard.redacted,
         created_at=now,
         client_message_id=client_message_id,
+        questions=question_records(heard, reading, outcome),
         **reading.columns(),
     )
     message = replace(message, id=_insert(session, context, message))

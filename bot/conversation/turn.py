@@ -13,9 +13,10 @@ Which text each step sees, and why:
 | -------- | -------- | --------------------------------------------------------------------- |
 | hear     | raw      | slots (order number, e-mail, name) are found in what the customer     |
 |          |          | typed, and redaction needs the raw text to know what to hide          |
-| read     | redacted | the model reads what is stored, with emoji as words (model_text.py):  |
-|          | + emoji  | personal data never reaches it, and a model retrained on exported     |
-|          | as words | messages reads them the same way                                      |
+| read     | redacted | the model reads what is stored, with emoji as words (model_text.py)   |
+|          | + emoji  | and misspellings corrected (spelling.py), one question at a time      |
+|          | as words | (questions.py): personal data never reaches it, and a model retrained |
+|          | + spelt  | on exported messages reads them the same way                          |
 | decide   | raw      | "my e-mail is …" is a slot-only message only while the address is in  |
 |          |          | it; "yes" and "the second one" are read as typed                      |
 | act      | slots    | the company's API gets the slot values a form collected (an order     |
@@ -54,11 +55,15 @@ from bot.conversation.policy import (
     Thresholds,
     decide,
     is_greeting,
+    is_no,
+    is_yes,
     next_state,
     observed,
 )
+from bot.conversation.questions import split_questions
 from bot.conversation.redaction import redact
 from bot.conversation.slots import extract_slots, is_slot_only
+from bot.conversation.spelling import Speller
 from bot.conversation.states import BOT_SILENT, Status, move
 from bot.errors import Rejected
 from finetune.reading import Prediction
@@ -81,6 +86,11 @@ HANDOFF_REPLY = (
 )
 OPEN_TOPIC_REPLY = ' Last time you asked "{topic}". Is that sorted now?'
 OFFER_PERSON_AFTER_ACTION = "Would you like me to connect you with a person?"
+# A message's further questions, after the answer to its first.
+OTHER_QUESTION_REPLY = "About “{question}”: {answer}"
+OTHER_UNSURE_REPLY = (
+    "About “{question}”: I'm not sure I understood that part. Could you ask it another way?"
+)
 # The decisions stored with replies that are not the policy's own (bot/conversation/policy.py).
 HANDOFF = "handoff"  # the conversation is handed to people
 FORM = "form"  # a form asks for a detail, or a write action asks for a yes
@@ -116,20 +126,26 @@ class Heard:
 
     text: str  # raw (stripped)
     redacted: str  # as stored
-    for_the_model: str  # as the model reads it: redacted, emoji as words
+    for_the_model: str  # as the model reads it: redacted, emoji as words, misspellings corrected
     found: Mapping[str, str]  # slot values stated in this message
     slots: Mapping[str, str]  # the conversation's slots, with this message's order number
     profile_changes: Mapping[str, str]  # customer columns to update ("email", "name")
     known: Mapping[str, str | None]  # the slot values an answer may be filled with
+    corrections: Mapping[str, str] = field(default_factory=dict)  # {as typed: as read}
+    # The questions in the message as the model reads them, one forward pass each.
+    questions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What the model makes of one message: its prediction (None without an NLU bundle) and the
+    """What the model makes of one question: its prediction (None without an NLU bundle) and the
     knowledge-base entries closest to it, best first."""
 
     prediction: Prediction | None
     hits: list[EntryHit]
+    text: str = ""  # what the model read
+    # The entry whose question a follow-up was read after ("and to Scotland?"), if it was.
+    topic: str | None = None
 
     @property
     def sentiment(self) -> str | None:
@@ -146,6 +162,14 @@ class Reading:
             "sentiment": self.prediction.sentiment,
             "sentiment_score": self.prediction.sentiment_score,
         }
+
+
+@dataclass(frozen=True)
+class OtherAnswer:
+    """A further question of the message, and what the bot made of it."""
+
+    reading: Reading
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -183,6 +207,7 @@ class Outcome:
     # The message answered the bot's own question (a detail, a yes or a no): what the model
     # reads as its intent ("yes please" as asking for a person) means nothing then.
     answered_form: bool = False
+    others: tuple[OtherAnswer, ...] = ()  # the message's further questions, answered or not
 
 
 def admit(text: str, max_chars: int) -> str:
@@ -197,8 +222,9 @@ def admit(text: str, max_chars: int) -> str:
     return stripped
 
 
-def hear(text: str, context: TurnContext) -> Heard:
-    """Slots and profile facts stated in the message, and the text to store."""
+def hear(text: str, context: TurnContext, speller: Speller) -> Heard:
+    """Slots and profile facts stated in the message, the text to store and the questions the
+    model is to read in it."""
     found = extract_slots(text)
     slots = {**context.slots, **({"order_id": found["order_id"]} if "order_id" in found else {})}
     changes = profile_changes(found, context)
@@ -208,7 +234,18 @@ def hear(text: str, context: TurnContext) -> Heard:
         "order_id": slots.get("order_id"),
     }
     redacted = redact(text)
-    return Heard(text, redacted, for_the_model(redacted), found, slots, changes, known)
+    corrected = speller.correct(for_the_model(redacted))
+    return Heard(
+        text,
+        redacted,
+        corrected.text,
+        found,
+        slots,
+        changes,
+        known,
+        corrected.corrections,
+        tuple(split_questions(corrected.text)),
+    )
 
 
 def profile_changes(found: Mapping[str, str], context: TurnContext) -> dict[str, str]:
@@ -262,6 +299,82 @@ def respond(
     why = f"form {move.spec.name}: {type(move).__name__.lower()}"
     reply = replace(reply, text=move.text, decision=FORM, reason=why)
     return Outcome(reply, None, after, slots=learnt, answered_form=answered_form)
+
+
+def topic_question(
+    heard: Heard,
+    reading: Reading,
+    context: TurnContext,
+    thresholds: Thresholds,
+    knowledge_base: KnowledgeBase,
+) -> str | None:
+    """The conversation's topic, as the question of the entry that answered last, when a
+    one-question message cannot be answered on its own and is to be read again after it: "and
+    to Scotland?" after delivery times, "this is ridiculous, I've waited 3 weeks" after a
+    refund's status. None for a message whose intent the model is sure of, and for one that
+    answers the bot's own question (a detail, a choice, a yes or a no)."""
+    state = context.dialogue
+    topic = state.last_entry_id
+    if context.bot_silent or len(heard.questions) != 1:
+        return None
+    if topic is None or topic not in knowledge_base:
+        return None
+    if state.pending_action or state.clarify_options or is_yes(heard.text) or is_no(heard.text):
+        return None
+    if is_slot_only(heard.text, heard.found):
+        return None
+    prediction = reading.prediction
+    if (
+        prediction
+        and not prediction.out_of_scope
+        and prediction.intent_confidence >= thresholds.intent
+    ):
+        return None  # the model knows what it is ("I want a real person"), answered or not
+    decision = decide(heard.text, prediction, reading.hits, state, thresholds)
+    if decision.action in ANSWERING:
+        return None
+    return knowledge_base[topic].questions[0]
+
+
+def on_topic(
+    alone: Reading, after_topic: Reading, context: TurnContext, thresholds: Thresholds
+) -> Reading:
+    """The reading read after the topic if that one can be answered, else the message's own."""
+    decision = decide("", after_topic.prediction, after_topic.hits, context.dialogue, thresholds)
+    if decision.action in ANSWERING:
+        return replace(after_topic, topic=context.dialogue.last_entry_id)
+    return alone
+
+
+def other_answers(
+    outcome: Outcome,
+    heard: Heard,
+    others: list[Reading],
+    context: TurnContext,
+    thresholds: Thresholds,
+) -> Outcome:
+    """The reply with an answer to each further question of the message after the first
+    ("… and can I pay with PayPal?"), each decided on its own; a question the bot cannot answer
+    is named, so the customer knows to ask it again."""
+    if outcome.reply is None or not others:
+        return outcome
+    answered_ids = {outcome.reply.entry_id}
+    texts = [outcome.reply.text]
+    decided = []
+    for reading in others:
+        decision = decide(
+            reading.text, reading.prediction, reading.hits, DialogueState(), thresholds
+        )
+        decided.append(OtherAnswer(reading, decision))
+        if decision.action not in ANSWERING or decision.entry is None:
+            texts.append(OTHER_UNSURE_REPLY.format(question=reading.text))
+        elif decision.entry.id not in answered_ids:
+            answered_ids.add(decision.entry.id)
+            answer = decision.entry.render(dict(heard.known), dict(context.facts))
+            texts.append(OTHER_QUESTION_REPLY.format(question=reading.text, answer=answer))
+    why = f"{outcome.reply.reason}; and {len(others)} more question(s), each read on its own"
+    reply = replace(outcome.reply, text="\n\n".join(texts), reason=why)
+    return replace(outcome, reply=reply, others=tuple(decided))
 
 
 def not_allowed(request: ActionRequest) -> ActionResult:
@@ -370,6 +483,44 @@ def escalate(
     return replace(
         outcome, reply=reply, handoff=handoff, dialogue=state_after(outcome.dialogue, None)
     )
+
+
+def question_records(heard: Heard, reading: Reading, outcome: Outcome) -> list[dict[str, Any]]:
+    """Each question of the message as the model read it and what answered it, as stored with
+    the message (bot.storage.models.Message.questions) for staff to see."""
+    reply = outcome.reply
+    first = {
+        **_read_as(reading, heard.corrections),
+        "entry_id": reply.entry_id if reply else None,
+        "score": reply.score if reply else None,
+        "decision": reply.decision if reply else None,
+        "reason": reply.reason if reply else None,
+    }
+    others = [
+        {
+            **_read_as(other.reading, heard.corrections),
+            "entry_id": other.decision.entry.id if other.decision.entry else None,
+            "score": other.decision.score,
+            "decision": other.decision.action.value,
+            "reason": other.decision.reason,
+        }
+        for other in outcome.others
+    ]
+    return [first, *others]
+
+
+def _read_as(reading: Reading, corrections: Mapping[str, str]) -> dict[str, Any]:
+    """What the model read in one question, and which of the message's corrections it holds."""
+    prediction = reading.prediction
+    return {
+        "text": reading.text,
+        "corrections": {typed: read for typed, read in corrections.items() if read in reading.text},
+        "topic": reading.topic,
+        "intent": prediction.intent if prediction else None,
+        "intent_confidence": prediction.intent_confidence if prediction else None,
+        "out_of_scope": prediction.out_of_scope if prediction else None,
+        "sentiment": prediction.sentiment if prediction else None,
+    }
 
 
 def conversation_changes(

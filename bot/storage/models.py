@@ -137,6 +137,11 @@ class Message(Base):
     out_of_scope: Mapped[bool | None] = mapped_column()
     sentiment: Mapped[str | None] = mapped_column(String(16))
     sentiment_score: Mapped[float | None] = mapped_column(Float)
+    # Each question the model read in a customer message: [{"text": what it read,
+    # "corrections": {typed: read}, "topic": the entry a follow-up was read after, "intent",
+    # "intent_confidence", "out_of_scope", "sentiment", "entry_id", "score", "decision",
+    # "reason"}, …]; the columns above hold the first question's reading.
+    questions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # A person's correction of the intent, which training data exports prefer.
     corrected_intent: Mapped[str | None] = mapped_column(String(128))
     # Who wrote an agent message.

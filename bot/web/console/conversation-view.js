@@ -6,7 +6,7 @@ import { h } from "../shared/dom.js";
 import { atMostEvery, debounce } from "../shared/timing.js";
 import { callMeta, outcomeLabel, outcomeTone, placeCalls } from "./action-calls.js";
 import { api } from "./api.js";
-import { STATUS_LABELS, fmtDateTime, initials, moneyFmt, pct, priorityLabel, relTime, satisfactionClass, sentimentLabel, timeFmt } from "./format.js";
+import { STATUS_LABELS, fmtDateTime, initials, moneyFmt, pct, priorityLabel, readingLines, relTime, satisfactionClass, sentimentLabel, timeFmt } from "./format.js";
 import { lookupPanel } from "./lookup-panel.js";
 import { session } from "./session.js";
 import { badge, errorBox } from "./ui.js";
@@ -229,9 +229,24 @@ export function conversationView(main, id) {
       h("span", { class: "msg-who", text: who }),
       h("time", { datetime: m.created_at, title: fmtDateTime(m.created_at), text: timeFmt.format(new Date(m.created_at)) })),
     h("div", { class: "bubble", text: m.text }),
+    m.role === "customer" ? readingNode(m) : null,
     badges.childElementCount ? badges : null,
     editing && editing.messageId === m.id ? correctionForm(m) : null);
     return li;
+  }
+
+  // What the model read: each question, the corrected words, the topic a follow-up was read after.
+  function readingNode(m) {
+    const lines = readingLines(m.questions);
+    if (lines.length === 0) return null;
+    return h("ul", { class: "read-as", "data-testid": "read-as", "aria-label": "What the model read" },
+      lines.map((line) => h("li", { "data-testid": "read-as-question" },
+        h("span", { class: "read-label", text: `${line.label}: ` }),
+        h("q", { text: line.text }),
+        line.corrections.length ? h("span", { class: "muted", "data-testid": "read-as-corrections", text: ` (corrected ${line.corrections.join(", ")})` }) : null,
+        line.topic ? h("span", { class: "muted", text: ` (read after the topic ${line.topic})` }) : null,
+        line.intent ? badge(line.intent, "intent") : null,
+        line.entry ? badge(line.entry, "entry") : null)));
   }
 
   // The calls to the company's API a message caused (or a person's lookups after it).

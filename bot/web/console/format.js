@@ -51,3 +51,21 @@ export function initials(name) {
     .map((p) => p[0].toUpperCase())
     .join("");
 }
+
+// What the model read in a customer message (its `questions`), when that is not simply what
+// was typed: each question of a split message, the words it corrected and the topic a
+// follow-up was read after. An empty list when there is nothing to add to the message itself.
+export function readingLines(questions) {
+  if (!Array.isArray(questions) || questions.length === 0) return [];
+  const corrections = (q) => Object.entries(q.corrections || {}).map(([typed, read]) => `${typed} → ${read}`);
+  const worth = questions.length > 1 || questions.some((q) => q.topic || corrections(q).length);
+  if (!worth) return [];
+  return questions.map((q, i) => ({
+    label: questions.length > 1 ? `Question ${i + 1}` : "Read as",
+    text: q.text,
+    corrections: corrections(q),
+    topic: q.topic || null,
+    intent: q.intent || null,
+    entry: q.entry_id || null,
+  }));
+}

@@ -11,6 +11,7 @@ import pytest
 from bot.actions.spec import ActionCatalog
 from bot.conversation.escalation import PRIORITIES, EscalationRules, load_escalation_rules
 from bot.conversation.policy import Action, DialogueState, Thresholds
+from bot.conversation.spelling import Speller
 from bot.conversation.states import Status
 from bot.conversation.turn import (
     HANDOFF,
@@ -42,6 +43,7 @@ TRACK = Entry(
 )
 HELLO = Entry("greeting.hello", "greeting", ("Hello",), "Hello! How can I help?")
 KB = KnowledgeBase((TRACK, HELLO), content_hash="test")
+SPELLER = Speller.of(KB)
 LIMITS = Thresholds(intent=0.6, answer=0.45)
 NO_ACTIONS = ActionCatalog()
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -108,7 +110,7 @@ def test_admit_strips_and_refuses_empty_or_long_messages() -> None:
 
 
 def test_hear_finds_slots_in_the_raw_text_and_keeps_only_the_redacted_one() -> None:
-    heard = hear("order BC-204518, mail me at new@example.com", context(slots={"x": "1"}))
+    heard = hear("order BC-204518, mail me at new@example.com", context(slots={"x": "1"}), SPELLER)
     assert heard.redacted == "order BC-204518, mail me at [email]"
     assert heard.found == {"order_id": "BC-204518", "email": "new@example.com"}
     assert heard.slots == {"x": "1", "order_id": "BC-204518"}  # e-mail is the profile's
@@ -119,15 +121,17 @@ def test_hear_finds_slots_in_the_raw_text_and_keeps_only_the_redacted_one() -> N
         "order_id": "BC-204518",
     }
     # A name stated by the customer does not override the site's record of it.
-    assert "name" not in hear("my name is Bob", context()).profile_changes
-    assert hear("my name is Bob", context(customer_name=None)).profile_changes == {"name": "Bob"}
+    assert "name" not in hear("my name is Bob", context(), SPELLER).profile_changes
+    assert hear("my name is Bob", context(customer_name=None), SPELLER).profile_changes == {
+        "name": "Bob"
+    }
 
 
 def test_respond_answers_a_confident_intent_filled_from_what_was_heard(
     rules: EscalationRules,
 ) -> None:
     ctx = context()
-    heard = hear("where is BC-204518?", ctx)
+    heard = hear("where is BC-204518?", ctx, SPELLER)
     outcome = turn(
         heard, reading("track_order", 0.9, "neutral", EntryHit(TRACK, 0.7)), ctx, LIMITS, KB, rules
     )
@@ -143,7 +147,7 @@ def test_respond_answers_a_confident_intent_filled_from_what_was_heard(
 def test_respond_hands_over_when_a_rule_fires_on_the_raw_words(rules: EscalationRules) -> None:
     ctx = context()
     outcome = turn(
-        hear("I'll call my lawyer", ctx),
+        hear("I'll call my lawyer", ctx, SPELLER),
         reading("track_order", 0.3, "negative", EntryHit(TRACK, 0.2)),
         ctx,
         LIMITS,
@@ -164,7 +168,7 @@ def test_respond_hands_over_when_a_rule_fires_on_the_raw_words(rules: Escalation
 def test_respond_stays_silent_while_people_have_the_conversation(rules: EscalationRules) -> None:
     ctx = context(status=Status.WITH_AGENT)
     outcome = turn(
-        hear("hello?", ctx), reading("greeting", 0.9, "negative"), ctx, LIMITS, KB, rules
+        hear("hello?", ctx, SPELLER), reading("greeting", 0.9, "negative"), ctx, LIMITS, KB, rules
     )
     assert outcome.reply is None and outcome.handoff is None
     assert outcome.dialogue.negative_streak == 1  # the mood is still followed
@@ -175,7 +179,7 @@ def test_a_greeting_reminds_a_returning_customer_of_their_open_topic_once(
 ) -> None:
     ctx = context(dialogue=DialogueState(open_topic="track.where"))
     outcome = turn(
-        hear("hi", ctx),
+        hear("hi", ctx, SPELLER),
         reading("greeting", 0.95, "neutral", EntryHit(HELLO, 0.9)),
         ctx,
         LIMITS,
@@ -194,7 +198,7 @@ def test_without_a_reading_worth_answering_the_bot_says_it_is_not_sure(
 ) -> None:
     ctx = context()
     unsure = Reading(None, [EntryHit(TRACK, 0.1)])
-    outcome = turn(hear("zzz", ctx), unsure, ctx, LIMITS, KB, rules)
+    outcome = turn(hear("zzz", ctx, SPELLER), unsure, ctx, LIMITS, KB, rules)
     assert outcome.reply is not None and outcome.reply.text == NOT_SURE_REPLY
 
 
@@ -202,7 +206,7 @@ def test_conversation_changes_reopen_a_closed_conversation_and_escalate_it(
     rules: EscalationRules,
 ) -> None:
     ctx = context(status=Status.CLOSED, facts={"tier": "vip"})
-    heard = hear("my lawyer will hear of this, order BC-111111", ctx)
+    heard = hear("my lawyer will hear of this, order BC-111111", ctx, SPELLER)
     outcome = turn(heard, reading("track_order", 0.3), ctx, LIMITS, KB, rules)
     changes = conversation_changes(ctx, heard, outcome, NOW)
     assert changes["status"] == Status.WAITING  # closed → bot → waiting, in one turn
@@ -212,7 +216,7 @@ def test_conversation_changes_reopen_a_closed_conversation_and_escalate_it(
     assert conversation_changes(ctx, heard, quiet, NOW)["status"] == Status.BOT
     # A silent turn only notes the message: no status change, no slots unchanged written.
     silent = context(status=Status.WAITING)
-    heard = hear("hello?", silent)
+    heard = hear("hello?", silent, SPELLER)
     changes = conversation_changes(
         silent, heard, turn(heard, reading("greeting", 0.9), silent, LIMITS, KB, rules), NOW
     )
@@ -225,4 +229,4 @@ def test_conversation_changes_refuse_a_move_the_states_do_not_allow() -> None:
     handoff = Handoff("general", 1, False, "test", ())
     outcome = Outcome(None, handoff, DialogueState())
     with pytest.raises(Conflict, match="the conversation is with_agent"):
-        conversation_changes(ctx, hear("x", ctx), outcome, NOW)
+        conversation_changes(ctx, hear("x", ctx, SPELLER), outcome, NOW)

@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import { detailText } from "../../../bot/web/console/api.js";
 import { labelEvery, niceTicks } from "../../../bot/web/console/charts.js";
-import { initials, pct, priorityLabel, relTime, satisfactionClass, sentimentLabel } from "../../../bot/web/console/format.js";
+import { initials, pct, priorityLabel, readingLines, relTime, satisfactionClass, sentimentLabel } from "../../../bot/web/console/format.js";
 import { SESSION_ENDED_CODES, dispatchStaffFrame } from "../../../bot/web/console/live.js";
 import { navEntry, parseRoute } from "../../../bot/web/console/router.js";
 
@@ -69,4 +69,18 @@ test("chart axes: round ticks that cover the range; day labels that do not overl
   assert.deepEqual(niceTicks(1, 7), [2, 4, 6]);
   assert.equal(labelEvery(30, 468), 4);
   assert.equal(labelEvery(7, 468), 1);
+});
+
+test("readingLines shows what the model read only when it differs from what was typed", () => {
+  assert.deepEqual(readingLines(null), []);
+  assert.deepEqual(readingLines([{ text: "where is my order", corrections: {} }]), []);
+  const corrected = readingLines([{ text: "where is my order", corrections: { wher: "where", oder: "order" }, intent: "track_order", entry_id: "track_order.where" }]);
+  assert.equal(corrected.length, 1);
+  assert.equal(corrected[0].label, "Read as");
+  assert.deepEqual(corrected[0].corrections, ["wher → where", "oder → order"]);
+  assert.equal(corrected[0].entry, "track_order.where");
+  const split = readingLines([{ text: "how long does delivery take" }, { text: "can I pay with PayPal?", intent: "payment_methods" }]);
+  assert.deepEqual(split.map((line) => line.label), ["Question 1", "Question 2"]);
+  const followUp = readingLines([{ text: "How long does delivery take? and to Scotland?", topic: "delivery_time.uk" }]);
+  assert.equal(followUp[0].topic, "delivery_time.uk");
 });
