@@ -34,6 +34,8 @@ CLARIFY_MARGIN = 0.04
 # How far above the answering threshold retrieval must score to overrule the model's "out of
 # scope": retrieval alone passes the threshold for 11% of CLINC150's out-of-scope questions.
 DISAGREEMENT_MARGIN = 0.1
+# How far ahead of every other topic such an entry must be to answer without asking.
+CLEAR_LEAD = 0.1
 # After this many turns in a row the bot could not answer, it offers a person.
 FALLBACKS_BEFORE_OFFER = 2
 
@@ -214,8 +216,8 @@ def _covered_anyway(
 ) -> Decision | None:
     """No confident refusal of a topic the knowledge base covers: when the model says out of
     scope but an entry is clearly close ("I'd like to send back some headphones" and the
-    returns entry at 0.66), answer if the model's own best intent agrees with it, else ask
-    which of the two closest topics was meant."""
+    returns entry at 0.66), answer if the model's own best intent agrees with it or the entry is
+    well ahead of any other topic, else ask which of the two closest topics was meant."""
     if not hits or hits[0].score < thresholds.answer + DISAGREEMENT_MARGIN:
         return None
     best = hits[0]
@@ -232,6 +234,14 @@ def _covered_anyway(
     rival = next((hit for hit in hits[1:] if hit.entry.intent != best.entry.intent), None)
     if rival is None:
         return None
+    if best.score - rival.score >= CLEAR_LEAD:
+        return Decision(
+            Action.ANSWER,
+            f"{said}, but retrieval found {best.entry.id!r} ({best.score:.2f}) well ahead of "
+            f"any other topic ({rival.entry.id!r}, {rival.score:.2f})",
+            best.entry,
+            best.score,
+        )
     return Decision(
         Action.CLARIFY,
         f"{said}, but retrieval found {best.entry.id!r} ({best.score:.2f}); asked between it "

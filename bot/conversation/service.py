@@ -25,7 +25,7 @@ from bot.conversation.escalation import EscalationRules
 from bot.conversation.forms import VERIFY_ACTION, ActionRequest
 from bot.conversation.identity import CustomerIdentity, check_signature
 from bot.conversation.policy import SMALL_TALK, DialogueState, Thresholds
-from bot.conversation.questions import with_topic
+from bot.conversation.questions import in_context, with_topic
 from bot.conversation.redaction import redact
 from bot.conversation.spelling import Speller
 from bot.conversation.states import BOT_SILENT, Status, move
@@ -287,7 +287,7 @@ class ChatService:
     def read_questions(self, heard: Heard, context: TurnContext) -> list[Reading]:
         """Each question of the message read on its own; a lone follow-up that cannot be
         answered alone is read again after the conversation's topic."""
-        readings = [self.read(question) for question in heard.questions]
+        readings = [self.read(question) for question in in_context(list(heard.questions))]
         topic = topic_question(
             heard, readings[0], context, self.thresholds, self.retriever.knowledge_base
         )

@@ -6,10 +6,11 @@ Three steps, each word on its own:
 2. A word the company's knowledge base uses, or a common English word, is left alone. A rare
    English word ("cardigan", "chucked") is too, unless one slip of the finger turns one of the
    company's words into it ("oder" for "order").
-3. Any other word of four letters or more becomes the closest word that is one: the company's
-   own words first, then common English; one edit away, two for words of six letters or more.
+3. Any other word of four letters or more becomes the closest word that is one, from the
+   company's words and common English: one edit away, two for words of six letters or more.
    Among words equally close, the one a slip of the finger explains best wins (a letter
-   dropped, doubled or swapped, a neighbouring key), then the more frequent.
+   dropped, doubled or swapped, a neighbouring key), then the company's own, then the more
+   frequent. A three-letter non-word is corrected only when one slip explains it ("gte").
 
 The English list is the word frequency dictionary that ships with symspellpy (SymSpell's
 symmetric-delete lookup, a maintained library), cut to words common enough that a typo is
@@ -75,6 +76,7 @@ SHORTHAND = {
 # or a placeholder such as "[email]".
 _WORD = re.compile(r"(?<![\w@.\-\[])[A-Za-z0-9]+(?:'[A-Za-z]+)?(?![\w@\-\]])")
 _SHORTEST_CORRECTED = 4
+_SHORTEST_SLIP = 3
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Speller:
             better = self._word(typed.lower())
             if better is None:
                 return typed
+            better = _cased(typed, better)
             corrections[typed] = better
             return better
 
@@ -122,7 +125,7 @@ class Speller:
             return SHORTHAND[word]
         english = _english()
         # Contractions ("who's") and words with digits are written as meant.
-        if len(word) < _SHORTEST_CORRECTED or not word.isalpha():
+        if len(word) < _SHORTEST_SLIP or not word.isalpha():
             return None
         if word in self._known or word in english.common:
             return None
@@ -133,16 +136,28 @@ class Speller:
             slips = [item for item in found if is_slip(word, item.term)]
             return str(max(slips, key=lambda item: item.count).term) if slips else None
         distance = 2 if len(word) >= 6 else 1
-        for dictionary in (self._company, english.lookup):
-            found = dictionary.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
-            if found:
-                return str(min(found, key=lambda item: _rank(word, item)).term)
-        return None
+        company = self._company.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
+        common = english.lookup.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
+        candidates = [(item, True) for item in company] + [(item, False) for item in common]
+        if len(word) < _SHORTEST_CORRECTED:
+            # Three letters: only a slip away ("gte" → "get"), or it may be a name or a code.
+            candidates = [(item, ours) for item, ours in candidates if is_slip(word, item.term)]
+        if not candidates:
+            return None
+        best, _ = min(candidates, key=lambda candidate: _rank(word, *candidate))
+        return str(best.term)
 
 
-def _rank(typed: str, suggestion: SuggestItem) -> tuple[int, int, int]:
-    """Closer first, then the likelier slip, then the more frequent word."""
-    return suggestion.distance, 0 if is_slip(typed, suggestion.term) else 1, -suggestion.count
+def _cased(typed: str, meant: str) -> str:
+    """``meant`` capitalised as ``typed`` was ("Brightccart" → "Brightcart")."""
+    return meant[:1].upper() + meant[1:] if typed[:1].isupper() else meant
+
+
+def _rank(typed: str, suggestion: SuggestItem, ours: bool) -> tuple[int, int, int, int]:
+    """Closer first ("artner" is "partner", not the company's "after" two edits away), then the
+    likelier slip, then the company's own word, then the more frequent."""
+    slip = 0 if is_slip(typed, suggestion.term) else 1
+    return suggestion.distance, slip, 0 if ours else 1, -suggestion.count
 
 
 def is_slip(typed: str, meant: str) -> bool:

@@ -1,6 +1,7 @@
 """One customer message, as named steps that take and return values.
 
-    admit → hear → read → respond (decide, a form, word) → act → escalate → record → announce
+    admit → hear → read → respond (decide, a form, word) → act → the other questions →
+    escalate → record → announce
 
 `ChatService.post_message` (bot/conversation/service.py) runs them in that order; admit, act,
 record and announce touch the database, the company's API or the live events there, and every
@@ -361,17 +362,16 @@ def other_answers(
     answered_ids = {outcome.reply.entry_id}
     texts = [outcome.reply.text]
     decided = []
-    for reading in others:
-        decision = decide(
-            reading.text, reading.prediction, reading.hits, DialogueState(), thresholds
-        )
+    # The questions as the customer asked them; the readings may hold the question before too.
+    for question, reading in zip(heard.questions[1:], others, strict=True):
+        decision = decide(question, reading.prediction, reading.hits, DialogueState(), thresholds)
         decided.append(OtherAnswer(reading, decision))
         if decision.action not in ANSWERING or decision.entry is None:
-            texts.append(OTHER_UNSURE_REPLY.format(question=reading.text))
+            texts.append(OTHER_UNSURE_REPLY.format(question=question))
         elif decision.entry.id not in answered_ids:
             answered_ids.add(decision.entry.id)
             answer = decision.entry.render(dict(heard.known), dict(context.facts))
-            texts.append(OTHER_QUESTION_REPLY.format(question=reading.text, answer=answer))
+            texts.append(OTHER_QUESTION_REPLY.format(question=question, answer=answer))
     why = f"{outcome.reply.reason}; and {len(others)} more question(s), each read on its own"
     reply = replace(outcome.reply, text="\n\n".join(texts), reason=why)
     return replace(outcome, reply=reply, others=tuple(decided))

@@ -8,7 +8,7 @@ import pytest
 
 from bot.actions.spec import ActionCatalog
 from bot.conversation.policy import Action, DialogueState, Thresholds, decide
-from bot.conversation.questions import split_questions, with_topic
+from bot.conversation.questions import in_context, split_questions, with_topic
 from bot.conversation.spelling import Speller, is_slip
 from bot.conversation.states import Status
 from bot.conversation.turn import (
@@ -82,6 +82,9 @@ def read(
     ("typed", "read_as"),
     [
         ("wher is my oder", "where is my order"),
+        ("who's your delivery artner", "who's your delivery partner"),
+        ("I want to gte a refund", "I want to get a refund"),
+        ("Delivrey to Scotland", "Delivery to Scotland"),
         ("the vouhcer isnt being accepted", "the voucher isn't being accepted"),
         ("can i get a refnd pls", "can i get a refund please"),
         ("u guys r useless", "you guys are useless"),
@@ -110,6 +113,17 @@ def test_a_slip_is_a_dropped_doubled_swapped_or_neighbouring_key() -> None:
     assert not is_slip("over", "order")
 
 
+def test_a_further_question_that_points_back_is_read_after_the_one_before() -> None:
+    assert in_context(["how do the points work", "do they run out"]) == [
+        "how do the points work",
+        "how do the points work? do they run out",
+    ]
+    assert in_context(["how long does delivery take", "can I pay with PayPal?"]) == [
+        "how long does delivery take",
+        "can I pay with PayPal?",
+    ]
+
+
 @pytest.mark.parametrize(
     ("message", "questions"),
     [
@@ -127,6 +141,12 @@ def test_a_slip_is_a_dropped_doubled_swapped_or_neighbouring_key() -> None:
         ("where is my refund? this is ridiculous", None),
         ("can I cancel and get a refund", None),
         ("ok and what about scotland?", None),
+        # "also" opens a second topic after a statement of the first.
+        (
+            "i forgot my password, also how do i change my email address",
+            ["i forgot my password", "how do i change my email address"],
+        ),
+        ("I also want to know how returns work", None),
     ],
 )
 def test_a_message_is_split_where_each_part_is_a_question(
@@ -208,10 +228,14 @@ def test_no_refusal_of_a_topic_the_knowledge_base_covers() -> None:
         "I'd like to send back some headphones", said_oos, hits, DialogueState(), LIMITS
     )
     assert decision.action is Action.ANSWER and decision.entry == RETURNS
-    # They disagree: ask, don't refuse.
+    # They disagree, and another topic is close behind: ask, don't refuse.
     other = Prediction("payment_methods", 0.4, True, "neutral", 0.0)
-    decision = decide("send back headphones", other, hits, DialogueState(), LIMITS)
+    close = [EntryHit(RETURNS, 0.66), EntryHit(PAYPAL, 0.6)]
+    decision = decide("send back headphones", other, close, DialogueState(), LIMITS)
     assert decision.action is Action.CLARIFY and decision.options == (RETURNS, PAYPAL)
+    # They disagree, but the entry is well ahead of any other topic: answer.
+    decision = decide("send back headphones", other, hits, DialogueState(), LIMITS)
+    assert decision.action is Action.ANSWER and decision.entry == RETURNS
     # Retrieval only near the threshold: out of scope stands.
     near = [EntryHit(RETURNS, 0.5), EntryHit(PAYPAL, 0.3)]
     assert decide("x", said_oos, near, DialogueState(), LIMITS).action is Action.OUT_OF_SCOPE
