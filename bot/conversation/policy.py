@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from finetune.reading import Prediction
+from finetune.reading import OOS_LABEL, Prediction
 from retrieval.knowledge_base import Entry
 from retrieval.retriever import EntryHit
 
@@ -36,6 +36,8 @@ CLARIFY_MARGIN = 0.04
 DISAGREEMENT_MARGIN = 0.1
 # How far ahead of every other topic such an entry must be to answer without asking.
 CLEAR_LEAD = 0.1
+# The model's out-of-scope class this sure is not overruled by retrieval alone.
+SURE_OUT_OF_SCOPE = 0.8
 # After this many turns in a row the bot could not answer, it offers a person.
 FALLBACKS_BEFORE_OFFER = 2
 
@@ -214,11 +216,17 @@ def decide(
 def _covered_anyway(
     prediction: Prediction, hits: list[EntryHit], thresholds: Thresholds
 ) -> Decision | None:
-    """No confident refusal of a topic the knowledge base covers: when the model says out of
-    scope but an entry is clearly close ("I'd like to send back some headphones" and the
-    returns entry at 0.66), answer if the model's own best intent agrees with it or the entry is
-    well ahead of any other topic, else ask which of the two closest topics was meant."""
-    if not hits or hits[0].score < thresholds.answer + DISAGREEMENT_MARGIN:
+    """No confident refusal of a topic the knowledge base covers. The model said out of scope,
+    but:
+    - its own best intent is that of the best entry, which passes the answering threshold
+      ("Sending it straight to my dad, please don't put the price in the box": invoice at 0.38,
+      the gift-receipt entry at 0.51): both signals agree, so answer;
+    - or, unless the model is sure the message is off-topic (its out-of-scope class at 0.8 or
+      more: "what is the boiling point of mercury"), an entry is clearly close ("what time do
+      you close today" and the opening hours at 0.78): answer when it is well ahead of any
+      other topic, else ask which of the two was meant.
+    None when out of scope stands."""
+    if not hits or hits[0].score < thresholds.answer:
         return None
     best = hits[0]
     said = (
@@ -231,14 +239,18 @@ def _covered_anyway(
             best.entry,
             best.score,
         )
-    rival = next((hit for hit in hits[1:] if hit.entry.intent != best.entry.intent), None)
-    if rival is None:
+    sure_off_topic = (
+        prediction.intent == OOS_LABEL and prediction.intent_confidence >= SURE_OUT_OF_SCOPE
+    )
+    if sure_off_topic or best.score < thresholds.answer + DISAGREEMENT_MARGIN:
         return None
-    if best.score - rival.score >= CLEAR_LEAD:
+    rival = next((hit for hit in hits[1:] if hit.entry.intent != best.entry.intent), None)
+    if rival is None or best.score - rival.score >= CLEAR_LEAD:
+        ahead = f"{rival.entry.id!r}, {rival.score:.2f}" if rival else "none"
         return Decision(
             Action.ANSWER,
             f"{said}, but retrieval found {best.entry.id!r} ({best.score:.2f}) well ahead of "
-            f"any other topic ({rival.entry.id!r}, {rival.score:.2f})",
+            f"any other topic ({ahead})",
             best.entry,
             best.score,
         )

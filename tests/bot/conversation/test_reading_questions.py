@@ -236,6 +236,13 @@ def test_no_refusal_of_a_topic_the_knowledge_base_covers() -> None:
     # They disagree, but the entry is well ahead of any other topic: answer.
     decision = decide("send back headphones", other, hits, DialogueState(), LIMITS)
     assert decision.action is Action.ANSWER and decision.entry == RETURNS
-    # Retrieval only near the threshold: out of scope stands.
+    # Both agree, just past the answering threshold: answer.
     near = [EntryHit(RETURNS, 0.5), EntryHit(PAYPAL, 0.3)]
-    assert decide("x", said_oos, near, DialogueState(), LIMITS).action is Action.OUT_OF_SCOPE
+    assert decide("x", said_oos, near, DialogueState(), LIMITS).action is Action.ANSWER
+    # They disagree and retrieval is only near the threshold: out of scope stands.
+    assert decide("x", other, near, DialogueState(), LIMITS).action is Action.OUT_OF_SCOPE
+    # The model is sure it is off-topic: retrieval alone does not overrule it.
+    sure = Prediction("oos", 0.9, True, "neutral", 0.0)
+    assert decide("boiling point of mercury", sure, hits, DialogueState(), LIMITS).action is (
+        Action.OUT_OF_SCOPE
+    )
