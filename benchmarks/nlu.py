@@ -80,6 +80,9 @@ class Options:
     # A stratified subset of about this many rows of each training file, for a quick run.
     limit_rows: int | None = None
     parts: tuple[str, ...] = PARTS
+    # Only these folds of the split (numbered from 1), to spread a long run over several
+    # sittings; --merge adds their results up.
+    only_folds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,11 @@ def run_fold(
 
 
 def banking_folds(
-    base_model: str, data_dir: Path, options: Options, progress: Progress
+    base_model: str,
+    data_dir: Path,
+    options: Options,
+    progress: Progress,
+    keep: Callable[[dict[str, Any]], None] = lambda results: None,
 ) -> dict[str, Any]:
     from finetune.data import load_labelled
 
@@ -284,20 +291,38 @@ def banking_folds(
         f"banking77: {len(banking)} rows encoded by the frozen encoder in {encoding_seconds:.0f} s"
     )
     done: list[FoldResult] = []
+    about = {
+        "rows": len(banking),
+        "seed": SEED,
+        "frozen_c": INTENT_C,
+        "frozen_encoding_seconds": encoding_seconds,
+    }
     for fold, positions in enumerate(fold_positions(banking.labels, options.folds), start=1):
+        if options.only_folds and fold not in options.only_folds:
+            continue
         progress(
             f"banking77 fold {fold}/{options.folds}: starts (train {len(positions[0])}, "
             f"test {len(positions[1])})"
         )
         done.append(run_fold(base_model, banking, vectors, fold, positions))
         progress(fold_line(done, options.folds))
-    return {
-        "rows": len(banking),
-        "seed": SEED,
-        "frozen_c": INTENT_C,
-        "frozen_encoding_seconds": encoding_seconds,
-        **fold_summary(done),
+        # Each fold is kept as it ends: an hour's run stopped early keeps what it measured.
+        keep({"banking77": {**about, "per_fold": [asdict(result) for result in done]}})
+    if len(done) < 2:  # too few for a standard error: --merge adds them to other runs
+        return {**about, "per_fold": [asdict(result) for result in done]}
+    return {**about, **fold_summary(done)}
+
+
+def merged_folds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The BANKING77 folds of several runs (``--json-out`` files of ``--only-folds`` runs of
+    the same split) added up, as one run's summary."""
+    folds = {
+        row["fold"]: FoldResult(**{name: row[name] for name in FoldResult.__dataclass_fields__})
+        for run in runs
+        for row in run["banking77"]["per_fold"]
     }
+    about = {key: runs[0]["banking77"][key] for key in ("rows", "seed", "frozen_c")}
+    return {**about, **fold_summary([folds[number] for number in sorted(folds)])}
 
 
 # The joint part.
@@ -425,7 +450,11 @@ def nlu_benchmark(
     long run's first part outlives a failure in the second."""
     results: dict[str, Any] = {"machine": machine_info(), "options": asdict(options)}
     if "banking77" in options.parts:
-        results["banking77"] = banking_folds(base_model, data_dir, options, progress)
+
+        def keep_folds(part: dict[str, Any]) -> None:
+            keep({**results, **part})
+
+        results["banking77"] = banking_folds(base_model, data_dir, options, progress, keep_folds)
         keep(results)
     if "joint" in options.parts:
         results["joint"] = joint_benchmark(base_model, data_dir, options, progress)
@@ -442,6 +471,8 @@ def _span(values: Sequence[int]) -> str:
 
 
 def _banking_rows(banking: dict[str, Any]) -> list[str]:
+    if "difference" not in banking:
+        return ["| BANKING77 | one fold: add it to others with --merge | | | |"]
     frozen, trained = banking["frozen_accuracy"], banking["trained_accuracy"]
     difference, seconds = banking["difference"], banking["training_seconds"]
     rows = banking["rows_per_fold"]
@@ -543,8 +574,29 @@ def _parser() -> argparse.ArgumentParser:
         default=PARTS,
         help=f"what to run, separated by commas (default {','.join(PARTS)})",
     )
+    parser.add_argument(
+        "--only-folds",
+        type=_fold_numbers,
+        default=(),
+        help="run only these BANKING77 folds, e.g. 4,5 (to spread the run over sittings)",
+    )
     parser.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="add up the BANKING77 folds of earlier --json-out files and print the table; "
+        "trains nothing",
+    )
     return parser
+
+
+def _fold_numbers(value: str) -> tuple[int, ...]:
+    numbers = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not numbers or not all(number.isdigit() and int(number) >= 1 for number in numbers):
+        raise argparse.ArgumentTypeError(f"{value!r}: give fold numbers from 1, e.g. 4,5")
+    return tuple(int(number) for number in numbers)
 
 
 def _stderr_progress() -> Progress:
@@ -571,7 +623,15 @@ def _json_writer(path: Path | None) -> Callable[[dict[str, Any]], None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = Options(folds=args.folds, limit_rows=args.limit_rows, parts=args.parts)
+    if args.merge:
+        runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.merge]
+        merged = {"machine": runs[0]["machine"], "banking77": merged_folds(runs)}
+        print(json.dumps(merged, indent=2))
+        print(nlu_table(merged))
+        return 0
+    options = Options(
+        folds=args.folds, limit_rows=args.limit_rows, parts=args.parts, only_folds=args.only_folds
+    )
     needed = [name for part in options.parts for name in PART_DATASETS[part]]
     missing = [name for name in needed if not (args.data_dir / name).is_file()]
     if missing:

@@ -4,8 +4,10 @@ line. Nothing here trains or loads a model."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from benchmarks.nlu import (
     limited,
     main,
     mean_and_se,
+    merged_folds,
     nlu_table,
     paired_difference,
 )
@@ -123,16 +126,17 @@ def test_a_row_limit_keeps_every_label() -> None:
     assert limited(data, None) is data and limited(data, 500) is data
 
 
+MACHINE = {
+    "cpu": "AMD EPYC",
+    "cores": 2,
+    "torch_threads": 2,
+    "torch": "2.13.0+cpu",
+    "python": "3.11.7",
+}
+
+
 def results(parts: tuple[str, ...] = ("banking77", "joint")) -> dict[str, Any]:
-    made_up: dict[str, Any] = {
-        "machine": {
-            "cpu": "AMD EPYC",
-            "cores": 2,
-            "torch_threads": 2,
-            "torch": "2.13.0+cpu",
-            "python": "3.11.7",
-        }
-    }
+    made_up: dict[str, Any] = {"machine": MACHINE}
     if "banking77" in parts:
         made_up["banking77"] = {"rows": 10003, **fold_summary(folds())}
     if "joint" in parts:
@@ -202,3 +206,21 @@ def test_bad_options_say_what_is_allowed(
         main(option)
     assert stopped.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_folds_run_in_several_sittings_add_up_to_one_summary(tmp_path: Path) -> None:
+    def run(*folds: tuple[int, float, float]) -> dict[str, Any]:
+        rows = [
+            asdict(FoldResult(fold, 80, 20, frozen, trained, 60.0, 1.0, 70.0))
+            for fold, frozen, trained in folds
+        ]
+        return {"banking77": {"rows": 100, "seed": 13, "frozen_c": 20.0, "per_fold": rows}}
+
+    merged = merged_folds([run((1, 0.90, 0.92), (2, 0.91, 0.92)), run((3, 0.90, 0.93))])
+    assert merged["folds"] == 3 and merged["rows"] == 100
+    assert [row["fold"] for row in merged["per_fold"]] == [1, 2, 3]
+    assert merged["difference"]["mean"] == pytest.approx(0.02)
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"machine": MACHINE, **run((1, 0.9, 0.92), (2, 0.91, 0.92))}))
+    second.write_text(json.dumps({"machine": MACHINE, **run((3, 0.9, 0.93))}))
+    assert main(["--merge", str(first), str(second)]) == 0
