@@ -166,3 +166,28 @@ def test_staff_find_the_bots_own_conversations_and_correct_them(
     with live_service.runtime.sessions() as session:
         stored = session.get(Message, sent["id"])
         assert stored is not None and stored.corrected_intent == "missing_item"
+
+
+def test_staff_see_what_the_model_read_each_question_and_each_correction(
+    live_service: LiveService, new_page: Any
+) -> None:
+    started = httpx.post(f"{live_service.url}/api/conversations", json={}).json()
+    sent = httpx.post(
+        f"{live_service.url}/api/conversations/{started['conversation_id']}/messages",
+        json={"text": "how long does delivry take, and can I pay with PayPal?"},
+        headers={"Authorization": f"Bearer {started['customer_token']}"},
+    ).json()
+    assert "About “can I pay with PayPal?”" in sent["reply"]["text"]
+
+    agent = Console(new_page(), live_service, "sam", AGENT_PASSWORD)
+    agent.page.get_by_role("button", name="All conversations").click()
+    agent.queue_row(started["conversation_id"]).click()
+    message = agent.page.locator(f'[data-testid="message"][data-id="{sent["message"]["id"]}"]')
+    questions = message.get_by_test_id("read-as-question")
+    expect(questions).to_have_count(2)
+    expect(questions.first).to_contain_text("how long does delivery take")
+    expect(questions.first.get_by_test_id("read-as-corrections")).to_contain_text(
+        "delivry → delivery"
+    )
+    expect(questions.last).to_contain_text("can I pay with PayPal?")
+    expect(questions.last).to_contain_text("payment_methods")
