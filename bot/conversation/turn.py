@@ -340,10 +340,13 @@ def topic_question(
 def on_topic(
     alone: Reading, after_topic: Reading, context: TurnContext, thresholds: Thresholds
 ) -> Reading:
-    """The reading read after the topic if that one can be answered, else the message's own."""
+    """The reading read after the topic if it is answered by another entry than the topic's,
+    else the message's own: "and to Scotland?" finds the Scotland entry, but "blorp again"
+    read after delivery times would only find delivery times again, which says nothing new."""
     decision = decide("", after_topic.prediction, after_topic.hits, context.dialogue, thresholds)
-    if decision.action in ANSWERING:
-        return replace(after_topic, topic=context.dialogue.last_entry_id)
+    topic = context.dialogue.last_entry_id
+    if decision.action in ANSWERING and decision.entry is not None and decision.entry.id != topic:
+        return replace(after_topic, topic=topic)
     return alone
 
 

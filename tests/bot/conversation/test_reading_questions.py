@@ -215,6 +215,10 @@ def test_a_message_answered_on_its_own_or_answering_the_bot_is_not_read_after_th
         topic_question(hear("and to Scotland?", context(), SPELLER), unsure, context(), LIMITS, KB)
         is None
     )
+    # Read after the topic, it finds only the topic's own entry again: nothing new, so the
+    # message's own reading stands ("blorp again" is not an answer about delivery).
+    again = read("How long does delivery take? blorp", "delivery_time", 0.9, (DELIVERY, 0.8))
+    assert on_topic(unsure, again, ctx, LIMITS) is unsure
     # Read after the topic and still not answerable: the message's own reading stands.
     after = read("How long does delivery take? blah", "oos", 0.3, oos=True)
     assert on_topic(unsure, after, ctx, LIMITS) is unsure
