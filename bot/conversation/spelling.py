@@ -95,6 +95,7 @@ class Speller:
         for word, count in counts.items():
             self._company.create_dictionary_entry(word, count)
         self._known = set(counts)
+        _english()  # read the word list now, at start-up, not in the first customer's turn
 
     @classmethod
     def of(cls, knowledge_base: KnowledgeBase) -> Speller:
