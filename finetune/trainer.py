@@ -320,14 +320,16 @@ def train(
     )
     bundle = NLUBundle(model, info)
     model.eval()
-    held_out_head = _averaged_head(model, config, intent_train)
+    every_row = LabelledTexts(
+        intent_train.texts + intent_validation.texts,
+        intent_train.labels + intent_validation.labels,
+    )
+    # The adapted features of every row, read once for both regressions below.
+    adapted = _adapted_features(model, config, every_row if carved_validation else intent_train)
+    held_out_head = _averaged_head(model, config, intent_train, adapted)
     _calibrate(bundle, config, intent_validation, sentiment_validation)
     if held_out_head is not None and carved_validation:
-        every_row = LabelledTexts(
-            intent_train.texts + intent_validation.texts,
-            intent_train.labels + intent_validation.labels,
-        )
-        _averaged_head(model, config, every_row, trained=held_out_head)
+        _averaged_head(model, config, every_row, adapted, trained=held_out_head)
     logger.info(
         "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
     )
@@ -375,23 +377,34 @@ def _init_heads_by_regression(
         )
 
 
+def _adapted_features(
+    model: MultiTaskModel, config: TrainingConfig, rows: LabelledTexts
+) -> np.ndarray | None:
+    """The trained encoder's head features of ``rows`` for step 4, or None without a refit."""
+    if not config.refit_head or len(set(rows.labels)) < 2:
+        return None
+    with torch.inference_mode():
+        return _frozen_vectors(model, rows.texts, 128)
+
+
 def _averaged_head(
     model: MultiTaskModel,
     config: TrainingConfig,
     rows: LabelledTexts,
+    features: np.ndarray | None,
     trained: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Set the intent head to the average of the ``trained`` head (by default the model's own)
-    and a logistic regression fitted on the adapted encoder's features of ``rows``; return the
-    trained head, or None when there are too few rows to fit a regression on every label."""
-    if not config.refit_head or len(set(rows.labels)) < 2:
+    and a logistic regression fitted on the adapted features of ``rows`` (the first rows of
+    ``features``); return the trained head, or None when there are too few rows or labels."""
+    if features is None or len(set(rows.labels)) < 2:
         return None
     if trained is None:
         head = model.intent_head
         trained = (head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy())
-    with torch.inference_mode():
-        vectors = _frozen_vectors(model, rows.texts, 128)
-    weight, bias = _fit_head(vectors, rows.labels, model.intent_labels, config.logistic_c)
+    weight, bias = _fit_head(
+        features[: len(rows)], rows.labels, model.intent_labels, config.logistic_c
+    )
     absent = bias <= -1e4  # a label the rows lack keeps the trained head's say alone
     weight[absent], bias[absent] = trained[0][absent], trained[1][absent]
     model.init_head(model.intent_head, (trained[0] + weight) / 2, (trained[1] + bias) / 2)
