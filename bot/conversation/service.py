@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.actions.runner import ActionResult, unanswered
@@ -23,7 +24,7 @@ from bot.actions.runner import Outcome as ActionOutcome
 from bot.actions.spec import ActionCatalog, ActionSpec
 from bot.conversation.escalation import EscalationRules
 from bot.conversation.forms import VERIFY_ACTION, ActionRequest
-from bot.conversation.identity import CustomerIdentity, check_signature
+from bot.conversation.identity import CustomerIdentity, Identified, identify
 from bot.conversation.policy import SMALL_TALK, DialogueState, Thresholds
 from bot.conversation.questions import in_context, with_topic
 from bot.conversation.redaction import redact
@@ -164,10 +165,13 @@ class ChatService:
     def start_conversation(
         self, identity: CustomerIdentity, channel: str = "web"
     ) -> StartedConversation:
-        check_signature(identity, self.identity_secret)
+        """A conversation for the customer a valid identity token names, or for a fresh
+        anonymous customer (bot.conversation.identity). Unauthenticated for a token that is not
+        valid, Rejected for one whose claims break the limits."""
+        identified = identify(identity, self.identity_secret)
         token = secrets.token_urlsafe(32)
         with self.sessions.begin() as session:
-            customer = self._customer_for(session, identity)
+            customer = self._customer_for(session, identified)
             topic = self._open_topic(session, customer.id)
             conversation = Conversation(
                 id=uuid.uuid4().hex,
@@ -218,9 +222,11 @@ class ChatService:
                 )
         return None
 
-    def _customer_for(self, session: Session, identity: CustomerIdentity) -> Customer:
+    def _customer_for(self, session: Session, identity: Identified) -> Customer:
+        """The signed customer's profile, or a fresh one for an anonymous visitor: only a valid
+        token reaches a known customer's profile."""
         customer = None
-        if identity.external_id is not None:
+        if identity.signed:
             customer = session.scalar(
                 select(Customer).where(Customer.external_id == identity.external_id)
             )
@@ -229,7 +235,8 @@ class ChatService:
             session.add(customer)
             # Counters are then updated in SQL (count = count + 1), which needs the row to exist.
             session.flush()
-        # What the site tells us now is newer than what we had.
+        # What the site signed now is newer than what we had; an anonymous visitor's name and
+        # e-mail go on their own fresh profile.
         if identity.name:
             customer.name = identity.name
         if identity.email:
@@ -257,10 +264,27 @@ class ChatService:
     ) -> Turn:
         """Store the customer's message and the bot's reply in one transaction and return both.
 
-        A message resent with the same ``client_message_id`` returns the first answer again.
+        A message resent with the same ``client_message_id`` returns the first turn again, also
+        when the two arrive at once: the second to store it hits the unique constraint and
+        answers with the turn the first stored.
         """
-        started = time.perf_counter()
         text = admit(text, self.max_message_chars)
+        try:
+            return self._take_message(conversation_id, token, text, client_message_id)
+        except IntegrityError:
+            if client_message_id is None:
+                raise
+            # The failed transaction is gone; a fresh one sees what the other request committed.
+            with self.sessions() as session:
+                earlier = self._earlier_turn(session, conversation_id, client_message_id)
+            if earlier is None:
+                raise
+            return earlier
+
+    def _take_message(
+        self, conversation_id: str, token: str, text: str, client_message_id: str | None
+    ) -> Turn:
+        started = time.perf_counter()
         with self.sessions.begin() as session:
             conversation = self._authorised(session, conversation_id, token)
             earlier = self._earlier_turn(session, conversation_id, client_message_id)
@@ -407,7 +431,8 @@ class ChatService:
     def _earlier_turn(
         session: Session, conversation_id: str, client_message_id: str | None
     ) -> Turn | None:
-        """The turn a resent message was first answered with, if it was."""
+        """The turn a resent message was first stored with, if it was: its reply, or None if
+        the bot was silent then (a person was waited for or had the conversation)."""
         if client_message_id is None:
             return None
         message = session.scalar(
@@ -419,9 +444,7 @@ class ChatService:
         if message is None:
             return None
         reply = session.scalar(select(Message).where(Message.reply_to_id == message.id))
-        if reply is None:
-            return None
-        return Turn(MessageView.of(message), MessageView.of(reply))
+        return Turn(MessageView.of(message), None if reply is None else MessageView.of(reply))
 
     def transcript(self, conversation_id: str, token: str) -> Transcript:
         with self.sessions() as session:
@@ -447,8 +470,9 @@ class ChatService:
 
 def turn_context(conversation: Conversation, identity_secret: str | None) -> TurnContext:
     customer = conversation.customer
-    # With an identity secret, every external id was checked against its signature when the
-    # conversation started; without one, nobody vouched for it.
+    # A customer gets an external id only from a valid identity token, which needs the secret;
+    # without one, an id kept from before signed tokens is nobody's word, and the name and
+    # e-mail are an anonymous visitor's own.
     vouched = customer.external_id if identity_secret is not None else None
     dialogue = DialogueState.of(conversation.dialogue)
     return TurnContext(

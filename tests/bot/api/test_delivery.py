@@ -1,0 +1,147 @@
+"""Delivery off the happy path: no message lost or stored twice when the customer writes after
+ending the chat, resends while people have it, sends the same message twice at once, or when the
+database fails under a socket."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.conversation.identity import CustomerIdentity
+from bot.conversation.service import ChatService, StartedConversation, Turn
+from bot.runtime import Runtime
+from bot.storage.models import Conversation, Message
+from tests.helpers.sockets import TimedSocket
+
+
+def start(client: TestClient) -> tuple[str, dict[str, str]]:
+    response = client.post("/api/conversations", json={"customer": {"name": "Ada"}})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["conversation_id"], {"Authorization": f"Bearer {body['customer_token']}"}
+
+
+def stored(runtime: Runtime, conversation_id: str) -> list[Message]:
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id)
+            )
+        )
+
+
+def status_of(runtime: Runtime, conversation_id: str) -> str:
+    with runtime.sessions() as session:
+        return str(session.get_one(Conversation, conversation_id).status)
+
+
+def test_asking_for_a_person_after_ending_the_chat_reopens_it_and_escalates(
+    reader_client: TestClient, reader_runtime: Runtime
+) -> None:
+    conversation_id, auth = start(reader_client)
+    url = f"/api/conversations/{conversation_id}/messages"
+    reader_client.post(url, json={"text": "where is my parcel"}, headers=auth)
+    ended = reader_client.post(f"/api/conversations/{conversation_id}/end", headers=auth)
+    assert ended.status_code == 204
+    assert status_of(reader_runtime, conversation_id) == "closed"
+
+    response = reader_client.post(
+        url, json={"text": "I want a real person", "client_message_id": "m-2"}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"]["decision"] == "handoff"
+    assert status_of(reader_runtime, conversation_id) == "waiting"
+    assert [m.client_message_id for m in stored(reader_runtime, conversation_id)][-2:] == [
+        "m-2",
+        None,
+    ]
+
+
+def customer_socket(client: TestClient, conversation_id: str, auth: dict[str, str]) -> TimedSocket:
+    token = auth["Authorization"].removeprefix("Bearer ")
+    return TimedSocket(
+        client.websocket_connect(f"/api/conversations/{conversation_id}/ws?token={token}")
+    )
+
+
+def test_a_message_resent_while_a_person_is_waited_for_is_stored_once(
+    reader_client: TestClient, reader_runtime: Runtime
+) -> None:
+    conversation_id, auth = start(reader_client)
+    url = f"/api/conversations/{conversation_id}/messages"
+    reader_client.post(url, json={"text": "I want a real person"}, headers=auth)
+    assert status_of(reader_runtime, conversation_id) == "waiting"
+    body = {"text": "hello? anyone there?", "client_message_id": "m-2"}
+
+    first = reader_client.post(url, json=body, headers=auth)
+    again = reader_client.post(url, json=body, headers=auth)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert again.json()["reply"] is None
+    with customer_socket(reader_client, conversation_id, auth) as socket:
+        socket.send_json({"type": "message", **body})
+        ack = socket.receive_json()
+        assert ack == {"type": "ack", "message": first.json()["message"]}
+        # The socket is still open: the next message goes through.
+        socket.send_json({"type": "message", "text": "still there?", "client_message_id": "m-3"})
+        assert socket.receive_json()["message"]["client_message_id"] == "m-3"
+    ids = [m.client_message_id for m in stored(reader_runtime, conversation_id)]
+    assert ids.count("m-2") == 1 and ids.count("m-3") == 1
+
+
+def test_the_same_message_sent_twice_at_once_is_stored_once_and_both_get_it(
+    reader_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one client_message_id, each in its own thread, both look for an
+    earlier turn before either stores anything (a barrier holds them there); one insert then
+    hits the unique constraint, and that request answers with the other's turn."""
+    chat = reader_runtime.chat
+    look = ChatService._earlier_turn
+    both_looked = threading.Barrier(2, timeout=10)
+    racing: set[int] = set()
+
+    def look_then_wait(*args: Any) -> Turn | None:
+        earlier = look(*args)
+        if threading.get_ident() not in racing:
+            racing.add(threading.get_ident())
+            both_looked.wait()
+        return earlier
+
+    monkeypatch.setattr(ChatService, "_earlier_turn", staticmethod(look_then_wait))
+    for text in ("where is my parcel", "I want a real person", "is anyone there?"):
+        started = chat.start_conversation(CustomerIdentity())
+        racing.clear()
+        turns, errors = at_once(2, chat.post_message, started, text, "m-1")
+        assert errors == []
+        assert len(turns) == 2 and turns[0] == turns[1]
+        ids = [m.client_message_id for m in stored(reader_runtime, started.conversation_id)]
+        assert ids.count("m-1") == 1
+
+
+def at_once(
+    times: int, send: Callable[..., Turn], started: StartedConversation, *args: Any
+) -> tuple[list[Turn], list[BaseException]]:
+    """``send(conversation_id, token, *args)`` in ``times`` threads at once: the turns and the
+    errors they gave."""
+    turns: list[Turn] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            turns.append(send(started.conversation_id, started.customer_token, *args))
+        except BaseException as error:  # handed to the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return turns, errors
