@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from bot.api.errors import install_error_handlers
 from bot.api.routes import conversations, health, staff, web
+from bot.api.validation import install_validation_handler
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_validation_handler(app)
     # The widget runs on the company's own site, another origin than this service.
     app.add_middleware(
         CORSMiddleware,

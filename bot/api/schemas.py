@@ -3,33 +3,62 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.conversation.identity import (
+    EMAIL_MAX_CHARS,
+    EXTERNAL_ID_MAX_CHARS,
+    NAME_MAX_CHARS,
+    Attributes,
+)
 from bot.messages import MessageRole
+
+# A token carries the attributes (4 KB of JSON at most), base64-encoded, and the other claims.
+IDENTITY_TOKEN_MAX_CHARS = 8192
 
 
 class CustomerIn(BaseModel):
+    """What an anonymous visitor says of themselves, for their own fresh profile. Who a known
+    customer is comes only in ``identity_token``."""
+
     model_config = ConfigDict(extra="forbid")
 
-    external_id: str | None = Field(None, max_length=128, description="The site's own customer id")
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
-    attributes: dict[str, Any] = Field(default_factory=dict, description="tier, plan, spend, …")
-    signature: str | None = Field(
+    name: str | None = Field(None, max_length=NAME_MAX_CHARS, description="A display name")
+    email: str | None = Field(None, max_length=EMAIL_MAX_CHARS)
+    external_id: str | None = Field(
         None,
-        max_length=128,
-        description="HMAC-SHA256 of external_id with the identity secret (hex); required for "
-        "external_id when CXAGENT_IDENTITY_SECRET is set",
+        max_length=EXTERNAL_ID_MAX_CHARS,
+        deprecated=True,
+        description="Ignored: a customer id counts only inside identity_token",
+    )
+    attributes: Attributes = Field(
+        default_factory=dict, deprecated=True, description="Ignored: sign them in identity_token"
     )
 
 
 class StartConversationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    identity_token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=IDENTITY_TOKEN_MAX_CHARS,
+        description="The site's signed-in customer: a JWT (HS256, keyed with the identity "
+        "secret) with sub (the site's customer id), exp, and optionally name, email and "
+        "attributes; without it the visitor is anonymous",
+    )
     customer: CustomerIn = Field(default_factory=CustomerIn)
     channel: str = Field("web", min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> StartConversationIn:
+        if self.identity_token is not None and self.customer.model_fields_set:
+            raise ValueError(
+                "with identity_token, the customer's details go inside the token; send no "
+                "customer beside it"
+            )
+        return self
 
 
 class StartConversationOut(BaseModel):

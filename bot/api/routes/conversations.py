@@ -31,9 +31,8 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StartConversationOut)
 def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConversationOut:
-    started = chat.start_conversation(
-        CustomerIdentity(**body.customer.model_dump()), channel=body.channel
-    )
+    identity = CustomerIdentity(body.identity_token, body.customer.name, body.customer.email)
+    started = chat.start_conversation(identity, channel=body.channel)
     return StartConversationOut(
         conversation_id=started.conversation_id,
         customer_id=started.customer_id,
