@@ -171,10 +171,21 @@ def is_sensitive_attribute(key: str) -> bool:
 
 
 def profile_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """The attributes the site sends, as they are kept: the sensitive ones left out, text values
-    of the others redacted (a note may quote a number); numbers, flags and tiers as they are."""
+    """The attributes the site sends, as they are kept: the sensitive ones left out at any depth,
+    text values of the others redacted (a note may quote a number); numbers, flags and tiers as
+    they are."""
     return {
-        key: redact(value) if isinstance(value, str) else value
+        key: _kept_value(value)
         for key, value in attributes.items()
         if not is_sensitive_attribute(key)
     }
+
+
+def _kept_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return profile_attributes(value)
+    if isinstance(value, list):
+        return [_kept_value(item) for item in value]
+    return value

@@ -27,7 +27,7 @@ from bot.conversation.forms import VERIFY_ACTION, ActionRequest
 from bot.conversation.identity import CustomerIdentity, Identified, identify
 from bot.conversation.policy import SMALL_TALK, DialogueState, Thresholds
 from bot.conversation.questions import in_context, with_topic
-from bot.conversation.redaction import redact
+from bot.conversation.redaction import profile_attributes, redact
 from bot.conversation.spelling import Speller
 from bot.conversation.states import BOT_SILENT, Status, move
 from bot.conversation.turn import (
@@ -242,7 +242,9 @@ class ChatService:
         if identity.email:
             customer.email = identity.email
         if identity.attributes:
-            customer.attributes = {**(customer.attributes or {}), **identity.attributes}
+            # Kept: what rules and answers read; never a phone, an address or a birth date.
+            merged = {**(customer.attributes or {}), **identity.attributes}
+            customer.attributes = profile_attributes(merged)
         return customer
 
     def _authorised(self, session: Session, conversation_id: str, token: str) -> Conversation:

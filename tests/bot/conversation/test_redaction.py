@@ -104,6 +104,8 @@ def test_profile_keeps_what_rules_need_and_leaves_out_sensitive_attributes() -> 
             "dob": "1990-01-01",
             "postcode": "SW1A 1AA",
             "note": "prefers jo at mail dot com",
+            "contact": {"preferred": "chat", "phone_number": "555 1234"},
+            "notes": ["ring 555 1234"],
         }
     )
     assert kept == {
@@ -113,4 +115,6 @@ def test_profile_keeps_what_rules_need_and_leaves_out_sensitive_attributes() -> 
         "order_count": 7,
         "churned": False,
         "note": "prefers [email]",
+        "contact": {"preferred": "chat"},
+        "notes": ["ring [phone]"],
     }
