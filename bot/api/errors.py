@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.errors import (
     Conflict,
@@ -41,15 +42,38 @@ def install_error_handlers(app: FastAPI) -> None:
     async def service_error(_: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=status_of(error))
 
-    @app.exception_handler(OperationalError)
-    async def database_down(_: Request, error: OperationalError) -> JSONResponse:
-        # The transaction was rolled back: nothing of the request was stored.
-        logger.error("database error: %s", str(error.orig).strip().splitlines()[0])
+    async def database_unavailable(_: Request, error: Exception) -> JSONResponse:
+        detail = unavailable(error)
+        assert detail is not None  # registered for exactly those errors below
         return JSONResponse(
-            {"detail": "the database is unavailable; nothing was stored, please retry"},
+            {"detail": detail},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
-    @app.exception_handler(DatabaseUnavailable)
-    async def database_unreachable(_: Request, error: DatabaseUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, database_unavailable)
+
+
+# Seconds a client is asked to wait (Retry-After) before it sends again what a 503 refused: a
+# database restarting or a burst that holds every connection is usually over by then.
+RETRY_AFTER_SECONDS = 2
+DATABASE_DOWN = "the database is unavailable; nothing was stored, please retry"
+POOL_BUSY = "every database connection is in use; nothing was stored, please retry"
+# Errors that time may mend: the database is down or unreachable, or every connection is busy.
+UNAVAILABLE: tuple[type[Exception], ...] = (DatabaseUnavailable, OperationalError, PoolTimeout)
+
+
+def unavailable(error: BaseException) -> str | None:
+    """What to tell a client whose request failed because the database cannot serve it now
+    (the transaction was rolled back, so nothing of it was stored), or None for other errors.
+    One answer for a REST call (a 503) and a socket's frame (an ``error`` frame)."""
+    if isinstance(error, DatabaseUnavailable):
+        return str(error)
+    if isinstance(error, PoolTimeout):
+        logger.warning("database pool exhausted: %s", str(error).splitlines()[0])
+        return POOL_BUSY
+    if isinstance(error, OperationalError):
+        logger.error("database error: %s", str(error.orig).strip().splitlines()[0])
+        return DATABASE_DOWN
+    return None

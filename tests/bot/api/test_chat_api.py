@@ -10,11 +10,12 @@ from starlette.websockets import WebSocketDisconnect
 from bot.conversation.turn import NOT_SURE_REPLY
 from bot.runtime import Runtime
 from bot.storage.models import Customer, Message
+from tests.helpers.identity import start_body
 from tests.helpers.sockets import TimedSocket
 
 
 def start(client: TestClient, **customer: object) -> tuple[str, dict[str, str]]:
-    response = client.post("/api/conversations", json={"customer": customer})
+    response = client.post("/api/conversations", json=start_body(customer))
     assert response.status_code == 201, response.text
     body = response.json()
     return body["conversation_id"], {"Authorization": f"Bearer {body['customer_token']}"}
@@ -261,7 +262,38 @@ def test_a_database_that_goes_down_gives_503_and_nothing_half_stored(
         )
         assert response.status_code == 503
         assert "nothing was stored" in response.json()["detail"]
-        assert client.get("/health").status_code == 503
+        assert int(response.headers["Retry-After"]) > 0
+        health = client.get("/health")
+        assert health.status_code == 503 and int(health.headers["Retry-After"]) > 0
     finally:
         runtime.sessions.configure(bind=runtime.engine)
+    assert count_messages(runtime) == 0
+
+
+def test_every_database_connection_busy_gives_503_with_retry_after(
+    client: TestClient, runtime: Runtime
+) -> None:
+    conversation, auth = start(client)
+    # A pool of one connection, which the test holds: the request finds none free.
+    one = create_engine(
+        runtime.engine.url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.1,
+        connect_args={"check_same_thread": False} if runtime.engine.name == "sqlite" else {},
+    )
+    runtime.sessions.configure(bind=one)
+    try:
+        with one.connect():
+            response = client.post(
+                f"/api/conversations/{conversation}/messages", json={"text": "hi"}, headers=auth
+            )
+    finally:
+        runtime.sessions.configure(bind=runtime.engine)
+        one.dispose()
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "every database connection is in use; nothing was stored, please retry"
+    }
+    assert int(response.headers["Retry-After"]) > 0
     assert count_messages(runtime) == 0
