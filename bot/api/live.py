@@ -4,6 +4,7 @@ hub's events to it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,11 +12,16 @@ from fastapi import WebSocketDisconnect, status
 from starlette.websockets import WebSocket, WebSocketState
 
 from bot.api.errors import status_of
+from bot.api.socket_auth import chosen_subprotocol
 from bot.errors import ServiceError
 from bot.live.events import EventHub, Listener
 
+logger = logging.getLogger(__name__)
+
 # WebSocket close codes: 4000 + the HTTP status that a REST call would have answered.
 WS_CLOSE_OFFSET = 4000
+BINARY_FRAME = "binary frames are not read here: send JSON as a text frame"
+FRAME_FAILED = "the server failed on this frame; please retry"
 
 
 class LockedSocket:
@@ -42,27 +48,44 @@ async def serve_live(
     topic: str,
     on_frame: Callable[[LockedSocket, str], Awaitable[None]] | None = None,
 ) -> None:
-    """Accept an authorised socket, relay the topic's events to it, and hand each frame the
-    client sends to ``on_frame``, until the client goes."""
-    await websocket.accept()
+    """Accept an authorised socket, relay the topic's events to it, and hand each text frame
+    the client sends to ``on_frame``, until the client goes. A binary frame, or a frame
+    ``on_frame`` fails on, gets an ``error`` frame and the socket stays open."""
+    await websocket.accept(chosen_subprotocol(websocket))
     socket = LockedSocket(websocket)
     async with hub.subscribe(topic) as listener:
         relay = asyncio.create_task(relay_events(socket, listener))
         try:
-            while True:
-                frame = await websocket.receive_text()
-                if on_frame is not None:
-                    await on_frame(socket, frame)
+            while (frame := await websocket.receive())["type"] != "websocket.disconnect":
+                text = frame.get("text")
+                if text is None:
+                    await socket.send_json({"type": "error", "detail": BINARY_FRAME})
+                elif on_frame is not None:
+                    await _answer(socket, on_frame, text)
         except WebSocketDisconnect:
             return
         finally:
             relay.cancel()
 
 
+async def _answer(
+    socket: LockedSocket, on_frame: Callable[[LockedSocket, str], Awaitable[None]], text: str
+) -> None:
+    try:
+        await on_frame(socket, text)
+    except WebSocketDisconnect:
+        raise
+    except Exception:
+        # What a REST call would answer with a 500: the client hears that this frame failed,
+        # and its other frames and the events still go through.
+        logger.exception("live socket: a frame failed")
+        await socket.send_json({"type": "error", "detail": FRAME_FAILED})
+
+
 async def refuse(websocket: WebSocket, error: ServiceError) -> None:
     """Close with 4000 + the HTTP status. Accepted first: a socket closed during the handshake
     reaches a browser as a bare 1006, without the code or the reason."""
-    await websocket.accept()
+    await websocket.accept(chosen_subprotocol(websocket))
     await websocket.close(code=WS_CLOSE_OFFSET + status_of(error), reason=str(error))
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, WebSocket, status
+from fastapi import APIRouter, Depends, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.analytics.satisfaction import SurveyAnswers
-from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep
+from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep, SocketTokenDep
+from bot.api.errors import UNAVAILABLE, unavailable
+from bot.api.limits import (
+    RateLimitsDep,
+    frame_over_limit,
+    limit_conversation_starts,
+    limit_messages,
+)
 from bot.api.live import LockedSocket, refuse, serve_live
 from bot.api.schemas import (
     MessageIn,
@@ -29,7 +36,12 @@ from bot.messages import customer_view
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StartConversationOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StartConversationOut,
+    dependencies=[Depends(limit_conversation_starts)],
+)
 def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConversationOut:
     identity = CustomerIdentity(body.identity_token, body.customer.name, body.customer.email)
     started = chat.start_conversation(identity, channel=body.channel)
@@ -40,7 +52,9 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
     )
 
 
-@router.post("/{conversation_id}/messages", response_model=TurnOut)
+@router.post(
+    "/{conversation_id}/messages", response_model=TurnOut, dependencies=[Depends(limit_messages)]
+)
 def send_message(
     conversation_id: str, body: MessageIn, chat: ChatDep, token: CustomerTokenDep
 ) -> TurnOut:
@@ -75,7 +89,12 @@ def answer_survey(
 
 @router.websocket("/{conversation_id}/ws")
 async def chat_socket(
-    websocket: WebSocket, conversation_id: str, token: str, chat: ChatDep, events: EventsDep
+    websocket: WebSocket,
+    conversation_id: str,
+    token: SocketTokenDep,
+    chat: ChatDep,
+    events: EventsDep,
+    limits: RateLimitsDep,
 ) -> None:
     """Send ``{"type": "message", "text": …, "client_message_id": …}``; receive an ``ack`` with
     the stored message, then the ``reply`` (none while a person has the conversation). What
@@ -90,6 +109,8 @@ async def chat_socket(
         return
 
     async def answer(socket: LockedSocket, frame: str) -> None:
+        if await frame_over_limit(limits, socket, conversation_id, token, frame):
+            return
         await _answer_frame(socket, chat, conversation_id, token, frame)
 
     await serve_live(websocket, events, conversation_topic(conversation_id), answer)
@@ -103,6 +124,25 @@ async def _answer_frame(
     except json.JSONDecodeError as error:
         await websocket.send_json({"type": "error", "detail": f"malformed JSON: {error.msg}"})
         return
+    except RecursionError:
+        await websocket.send_json({"type": "error", "detail": "malformed JSON: nested too deeply"})
+        return
+    client_message_id = data.get("client_message_id") if isinstance(data, dict) else None
+    try:
+        await _take_frame(websocket, chat, conversation_id, token, data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        await _refuse_frame(websocket, problems, client_message_id)
+    except ServiceError as error:
+        await _refuse_frame(websocket, str(error), client_message_id)
+    except UNAVAILABLE as error:
+        # Rolled back, nothing stored: the client may send it again, on this socket.
+        await _refuse_frame(websocket, unavailable(error) or str(error), client_message_id)
+
+
+async def _take_frame(
+    websocket: LockedSocket, chat: ChatService, conversation_id: str, token: str, data: object
+) -> None:
     if isinstance(data, dict) and data.get("type") == "typing":
         await run_in_threadpool(chat.customer_typing, conversation_id)
         return
@@ -111,30 +151,21 @@ async def _answer_frame(
             {"type": "error", "detail": 'expected {"type": "message", "text": "…"}'}
         )
         return
-    try:
-        body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
-        turn = await run_in_threadpool(
-            chat.post_message, conversation_id, token, body.text, body.client_message_id
-        )
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        await websocket.send_json(
-            {
-                "type": "error",
-                "detail": problems,
-                "client_message_id": data.get("client_message_id"),
-            }
-        )
-        return
-    except ServiceError as error:
-        await websocket.send_json(
-            {
-                "type": "error",
-                "detail": str(error),
-                "client_message_id": data.get("client_message_id"),
-            }
-        )
-        return
+    body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
+    turn = await run_in_threadpool(
+        chat.post_message, conversation_id, token, body.text, body.client_message_id
+    )
     await websocket.send_json({"type": "ack", "message": customer_view(turn.message)})
     if turn.reply is not None:
         await websocket.send_json({"type": "reply", "message": customer_view(turn.reply)})
+
+
+async def _refuse_frame(websocket: LockedSocket, detail: str, client_message_id: object) -> None:
+    """The message was not stored: say why, naming it by the client's id when it had one."""
+    await websocket.send_json(
+        {
+            "type": "error",
+            "detail": detail,
+            "client_message_id": client_message_id if isinstance(client_message_id, str) else None,
+        }
+    )

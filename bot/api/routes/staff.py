@@ -16,15 +16,19 @@ from bot.api.deps import (
     AlertsDep,
     DashboardDep,
     EventsDep,
+    RowId,
     SatisfactionDep,
+    SocketTokenDep,
     StaffDep,
     StaffServiceDep,
     StaffTokenDep,
     SupportDep,
     get_staff_member,
 )
-from bot.api.live import refuse, serve_live
+from bot.api.limits import RateLimitsDep, limit_logins
+from bot.api.live import LockedSocket, refuse, serve_live
 from bot.api.schemas import StaffMessageOut
+from bot.api.socket_auth import closed_on_event
 from bot.api.staff_schemas import (
     AccountChangeIn,
     AccountIn,
@@ -46,22 +50,27 @@ from bot.api.staff_schemas import (
 from bot.conversation.states import Status
 from bot.errors import ServiceError
 from bot.live.events import STAFF_TOPIC
+from bot.support.accounts import session_topic
 
-# Logging in, and the socket (whose token comes in the URL), are open to anyone; every other
-# route is on `router`, which demands a staff token before the route runs. Routes that act as
-# the member still name it (StaffDep): FastAPI resolves it once per request.
+# Logging in, and the socket (which shows its token in a header of its own), are open to
+# anyone; every other route is on `router`, which demands a staff token before the route runs.
+# Routes that act as the member still name it (StaffDep): FastAPI resolves it once per request.
 public_router = APIRouter(prefix="/api/staff", tags=["staff"])
 router = APIRouter(prefix="/api/staff", tags=["staff"], dependencies=[Depends(get_staff_member)])
 
 
-@public_router.post("/login", response_model=LoginOut)
-def log_in(body: LoginIn, staff: StaffServiceDep) -> LoginOut:
-    logged_in = staff.log_in(body.username, body.password)
+@public_router.post("/login", response_model=LoginOut, dependencies=[Depends(limit_logins)])
+def log_in(body: LoginIn, staff: StaffServiceDep, limits: RateLimitsDep) -> LoginOut:
+    """429 with Retry-After beyond the attempts one address may make, and while the account is
+    locked out after too many wrong passwords (even with the right one)."""
+    with limits.login_attempt(body.username):
+        logged_in = staff.log_in(body.username, body.password)
     return LoginOut(token=logged_in.token, staff=StaffOut.model_validate(logged_in.member))
 
 
 @public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def log_out(token: StaffTokenDep, staff: StaffServiceDep) -> None:
+    """The token ends, and the live sockets opened with it close with 4401."""
     staff.log_out(token)
 
 
@@ -83,13 +92,16 @@ def create_account(body: AccountIn, member: StaffDep, staff: StaffServiceDep) ->
 
 @router.patch("/accounts/{staff_id}", response_model=StaffOut)
 def change_account(
-    staff_id: int, body: AccountChangeIn, member: StaffDep, staff: StaffServiceDep
+    staff_id: RowId, body: AccountChangeIn, member: StaffDep, staff: StaffServiceDep
 ) -> StaffOut:
-    """Deactivate or reactivate an account (admins), or set a password (admins for anyone,
-    anyone for themselves)."""
+    """Deactivate or reactivate an account (admins), or set a password: your own with
+    ``current_password``; an admin resets another's without it (on record, and that person's
+    sessions end)."""
     changed = member
     if body.password is not None:
-        changed = staff.set_password(staff_id, body.password, by=member)
+        changed = staff.set_password(
+            staff_id, body.password, by=member, current_password=body.current_password
+        )
     if body.active is not None:
         changed = staff.set_active(staff_id, body.active, by=member)
     return StaffOut.model_validate(changed)
@@ -173,7 +185,7 @@ def intents(support: SupportDep) -> list[str]:
 
 @router.put("/messages/{message_id}/intent", status_code=status.HTTP_204_NO_CONTENT)
 def correct_intent(
-    message_id: int, body: IntentCorrectionIn, member: StaffDep, support: SupportDep
+    message_id: RowId, body: IntentCorrectionIn, member: StaffDep, support: SupportDep
 ) -> None:
     support.correct_intent(member, message_id, body.intent)
 
@@ -212,17 +224,26 @@ def dashboard(
 
 @public_router.websocket("/ws")
 async def staff_socket(
-    websocket: WebSocket, token: str, staff: StaffServiceDep, events: EventsDep
+    websocket: WebSocket, token: SocketTokenDep, staff: StaffServiceDep, events: EventsDep
 ) -> None:
     """``{"type": "conversation", "conversation_id": …, "change": …}`` whenever a conversation
-    in the queue changes. A bad token closes the socket with code 4401."""
-    try:
-        await run_in_threadpool(staff.authenticate, token)
-    except ServiceError as error:
-        await refuse(websocket, error)
-        return
-    # The console sends nothing; reading only notices when it goes.
-    await serve_live(websocket, events, STAFF_TOPIC)
+    in the queue changes. The token comes as the subprotocol ``token.<token>`` (see
+    bot/api/socket_auth.py). A bad token, a log-out or a deactivation closes the socket with
+    code 4401."""
+    async with closed_on_event(
+        websocket, events, session_topic(token), "the staff session has ended"
+    ):
+        try:
+            await run_in_threadpool(staff.authenticate, token)
+        except ServiceError as error:
+            await refuse(websocket, error)
+            return
+        await serve_live(websocket, events, STAFF_TOPIC, _no_frames)
+
+
+async def _no_frames(socket: LockedSocket, _: str) -> None:
+    """The console sends nothing; a client that does hears so, and the socket stays open."""
+    await socket.send_json({"type": "error", "detail": "the staff socket sends events only"})
 
 
 @router.get("/alerts/sentiment", response_model=SentimentAlertOut)

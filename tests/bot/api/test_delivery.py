@@ -10,13 +10,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
+from bot.api.live import FRAME_FAILED
 from bot.conversation.identity import CustomerIdentity
 from bot.conversation.service import ChatService, StartedConversation, Turn
 from bot.runtime import Runtime
 from bot.storage.models import Conversation, Message
+from tests.helpers.service import escalated_conversation, log_in
 from tests.helpers.sockets import TimedSocket
+
+# A server that refuses connections: the database is down.
+REFUSING_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/none"
 
 
 def start(client: TestClient) -> tuple[str, dict[str, str]]:
@@ -145,3 +150,77 @@ def at_once(
     for thread in threads:
         thread.join()
     return turns, errors
+
+
+UNAVAILABLE = "the database is unavailable; nothing was stored, please retry"
+
+
+def test_a_database_failure_under_a_socket_gives_an_error_frame_and_the_socket_stays_open(
+    reader_client: TestClient, reader_runtime: Runtime
+) -> None:
+    conversation_id, auth = start(reader_client)
+    frame = {"type": "message", "text": "where is my parcel", "client_message_id": "m-1"}
+    with customer_socket(reader_client, conversation_id, auth) as socket:
+        # The service's sessions now reach a server that refuses connections.
+        reader_runtime.sessions.configure(bind=create_engine(REFUSING_DATABASE))
+        try:
+            socket.send_json(frame)
+            failed = socket.receive_json()
+            socket.send_json({"type": "typing"})
+            typing_failed = socket.receive_json()
+        finally:
+            reader_runtime.sessions.configure(bind=reader_runtime.engine)
+        assert failed == {"type": "error", "detail": UNAVAILABLE, "client_message_id": "m-1"}
+        assert typing_failed == {"type": "error", "detail": UNAVAILABLE, "client_message_id": None}
+        socket.send_json(frame)  # the client retries on the same socket
+        assert socket.receive_json()["type"] == "ack"
+        assert socket.receive_json()["type"] == "reply"
+    assert [m.client_message_id for m in stored(reader_runtime, conversation_id)] == ["m-1", None]
+
+
+BINARY = "binary frames are not read here: send JSON as a text frame"
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_binary_and_deeply_nested_frames_get_an_error_frame_on_the_customer_socket(
+    reader_client: TestClient,
+) -> None:
+    conversation_id, auth = start(reader_client)
+    with customer_socket(reader_client, conversation_id, auth) as socket:
+        socket.session.send_bytes(b'{"type": "message", "text": "hi"}')
+        assert socket.receive_json() == {"type": "error", "detail": BINARY}
+        socket.send_text(DEEP)
+        assert socket.receive_json()["type"] == "error"
+        socket.send_text('{"type": "message", "text": ' + DEEP + "}")
+        assert socket.receive_json()["type"] == "error"
+        socket.send_json({"type": "message", "text": "where is my parcel"})
+        assert socket.receive_json()["type"] == "ack"  # still open and answering
+
+
+def test_a_frame_the_service_fails_on_gets_an_error_frame_and_the_socket_stays_open(
+    reader_client: TestClient, reader_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id, auth = start(reader_client)
+
+    def broken(_: str) -> None:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(reader_runtime.chat, "customer_typing", broken)
+    with customer_socket(reader_client, conversation_id, auth) as socket:
+        socket.send_json({"type": "typing"})
+        assert socket.receive_json() == {"type": "error", "detail": FRAME_FAILED}
+        socket.send_json({"type": "message", "text": "where is my parcel"})
+        assert socket.receive_json()["type"] == "ack"
+
+
+def test_frames_sent_to_the_staff_socket_get_an_error_frame_and_it_stays_open(
+    reader_client: TestClient,
+) -> None:
+    token = log_in(reader_client, "sam")["Authorization"].removeprefix("Bearer ")
+    with TimedSocket(reader_client.websocket_connect(f"/api/staff/ws?token={token}")) as console:
+        console.session.send_bytes(b"\x00\x01")
+        assert console.receive_json() == {"type": "error", "detail": BINARY}
+        console.send_text(DEEP)
+        assert console.receive_json()["type"] == "error"
+        escalated_conversation(reader_client)
+        assert console.receive_json()["change"] == "escalated"  # still hearing the queue
