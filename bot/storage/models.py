@@ -250,3 +250,37 @@ class ActionCall(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PrivacyRecord(Base):
+    """Each export or erasure of a customer's data, for the record (bot.analytics.privacy): what,
+    when, by whom (a member of staff, or the command line) and for which customer, by internal
+    id only, so that the record names nobody once the customer is erased."""
+
+    __tablename__ = "privacy_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # export | erase | purge
+    # No foreign key: the record outlives whatever it erased.
+    customer_id: Mapped[int] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(16))  # staff | cli
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # What was exported or erased: rows per table, never their content.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ErasedActivity(Base):
+    """What erased conversations add up to, per day they started: counts alone, of nobody in
+    particular, so totals over time stay right after customers are erased."""
+
+    __tablename__ = "erased_activity"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    conversations: Mapped[int] = mapped_column(default=0)
+    messages: Mapped[int] = mapped_column(default=0)
+    escalations: Mapped[int] = mapped_column(default=0)
+    surveys: Mapped[int] = mapped_column(default=0)
+    csat_answers: Mapped[int] = mapped_column(default=0)
+    csat_total: Mapped[int] = mapped_column(default=0)
+    action_calls: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,130 @@
+"""A customer with a full history, as the privacy tests need one: signed in, several messages,
+an escalation, a person's reply and correction, an action call, a closed conversation and a
+survey answer; and a dump of every table to search for what an erasure must leave behind."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.actions.runner import ActionResult, Outcome
+from bot.config import Settings
+from bot.conversation.service import record_call
+from bot.storage.models import Base
+from tests.helpers.service import log_in, make_settings
+
+IDENTITY_SECRET = "privacy-tests-identity-secret-0123456789"
+
+
+def privacy_settings(database_url: str, tmp_path: Path, knowledge_base: Path) -> Settings:
+    return make_settings(database_url, tmp_path, knowledge_base, identity_secret=IDENTITY_SECRET)
+
+
+def identity_token(external_id: str, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"sub": external_id, "iat": now, "exp": now + 600, **claims}
+    return jwt.encode(payload, IDENTITY_SECRET, algorithm="HS256")
+
+
+@dataclass(frozen=True)
+class History:
+    customer_id: int
+    external_id: str
+    conversation_id: str
+    # What of the customer an erasure must leave nowhere: their words, name, e-mail and ids.
+    traces: tuple[str, ...]
+
+
+def write_history(
+    client: TestClient, sessions: sessionmaker[Session], who: str, full_name: str
+) -> History:
+    """``who`` (a short lower-case word) chats, asks for a person, is answered by ``sam`` and
+    answers the survey; ``sam`` corrects an intent and looks something up."""
+    external_id = f"cust-{who}-7731"
+    email = f"{who}.private@example.org"
+    started = client.post(
+        "/api/conversations",
+        json={
+            "identity_token": identity_token(
+                external_id, name=full_name, email=email, attributes={"tier": "gold"}
+            )
+        },
+    )
+    assert started.status_code == 201, started.text
+    body = started.json()
+    conversation_id = body["conversation_id"]
+    auth = {"Authorization": f"Bearer {body['customer_token']}"}
+    url = f"/api/conversations/{conversation_id}/messages"
+    words = [
+        f"where is my parcel {who}-zebra-parcel",
+        f"my email is {email} and {who} quokka notes",
+        f"I want a real person about {who} marmot",
+    ]
+    for number, text in enumerate(words):
+        sent = client.post(
+            url, json={"text": text, "client_message_id": f"{who}-client-{number}"}, headers=auth
+        )
+        assert sent.status_code == 200, sent.text
+    staff = log_in(client, "sam")
+    staff_url = f"/api/staff/conversations/{conversation_id}"
+    assert client.post(f"{staff_url}/take", headers=staff).status_code == 204
+    reply = client.post(
+        f"{staff_url}/messages", json={"text": f"Hello {full_name}, {who} ocelot"}, headers=staff
+    )
+    assert reply.status_code == 200, reply.text
+    detail = client.get(staff_url, headers=staff).json()
+    first = next(m for m in detail["messages"] if m["role"] == "customer")
+    corrected = client.put(
+        f"/api/staff/messages/{first['id']}/intent",
+        json={"intent": "track_order"},
+        headers=staff,
+    )
+    assert corrected.status_code == 204, corrected.text
+    with sessions.begin() as session:
+        record_call(
+            session,
+            conversation_id,
+            ActionResult("order_status", Outcome.FOUND, "found", status_code=200, latency_ms=3.5),
+            staff_id=client.get("/api/staff/me", headers=staff).json()["id"],
+        )
+    assert client.post(f"/api/conversations/{conversation_id}/end", headers=auth).status_code == 204
+    survey = client.post(
+        f"/api/conversations/{conversation_id}/survey",
+        json={"csat": 4, "nps": 9, "comment": f"{who} liked the narwhal answer"},
+        headers=auth,
+    )
+    assert survey.status_code == 204, survey.text
+    return History(
+        body["customer_id"],
+        external_id,
+        conversation_id,
+        (
+            external_id,
+            full_name,
+            email,
+            conversation_id,
+            f"{who}-client-",
+            f"{who}-zebra",
+            f"{who} quokka",
+            f"{who} marmot",
+            f"{who} ocelot",
+            f"{who} liked the narwhal",
+        ),
+    )
+
+
+def dump(sessions: sessionmaker[Session]) -> str:
+    """Every row of every table, as text."""
+    lines = []
+    with sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(select(table)).mappings():
+                lines.append(f"{table.name}: {dict(row)}")
+    return "\n".join(lines)
