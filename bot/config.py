@@ -87,6 +87,12 @@ class Settings(BaseModel):
         description="Cosine similarity below which the bot is not sure and offers a person.",
     )
     max_message_chars: int = Field(2000, ge=1, description="Longest customer message accepted.")
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="Days a conversation is kept after it was last active (closed, written in or "
+        "started); `cxagent purge` erases older ones. Unset: kept for ever.",
+    )
     identity_secret: SecretStr | None = Field(
         None,
         description="When set, a customer id from the site must come with its HMAC-SHA256 "
