@@ -17,14 +17,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.actions.runner import ActionResult, Outcome
 from bot.config import Settings
 from bot.conversation.service import record_call
+from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Base
-from tests.helpers.service import log_in, make_settings
+from bot.support.accounts import Role
+from tests.fakes import FakeReader
+from tests.helpers.service import STAFF_PASSWORD, log_in, make_settings
 
 IDENTITY_SECRET = "privacy-tests-identity-secret-0123456789"
 
 
 def privacy_settings(database_url: str, tmp_path: Path, knowledge_base: Path) -> Settings:
     return make_settings(database_url, tmp_path, knowledge_base, identity_secret=IDENTITY_SECRET)
+
+
+def privacy_runtime(database_url: str, tmp_path: Path, knowledge_base: Path) -> Runtime:
+    """The service with signed identities, the keyword-reading fake model, ``ana`` (admin) and
+    ``sam`` (agent), both with the password STAFF_PASSWORD."""
+    built = build_runtime(privacy_settings(database_url, tmp_path, knowledge_base), FakeReader())
+    built.staff.create_account("ana", STAFF_PASSWORD, Role.ADMIN, "Ana Admin")
+    built.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam Support")
+    return built
 
 
 def identity_token(external_id: str, **claims: Any) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from bot.analytics.privacy import CLI, Actor, CustomerRef, PrivacyService
 from bot.app import create_app
 from bot.errors import NotFound
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.storage.db import create_db_engine, migrate
 from bot.storage.models import (
     ActionCall,
@@ -28,10 +28,7 @@ from bot.storage.models import (
     StaffAction,
     Survey,
 )
-from bot.support.accounts import Role
-from tests.fakes import FakeReader
-from tests.helpers.privacy import History, dump, privacy_settings, write_history
-from tests.helpers.service import STAFF_PASSWORD
+from tests.helpers.privacy import History, dump, privacy_runtime, write_history
 
 # "Now" for erasures and purges: just after the histories were written.
 NOW = datetime.now(UTC) + timedelta(hours=1)
@@ -39,11 +36,7 @@ NOW = datetime.now(UTC) + timedelta(hours=1)
 
 @pytest.fixture
 def shop(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
-    """The service with signed identities, the keyword-reading fake model, ``ana`` (admin) and
-    ``sam`` (agent)."""
-    built = build_runtime(privacy_settings(database_url, tmp_path, mini_kb_path), FakeReader())
-    built.staff.create_account("ana", STAFF_PASSWORD, Role.ADMIN, "Ana Admin")
-    built.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam Support")
+    built = privacy_runtime(database_url, tmp_path, mini_kb_path)
     yield built
     built.close()
 
