@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from bot.api.errors import install_error_handlers
+from bot.api.limits import RateLimits
 from bot.api.routes import conversations, health, staff, web
+from bot.api.security import CrossOriginOnly, SecurityHeaders
 from bot.api.validation import install_validation_handler
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
@@ -37,12 +38,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     install_validation_handler(app)
     # The widget runs on the company's own site, another origin than this service.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.widget_origins),
-        allow_methods=["GET", "POST", "PUT", "PATCH"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
+    app.add_middleware(CrossOriginOnly, origins=settings.widget_origins)
+    app.add_middleware(SecurityHeaders)
+    app.state.rate_limits = RateLimits(settings)
+    app.state.metrics_token = settings.metrics_token
 
     app.include_router(health.router)
     app.include_router(conversations.router)

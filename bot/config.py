@@ -109,6 +109,33 @@ class Settings(BaseModel):
         description="Redis (redis://host:6379/0) that shares live events between several server "
         "processes; unset: one process, events stay in it.",
     )
+    rate_limits: bool = Field(
+        True,
+        description="Refuse (429, with Retry-After) calls beyond the limits below, counted in "
+        "Redis when CXAGENT_REDIS_URL is set (else in each process); off only for load tests "
+        "and benchmarks that send everything from one address.",
+    )
+    limit_conversation_starts: str = Field(
+        "60/minute", description="Conversations one IP address may start."
+    )
+    limit_messages_per_conversation: str = Field(
+        "30/minute", description="Messages a customer may send in one conversation."
+    )
+    limit_messages_per_ip: str = Field(
+        "600/minute", description="Customer messages from one IP address, all conversations."
+    )
+    limit_logins_per_ip: str = Field(
+        "30/minute", description="Staff log-in attempts from one IP address."
+    )
+    login_lockout: str = Field(
+        "10/minute",
+        description="Wrong passwords for one staff account after which logging in to it is "
+        "refused, even with the right password, until the window has passed.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that /metrics demands; unset: /metrics answers 404.",
+    )
     actions: Path | None = Field(
         DEMO_DIR / "actions.yaml",
         description="What the bot may look up and do in the company's own systems (YAML, see "
@@ -166,6 +193,26 @@ class Settings(BaseModel):
                 return None
             if not value.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(f"{value!r} is not a Redis URL (redis://host:6379/0)")
+        return value
+
+    @field_validator(
+        "limit_conversation_starts",
+        "limit_messages_per_conversation",
+        "limit_messages_per_ip",
+        "limit_logins_per_ip",
+        "login_lockout",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate limit; write N/second, N/minute, N/hour or N/day, "
+                "several separated by ';' (30/minute;500/day)"
+            ) from None
         return value
 
     @field_validator("database_url")

@@ -146,7 +146,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         encoder,
         retriever,
         chat,
-        StaffService(sessions),
+        StaffService(sessions, events),
         support,
         satisfaction,
         AlertService(sessions),

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Path, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from bot.analytics.alerts import AlertService
 from bot.analytics.dashboard import DashboardService
 from bot.analytics.satisfaction import SatisfactionService
+from bot.api.socket_auth import socket_token
 from bot.conversation.service import ChatService
 from bot.live.events import EventHub
 from bot.runtime import Runtime
@@ -107,3 +108,8 @@ DashboardDep = Annotated[DashboardService, Depends(get_dashboard)]
 AlertsDep = Annotated[AlertService, Depends(get_alerts)]
 EventsDep = Annotated[EventHub, Depends(get_events)]
 StaffDep = Annotated[StaffMember, Depends(get_staff_member)]
+SocketTokenDep = Annotated[str, Depends(socket_token)]
+# A database id in a path. The tables' ids are INTEGER, a signed 32-bit number in PostgreSQL:
+# a larger one cannot exist, and the database would fail on it (a 500) rather than find nothing.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

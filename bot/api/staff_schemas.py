@@ -47,6 +47,12 @@ class AccountChangeIn(BaseModel):
 
     active: bool | None = None
     password: str | None = Field(None, min_length=1, max_length=256)
+    current_password: str | None = Field(
+        None,
+        max_length=256,
+        description="Your password now: needed to set your own (an admin resetting another "
+        "account's password does not give it)",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AccountChangeIn:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import logging
+import re
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import Commands, UsageError
 from bot.config import DEMO_DIR, Settings
@@ -84,7 +87,41 @@ def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> Non
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(),
     )
+
+
+# `token=` and what follows up to the next `&`, space or quote: what an old client's WebSocket
+# address (`/ws?token=…`) would otherwise write to the access log.
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+
+
+class MaskTokens(logging.Filter):
+    """Masks any ``token=…`` in a log line. The widget and the console never put a token in
+    an address, but an old or hand-written client may, and log files travel further than the
+    tokens' owners would like."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_URL.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging, with tokens masked in its access lines and in the WebSocket lines
+    it logs as errors' logger."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["mask_tokens"] = {"()": MaskTokens}
+    for name in ("uvicorn.access", "uvicorn.error"):
+        config["loggers"][name].setdefault("filters", []).append("mask_tokens")
+    return config
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import cache
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import Conflict, Forbidden, NotFound, Rejected, Unauthenticated
+from bot.live.events import EventHub
 from bot.storage.models import Staff, StaffAction, StaffSession, utcnow
+
+logger = logging.getLogger(__name__)
 
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
@@ -67,8 +72,29 @@ def password_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), expected)
 
 
+@cache
+def _unknown_user_hash() -> str:
+    """A hash no password matches, checked for unknown usernames: a log-in then costs the same
+    scrypt work whether the account exists or not, so its time gives no account away."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_topic(token: str) -> str:
+    """Where a staff session's live socket hears that the session has ended (log-out, the
+    account deactivated or its password reset): it then closes."""
+    return _session_topic(_token_hash(token))
+
+
+def _session_topic(token_hash: str) -> str:
+    return f"staff-session:{token_hash}"
+
+
+# The event that ends a session's sockets.
+SESSION_ENDED = "session_ended"
 
 
 def record(
@@ -96,8 +122,9 @@ FIRST_ADMIN = "admin"
 
 
 class StaffService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], events: EventHub | None = None) -> None:
         self.sessions = sessions
+        self.events = events if events is not None else EventHub()
 
     def create_account(
         self,
@@ -142,27 +169,43 @@ class StaffService:
             if row is None:
                 raise NotFound(f"no staff account {staff_id}")
             row.active = active
-            if not active:
-                session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+            ended = [] if active else _end_sessions(session, staff_id)
             record(session, by, "activate" if active else "deactivate", username=row.username)
-            return StaffMember.of(row)
+            member = StaffMember.of(row)
+        self._announce_ended(ended)
+        return member
 
-    def set_password(self, staff_id: int, password: str, by: StaffMember) -> StaffMember:
-        """An admin may set anyone's password, anyone their own. Another person's sessions end:
-        whoever knew the old password is logged out."""
-        if by.role is not Role.ADMIN and staff_id != by.id:
+    def set_password(
+        self, staff_id: int, password: str, by: StaffMember, current_password: str | None = None
+    ) -> StaffMember:
+        """Anyone may set their own password, giving the current one (a console left open is
+        not enough); an admin may reset anyone else's without it, on record, and that person's
+        sessions end: whoever knew the old password is logged out."""
+        own = staff_id == by.id
+        if by.role is not Role.ADMIN and not own:
             raise Forbidden("only an admin can change another person's password")
+        if own and not current_password:
+            raise Rejected("to set your own password, give your current one (current_password)")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Rejected(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
         with self.sessions.begin() as session:
             row = session.get(Staff, staff_id)
             if row is None:
                 raise NotFound(f"no staff account {staff_id}")
+            if own and not password_matches(current_password or "", row.password_hash):
+                raise Forbidden("the current password is not right")
             row.password_hash = hash_password(password)
-            if staff_id != by.id:
-                session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
-            record(session, by, "set_password", username=row.username)
-            return StaffMember.of(row)
+            ended = [] if own else _end_sessions(session, staff_id)
+            record(session, by, "set_password" if own else "reset_password", username=row.username)
+            member = StaffMember.of(row)
+        if not own:
+            logger.info("%s (admin) reset the password of %s", by.username, member.username)
+        self._announce_ended(ended)
+        return member
+
+    def _announce_ended(self, token_hashes: list[str]) -> None:
+        for token_hash in token_hashes:
+            self.events.publish(_session_topic(token_hash), {"type": SESSION_ENDED})
 
     def ensure_first_admin(self) -> str | None:
         """With no staff account at all, create ``admin`` with a random password and return the
@@ -187,8 +230,10 @@ class StaffService:
     def log_in(self, username: str, password: str) -> LoggedIn:
         with self.sessions.begin() as session:
             row = session.scalar(select(Staff).where(Staff.username == username.strip().lower()))
-            # The same answer for an unknown user and a wrong password: no account probing.
-            if row is None or not row.active or not password_matches(password, row.password_hash):
+            # The same answer, after the same work, for an unknown user, a deactivated account
+            # and a wrong password: neither the answer nor its time tells which accounts exist.
+            stored = row.password_hash if row is not None else _unknown_user_hash()
+            if not password_matches(password, stored) or row is None or not row.active:
                 raise Unauthenticated("wrong username or password")
             token = secrets.token_urlsafe(32)
             session.add(
@@ -203,10 +248,12 @@ class StaffService:
             return LoggedIn(token, member)
 
     def log_out(self, token: str) -> None:
+        """End the session; its live sockets close."""
         with self.sessions.begin() as session:
             session.execute(
                 delete(StaffSession).where(StaffSession.token_hash == _token_hash(token))
             )
+        self.events.publish(session_topic(token), {"type": SESSION_ENDED})
 
     def authenticate(self, token: str) -> StaffMember:
         """The member of staff a console token belongs to; Unauthenticated if none or expired."""
@@ -218,3 +265,12 @@ class StaffService:
             if row is None or not row.active:
                 raise Unauthenticated("this staff account is deactivated")
             return StaffMember.of(row)
+
+
+def _end_sessions(session: Session, staff_id: int) -> list[str]:
+    """Delete an account's sessions (in the caller's transaction): their token hashes."""
+    ended = list(
+        session.scalars(select(StaffSession.token_hash).where(StaffSession.staff_id == staff_id))
+    )
+    session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+    return ended

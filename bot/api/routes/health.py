@@ -1,13 +1,22 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 from sqlalchemy import text
+from starlette.requests import HTTPConnection
 
 from bot.api.deps import AlertsDep, RuntimeDep
 from bot.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
+_metrics_bearer = HTTPBearer(
+    auto_error=False, scheme_name="MetricsToken", description="CXAGENT_METRICS_TOKEN"
+)
 
 
 @router.get("/health", response_model=HealthOut)
@@ -24,8 +33,28 @@ def health(runtime: RuntimeDep) -> HealthOut:
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+def require_metrics_token(
+    connection: HTTPConnection,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_metrics_bearer)],
+) -> None:
+    """/metrics exists only with CXAGENT_METRICS_TOKEN set (404 otherwise), and then answers
+    only that token: the figures are the company's business."""
+    secret: SecretStr | None = connection.app.state.metrics_token
+    if secret is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "send CXAGENT_METRICS_TOKEN as `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.get(
+    "/metrics", response_class=PlainTextResponse, dependencies=[Depends(require_metrics_token)]
+)
 def metrics(alerts: AlertsDep) -> str:
     """Prometheus metrics: the negative-sentiment alert and shares, conversations by status,
-    messages by role."""
+    messages by role. Needs the bearer token CXAGENT_METRICS_TOKEN; 404 when none is set."""
     return alerts.prometheus()

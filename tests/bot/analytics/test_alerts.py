@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from bot.analytics.alerts import AlertService
 from bot.app import create_app
@@ -65,7 +66,8 @@ def test_a_surge_of_negative_messages_raises_the_alert(runtime: Runtime) -> None
     assert surge.alert and surge.recent_share == pytest.approx(0.4)
     assert "40% of the last hour's 50 messages" in surge.reason
 
-    with TestClient(create_app(runtime.settings, runtime)) as client:
+    scraped = runtime.settings.model_copy(update={"metrics_token": SecretStr("scrape")})
+    with TestClient(create_app(scraped, runtime)) as client:
         token = client.post(
             "/api/staff/login", json={"username": "sam", "password": "correct horse battery"}
         ).json()["token"]
@@ -73,7 +75,7 @@ def test_a_surge_of_negative_messages_raises_the_alert(runtime: Runtime) -> None
             "/api/staff/alerts/sentiment", headers={"Authorization": f"Bearer {token}"}
         ).json()
         assert shown["alert"] is True and shown["recent_messages"] == 50
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape"}).text
     assert "cxagent_negative_sentiment_alert 1" in metrics
     assert 'cxagent_negative_sentiment_share{window="last_hour"} 0.4000' in metrics
     assert 'cxagent_messages_total{role="customer"} 150' in metrics

@@ -163,12 +163,23 @@ def test_passwords_change_and_end_the_other_sessions(client: TestClient, desk: R
     logged_in = client.post("/api/staff/login", json={"username": "sam", **new})
     assert logged_in.status_code == 200
     own = {"Authorization": f"Bearer {logged_in.json()['token']}"}
-    changed = client.patch(
-        f"/api/staff/accounts/{sam}", json={"password": "my own new secret"}, headers=own
-    )
+    url, mine = f"/api/staff/accounts/{sam}", {"password": "my own new secret"}
+    # One's own password changes only with the current one: an open console is not enough.
+    without = client.patch(url, json=mine, headers=own)
+    assert without.status_code == 422 and "current_password" in without.json()["detail"]
+    wrong = client.patch(url, json={**mine, "current_password": "not it at all"}, headers=own)
+    assert wrong.status_code == 403
+    changed = client.patch(url, json={**mine, "current_password": new["password"]}, headers=own)
     assert (
         changed.status_code == 200 and client.get("/api/staff/me", headers=own).status_code == 200
     )
+    assert client.post("/api/staff/login", json={"username": "sam", **mine}).status_code == 200
+    # An admin's reset of another's password is on record as such; one's own change too.
+    with desk.sessions() as session:
+        actions = session.scalars(
+            select(StaffAction.action).where(StaffAction.action.like("%_password"))
+        ).all()
+    assert actions == ["reset_password", "set_password"]
 
 
 def test_a_fresh_install_gets_one_admin_account(desk: Runtime) -> None:

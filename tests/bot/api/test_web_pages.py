@@ -5,6 +5,7 @@ company's own site (CORS) when its origin is allowed."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -74,3 +75,56 @@ def test_only_the_allowed_sites_may_call_the_api_from_a_browser(
             assert module.headers["access-control-allow-origin"] == "https://shop.example.com"
     finally:
         runtime.close()
+
+
+def test_every_page_and_response_says_what_browsers_may_do_with_it(client: TestClient) -> None:
+    def headers(path: str) -> dict[str, str]:
+        response = client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["referrer-policy"] == "no-referrer", path
+        return dict(response.headers)
+
+    # The console: its own files only, never framed, no inline script or style.
+    for path in ("/console", "/console/main.js"):
+        policy = headers(path)["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy, path
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy, path
+    # The demo page: its own files, with the inline styles it is written with.
+    demo = headers("/demo")["content-security-policy"]
+    assert "script-src 'self';" in demo and "style-src 'self' 'unsafe-inline'" in demo
+    # The widget's files run in the company's page, under its policy; loaded from another
+    # site, they say so (CORP), and opened as a page nothing in them runs.
+    for path in ("/widget.js", "/widget/app.js", "/shared/dom.js"):
+        widget = headers(path)
+        assert widget["content-security-policy"].startswith("default-src 'none'"), path
+        assert widget["cross-origin-resource-policy"] == "cross-origin", path
+    # The API too, refusals included.
+    assert "default-src 'none'" in headers("/api/staff/me")["content-security-policy"]
+
+
+def test_only_the_customer_api_and_the_widget_answer_other_sites(client: TestClient) -> None:
+    def preflight(path: str, method: str = "POST") -> Any:
+        return client.options(
+            path,
+            headers={
+                "Origin": "https://shop.example.com",
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "content-type,authorization",
+            },
+        )
+
+    allowed = preflight("/api/conversations")
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "*"
+    assert preflight("/api/conversations/c-1/messages").status_code == 200
+    # The staff API is the console's, on this service's own origin: no other site may call it.
+    for path, method in (
+        ("/api/staff/login", "POST"),
+        ("/api/staff/queue", "GET"),
+        ("/metrics", "GET"),
+    ):
+        refused = preflight(path, method)
+        assert refused.status_code != 200, path
+        assert "access-control-allow-origin" not in refused.headers, path
+    staff = client.get("/api/staff/me", headers={"Origin": "https://shop.example.com"})
+    assert "access-control-allow-origin" not in staff.headers

@@ -25,6 +25,7 @@ from retrieval.encoder import Encoder
 from tests.helpers.actions import IDENTITY_SECRET, SHOP_TOKEN, Chat, running_demo_shop
 
 pytestmark = pytest.mark.real_model
+METRICS_TOKEN = "scrape"
 
 
 def run(
@@ -41,6 +42,7 @@ def run(
         company_api_token=SHOP_TOKEN,
         identity_secret=IDENTITY_SECRET,
         actions=actions or DEMO_DIR / "actions.yaml",
+        metrics_token=METRICS_TOKEN,
     )
     runtime = build_runtime(settings, encoder=served_encoder)
     return runtime, TestClient(create_app(settings, runtime))
@@ -338,7 +340,7 @@ def test_an_api_answering_500_opens_the_circuit_after_three_failures(
         with runtime.sessions() as session:
             errors = session.scalars(select(ActionCall.error).order_by(ActionCall.id)).all()
         assert len(errors) == 4 and "circuit open" in (errors[-1] or "")
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
         assert 'cxagent_action_calls_total{action="order_status",outcome="failed"} 4' in metrics
     runtime.close()
 
