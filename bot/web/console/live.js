@@ -2,7 +2,7 @@
    callbacks. No DOM. */
 
 import { backoff } from "../shared/backoff.js";
-import { liveSocket } from "../shared/live-socket.js";
+import { liveSocket, tokenProtocols } from "../shared/live-socket.js";
 
 // Longer than the widget's: a console can wait, and many consoles reconnecting at once should not.
 const RETRY = { minMs: 1000, maxMs: 30000 };
@@ -24,7 +24,8 @@ export function dispatchStaffFrame(frame, { onChange, onTyping }) {
 export function staffLive({ token, onConnecting, onOpen, onChange, onTyping, onLost, onSessionEnded, location = globalThis.location }) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const live = liveSocket({
-    url: () => `${scheme}://${location.host}/api/staff/ws?token=${encodeURIComponent(token())}`,
+    url: () => `${scheme}://${location.host}/api/staff/ws`,
+    protocols: () => tokenProtocols(token()),
     backoff: backoff(RETRY),
     onConnecting,
     onOpen,

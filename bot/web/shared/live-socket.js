@@ -3,9 +3,16 @@
 
 import { parseJSON } from "./http.js";
 
+/** The subprotocols that carry a token (bot/api/socket_auth.py): browsers cannot set headers on
+ * a WebSocket, and a token in the URL would land in access logs. */
+export function tokenProtocols(token) {
+  return ["cxagent", `token.${token}`];
+}
+
 /**
- * liveSocket({url, backoff, onConnecting, onOpen, onFrame, onClose}):
- * - url(): the address to open now (it may carry a token that changed since the last socket);
+ * liveSocket({url, protocols, backoff, onConnecting, onOpen, onFrame, onClose}):
+ * - url(): the address to open now; protocols(): the subprotocols to offer with it, such as
+ *   tokenProtocols(token) (the token may have changed since the last socket);
  * - onConnecting({generation}) as each new socket starts opening;
  * - onOpen({generation}) (the back-off starts again from its minimum), onFrame(frame) with each JSON frame, onClose({code, opened});
  * - after a close it reconnects with the back-off, once onClose (which may be async) has run,
@@ -15,6 +22,7 @@ import { parseJSON } from "./http.js";
  */
 export function liveSocket({
   url,
+  protocols = () => undefined,
   backoff,
   onConnecting = () => {},
   onOpen = () => {},
@@ -36,7 +44,7 @@ export function liveSocket({
     const gen = ++generation;
     let ws;
     try {
-      ws = new WebSocketImpl(url());
+      ws = new WebSocketImpl(url(), protocols());
     } catch {
       retryLater();
       return;

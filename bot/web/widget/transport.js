@@ -1,6 +1,6 @@
 /* The conversation's live socket (docs/live-api.md): frames in, callbacks out. No DOM. */
 
-import { liveSocket } from "../shared/live-socket.js";
+import { liveSocket, tokenProtocols } from "../shared/live-socket.js";
 
 /** Close codes: the token is wrong or the conversation is unknown. Retrying cannot help. */
 export const GONE_CODES = Object.freeze([4403, 4404]);
@@ -52,10 +52,8 @@ export function conversationSocket({
   ...frames
 }) {
   const live = liveSocket({
-    url: () => {
-      const { id, token } = conversation();
-      return `${wsBase}/api/conversations/${encodeURIComponent(id)}/ws?token=${encodeURIComponent(token)}`;
-    },
+    url: () => `${wsBase}/api/conversations/${encodeURIComponent(conversation().id)}/ws`,
+    protocols: () => tokenProtocols(conversation().token),
     backoff,
     onConnecting,
     onOpen,

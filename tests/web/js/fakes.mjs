@@ -39,8 +39,9 @@ export class FakeWebSocket {
   sent = [];
   closed = false;
 
-  constructor(url) {
+  constructor(url, protocols) {
     this.url = url;
+    this.protocols = protocols;
     FakeWebSocket.made.push(this);
   }
 

@@ -60,14 +60,16 @@ function widgetSocket(conversation, closes) {
   return { socket, calls };
 }
 
-test("it follows the current conversation, token in the address, frames to callbacks", () => {
+test("it follows the current conversation, token in a subprotocol, frames to callbacks", () => {
   const conversation = { current: null };
   const { socket, calls } = widgetSocket(conversation, []);
   socket.follow();
   assert.equal(FakeWebSocket.made.length, 0, "no conversation, no socket");
-  conversation.current = { id: "a b", token: "t/k" };
+  conversation.current = { id: "a b", token: "t-k_1" };
   socket.follow();
-  assert.equal(FakeWebSocket.last.url, "wss://support.example.com/api/conversations/a%20b/ws?token=t%2Fk");
+  // Never in the address, which access logs and proxies keep.
+  assert.equal(FakeWebSocket.last.url, "wss://support.example.com/api/conversations/a%20b/ws");
+  assert.deepEqual(FakeWebSocket.last.protocols, ["cxagent", "token.t-k_1"]);
   FakeWebSocket.last.open();
   FakeWebSocket.last.frame({ type: "status", status: "waiting", agent: null });
   assert.deepEqual(calls, [["onOpen"], ["onStatus", "waiting", null]]);
