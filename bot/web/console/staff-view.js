@@ -6,8 +6,10 @@ import { initials } from "./format.js";
 import { isAdmin, session } from "./session.js";
 import { badge, errorBox, pageHeader } from "./ui.js";
 
-// "Set password": an inline field that PATCHes the account's password.
+// "Set password": an inline field that PATCHes the account's password. One's own needs the
+// current password too (an open console is not enough); an admin resets another's without it.
 function passwordSetter(account, after) {
+  const own = session.staff && session.staff.id === account.id;
   const wrap = h("span", { class: "password-setter" });
   const note = h("span", { class: "small muted", role: "status" });
   const open = h("button", {
@@ -18,16 +20,21 @@ function passwordSetter(account, after) {
         type: "password", "data-testid": "staff-new-password", autocomplete: "new-password",
         "aria-label": `New password for ${account.username}`, placeholder: "new password",
       });
+      const current = own ? h("input", {
+        type: "password", "data-testid": "staff-current-password", autocomplete: "current-password",
+        "aria-label": "Your current password", placeholder: "current password",
+      }) : null;
       const save = h("button", {
         type: "submit", class: "btn btn-sm btn-primary", "data-testid": "staff-password-save",
       }, "Save");
       const cancel = h("button", { type: "button", class: "btn btn-sm", onclick: () => wrap.replaceChildren(open, note) }, "Cancel");
-      const form = h("form", { class: "inline-form" }, input, save, cancel);
+      const form = h("form", { class: "inline-form" }, current, input, save, cancel);
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
         save.disabled = true;
         try {
-          await api("PATCH", `/api/staff/accounts/${account.id}`, { password: input.value });
+          const body = current ? { password: input.value, current_password: current.value } : { password: input.value };
+          await api("PATCH", `/api/staff/accounts/${account.id}`, body);
           note.textContent = "Password set.";
           wrap.replaceChildren(open, note);
           if (after) await after();
@@ -37,7 +44,7 @@ function passwordSetter(account, after) {
         }
       });
       wrap.replaceChildren(form, note);
-      input.focus();
+      (current || input).focus();
     },
   }, "Set password");
   wrap.append(open, note);
