@@ -61,6 +61,8 @@ KEPT_UNLINKED = frozenset({"staff_actions"})
 NOT_EXPORTED = frozenset({("conversations", "token_hash")})
 # The customer's row once erased: every column that may be empty is, the rest as a new row's.
 COUNTERS = ("conversation_count", "message_count")
+# The largest id an INTEGER column holds on every database.
+MAX_ID = 2**31 - 1
 
 
 class ActorKind(StrEnum):
@@ -252,6 +254,8 @@ class PrivacyService:
 
 
 def _find(session: Session, ref: CustomerRef, lock: bool = False) -> Customer:
+    if ref.id is not None and not 0 < ref.id <= MAX_ID:
+        raise NotFound(f"{ref} does not exist")
     query = select(Customer).where(
         Customer.id == ref.id if ref.id is not None else Customer.external_id == ref.external_id
     )
