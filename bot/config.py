@@ -6,6 +6,7 @@ package reads ``os.environ``; tests build settings from a plain dict.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -30,6 +31,10 @@ def _demo_dir() -> Path:
 DEMO_DIR = _demo_dir()
 """The demo company, Brightcart: knowledge base, escalation rules, NLU bundle, test data."""
 ENV_PREFIX = "CXAGENT_"
+# HS256 keys shorter than its 256-bit hash can be guessed sooner (RFC 7518, section 3.2).
+IDENTITY_SECRET_MIN_BYTES = 32
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsError(CxagentError, ValueError):
@@ -95,8 +100,9 @@ class Settings(BaseModel):
     )
     identity_secret: SecretStr | None = Field(
         None,
-        description="When set, a customer id from the site must come with its HMAC-SHA256 "
-        "signature (hex, keyed with this secret), so nobody can claim another customer's id.",
+        description="Key of the identity tokens (JWT, HS256, at least 32 characters) the "
+        "company's site makes for its signed-in customers (docs/web.md); unset: every visitor is "
+        "anonymous.",
     )
     widget_origins: tuple[str, ...] = Field(
         ("*",),
@@ -215,6 +221,27 @@ class Settings(BaseModel):
             ) from None
         return value
 
+    @field_validator("identity_secret", mode="before")
+    @classmethod
+    def _strong_secret(cls, value: object) -> object:
+        if isinstance(value, str | SecretStr):
+            secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not secret.strip():
+                return None
+            if len(secret.encode()) < IDENTITY_SECRET_MIN_BYTES:
+                raise ValueError(
+                    f"has {len(secret.encode())} bytes; HS256 needs at least "
+                    f"{IDENTITY_SECRET_MIN_BYTES} (python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))' makes one)"
+                )
+        return value
+
+    @property
+    def serves_demo(self) -> bool:
+        """The demo company's knowledge base is served: a developer trying cxagent out, as the
+        README's `cxagent serve` does, rather than a company's own deployment."""
+        return self.knowledge_base.resolve().is_relative_to(DEMO_DIR)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
@@ -223,6 +250,23 @@ class Settings(BaseModel):
                 f"{url!r} is not supported; use sqlite:///FILE or postgresql+psycopg://…"
             )
         return url
+
+
+def warn_about_identity(settings: Settings) -> None:
+    """Say once, at start-up, that without an identity secret nobody is signed in; a warning
+    outside the demo, where a company's site may expect its customers to be known."""
+    if settings.identity_secret is not None:
+        return
+    if settings.serves_demo:
+        logger.info("no identity secret: every visitor is anonymous (fine for the demo)")
+        return
+    logger.warning(
+        "CXAGENT_IDENTITY_SECRET is not set: every visitor is anonymous, and the site cannot "
+        "tell the bot who its signed-in customers are (their names, e-mail addresses and "
+        "attributes such as tier); set a random secret of at least %d characters and sign "
+        "identity tokens with it (docs/web.md)",
+        IDENTITY_SECRET_MIN_BYTES,
+    )
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:

@@ -18,7 +18,7 @@ from bot.analytics.alerts import AlertService
 from bot.analytics.dashboard import DashboardService
 from bot.analytics.profiles import ProfileService
 from bot.analytics.satisfaction import SatisfactionService
-from bot.config import Settings
+from bot.config import Settings, warn_about_identity
 from bot.conversation.escalation import load_escalation_rules
 from bot.conversation.policy import Thresholds
 from bot.conversation.service import ChatService
@@ -103,6 +103,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             "actions are configured but no company API (CXAGENT_COMPANY_API_URL): they will "
             "answer that they cannot be used; `cxagent serve` starts the demo shop's API"
         )
+    warn_about_identity(settings)
     chat = ChatService(
         sessions=sessions,
         retriever=retriever,

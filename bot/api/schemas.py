@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.conversation.identity import (
+    ATTRIBUTE_LIMITS,
     EMAIL_MAX_CHARS,
     EXTERNAL_ID_MAX_CHARS,
     NAME_MAX_CHARS,
@@ -33,7 +34,9 @@ class CustomerIn(BaseModel):
         description="Ignored: a customer id counts only inside identity_token",
     )
     attributes: Attributes = Field(
-        default_factory=dict, deprecated=True, description="Ignored: sign them in identity_token"
+        default_factory=dict,
+        deprecated=True,
+        description=f"Ignored: attributes count only inside identity_token; {ATTRIBUTE_LIMITS}",
     )
 
 

@@ -77,14 +77,17 @@ def _check_value(value: object, depth: int) -> None:
         _check_value(item, depth + 1)
 
 
+ATTRIBUTE_LIMITS = (
+    f"at most {ATTRIBUTES_MAX_BYTES} bytes of JSON, {ATTRIBUTES_MAX_DEPTH} levels deep, "
+    f"{ATTRIBUTES_MAX_KEYS} keys an object, names of {ATTRIBUTE_KEY_MAX_CHARS} and texts of "
+    f"{ATTRIBUTE_TEXT_MAX_CHARS} characters, lists of {ATTRIBUTE_LIST_MAX_ITEMS} items"
+)
+
 Attributes = Annotated[
     dict[str, Any],
     Field(
         max_length=ATTRIBUTES_MAX_KEYS,
-        description=f"Profile facts (tier, plan, spend, …): at most {ATTRIBUTES_MAX_BYTES} bytes "
-        f"of JSON, {ATTRIBUTES_MAX_DEPTH} levels deep, {ATTRIBUTES_MAX_KEYS} keys an object, "
-        f"names of {ATTRIBUTE_KEY_MAX_CHARS} and texts of {ATTRIBUTE_TEXT_MAX_CHARS} characters, "
-        f"lists of {ATTRIBUTE_LIST_MAX_ITEMS} items",
+        description=f"Profile facts (tier, plan, spend, …): {ATTRIBUTE_LIMITS}",
     ),
     AfterValidator(check_attributes),
 ]

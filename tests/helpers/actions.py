@@ -11,11 +11,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bot.config import DEMO_DIR
-from bot.conversation.identity import sign_customer_id
 from bot.demo_shop.server import DemoShop, start_demo_shop
+from tests.helpers.identity import TEST_IDENTITY_SECRET, start_body
 
 SHOP_TOKEN = "shop-token-for-tests"
-IDENTITY_SECRET = "identity-secret-for-tests"
+IDENTITY_SECRET = TEST_IDENTITY_SECRET
 
 
 @contextmanager
@@ -35,11 +35,8 @@ class Chat:
     IDENTITY_SECRET, or an anonymous visitor without one."""
 
     def __init__(self, client: TestClient, customer_id: str | None = None) -> None:
-        customer: dict[str, Any] = {}
-        if customer_id is not None:
-            signature = sign_customer_id(customer_id, IDENTITY_SECRET)
-            customer = {"external_id": customer_id, "signature": signature}
-        started = client.post("/api/conversations", json={"customer": customer}).json()
+        body = start_body({"external_id": customer_id}, IDENTITY_SECRET)
+        started = client.post("/api/conversations", json=body).json()
         self.client = client
         self.id: str = started["conversation_id"]
         self.auth = {"Authorization": f"Bearer {started['customer_token']}"}

@@ -4,12 +4,14 @@ API steps many tests take (a staff log-in, a conversation escalated to a person)
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from bot.config import Settings
+from tests.helpers.identity import TEST_IDENTITY_SECRET, start_body
 
 POSTGRES_URL = os.environ.get(
     "CXAGENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -71,6 +73,8 @@ def make_settings(
         "answer_threshold": 0.3,
         # The small knowledge base's tests are about answers; actions have tests of their own.
         "actions": None,
+        # The site signs its customers (tests.helpers.identity); anonymous visitors need nothing.
+        "identity_secret": TEST_IDENTITY_SECRET,
     }
     values.update(overrides)
     return Settings(**values)
@@ -90,11 +94,10 @@ def log_in(client: TestClient, username: str) -> dict[str, str]:
 
 
 def escalated_conversation(client: TestClient) -> tuple[str, dict[str, str]]:
-    """A gold-tier customer's conversation that asked for a person: (its id, the customer's
-    authorisation header)."""
-    started = client.post(
-        "/api/conversations", json={"customer": {"name": "Ada", "attributes": {"tier": "gold"}}}
-    ).json()
+    """A gold-tier customer's conversation (signed by the site) that asked for a person: (its
+    id, the customer's authorisation header)."""
+    ada = {"external_id": f"ada-{uuid.uuid4().hex}", "name": "Ada", "attributes": {"tier": "gold"}}
+    started = client.post("/api/conversations", json=start_body(ada)).json()
     auth = {"Authorization": f"Bearer {started['customer_token']}"}
     url = f"/api/conversations/{started['conversation_id']}/messages"
     client.post(url, json={"text": "where is my parcel"}, headers=auth)

@@ -14,12 +14,13 @@ from sqlalchemy import select, update
 from bot.cli import main
 from bot.runtime import Runtime
 from bot.storage.models import Customer, utcnow
+from tests.helpers.identity import start_body
 from tests.helpers.service import STAFF_PASSWORD
 
 
 def visit(client: TestClient, external_id: str, texts: list[str], **attributes: Any) -> str:
     customer = {"external_id": external_id, "attributes": attributes}
-    started = client.post("/api/conversations", json={"customer": customer}).json()
+    started = client.post("/api/conversations", json=start_body(customer)).json()
     for text in texts:
         client.post(
             f"/api/conversations/{started['conversation_id']}/messages",

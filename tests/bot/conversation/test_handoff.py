@@ -17,6 +17,7 @@ from bot.conversation.turn import HANDOFF_REPLY
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Conversation, Escalation, Message
 from tests.fakes import FakeReader
+from tests.helpers.identity import start_body
 from tests.helpers.service import make_settings
 
 
@@ -35,7 +36,7 @@ def chat(runtime_with_rules: Runtime) -> Iterator[TestClient]:
 
 class Customer:
     def __init__(self, client: TestClient, **identity: Any) -> None:
-        started = client.post("/api/conversations", json={"customer": identity}).json()
+        started = client.post("/api/conversations", json=start_body(identity)).json()
         self.client = client
         self.conversation_id = started["conversation_id"]
         self.auth = {"Authorization": f"Bearer {started['customer_token']}"}

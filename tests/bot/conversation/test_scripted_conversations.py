@@ -20,6 +20,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Conversation, Escalation, Message
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
+from tests.helpers.identity import start_body
 from tests.helpers.service import MINI_KB, make_settings
 
 PASSWORD = "correct horse battery"
@@ -346,7 +347,7 @@ def test_there_are_at_least_twenty_varied_scripts() -> None:
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
 def test_scripted_conversation(desk: tuple[TestClient, Runtime], script: Script) -> None:
     client, runtime = desk
-    started = client.post("/api/conversations", json={"customer": script.customer}).json()
+    started = client.post("/api/conversations", json=start_body(script.customer)).json()
     conversation_id = started["conversation_id"]
     customer = {"Authorization": f"Bearer {started['customer_token']}"}
     token = client.post("/api/staff/login", json={"username": "sam", "password": PASSWORD})
@@ -456,7 +457,7 @@ def test_high_value_and_urgent_conversations_lead_the_queue(
         ({}, "I will call my lawyer"),  # urgent
         ({"external_id": "big", "attributes": {"lifetime_value": 2500}}, "get me an agent"),
     ):
-        started = client.post("/api/conversations", json={"customer": identity}).json()
+        started = client.post("/api/conversations", json=start_body(identity)).json()
         client.post(
             f"/api/conversations/{started['conversation_id']}/messages",
             json={"text": text},
@@ -477,9 +478,8 @@ def test_a_returning_customer_is_reminded_of_what_was_left_open(
     client, _ = desk
 
     def visit(*texts: str) -> list[dict[str, Any] | None]:
-        started = client.post(
-            "/api/conversations", json={"customer": {"external_id": "back-1", "name": "Lee"}}
-        ).json()
+        lee = {"external_id": "back-1", "name": "Lee"}
+        started = client.post("/api/conversations", json=start_body(lee)).json()
         replies = []
         for text in texts:
             replies.append(
