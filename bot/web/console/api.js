@@ -47,3 +47,8 @@ export async function api(method, path, body) {
 }
 
 export const login = (username, password) => api("POST", LOGIN, { username, password });
+
+// A customer's data, for admins: everything held about them as one document, or all of it erased.
+const customerPath = (customerId) => `/api/staff/customers/${encodeURIComponent(customerId)}`;
+export const exportCustomer = (customerId) => api("GET", `${customerPath(customerId)}/export`);
+export const eraseCustomer = (customerId) => api("DELETE", customerPath(customerId));

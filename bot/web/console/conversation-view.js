@@ -5,10 +5,10 @@
 import { h } from "../shared/dom.js";
 import { atMostEvery, debounce } from "../shared/timing.js";
 import { callMeta, outcomeLabel, outcomeTone, placeCalls } from "./action-calls.js";
-import { api } from "./api.js";
+import { api, eraseCustomer, exportCustomer } from "./api.js";
 import { STATUS_LABELS, fmtDateTime, initials, moneyFmt, pct, priorityLabel, readingLines, relTime, satisfactionClass, sentimentLabel, timeFmt } from "./format.js";
 import { lookupPanel } from "./lookup-panel.js";
-import { session } from "./session.js";
+import { isAdmin, session } from "./session.js";
 import { badge, errorBox } from "./ui.js";
 
 const TYPING_EVERY_MS = 3000;
@@ -38,6 +38,8 @@ export function conversationView(main, id) {
   const intentsList = h("datalist", { id: "known-intents" });
   // Built once: a live reload must not take the agent's values or focus from it.
   const lookup = lookupPanel(id, () => load());
+  // Admins only; built once, so that a live reload keeps a confirmation the admin has open.
+  const privacy = isAdmin() ? privacyPanel(() => detail && detail.customer) : null;
   let sideCards = null;
 
   main.append(
@@ -357,7 +359,7 @@ export function conversationView(main, id) {
       sideCards.profile.replaceWith(profile);
       sideCards.escalations.replaceWith(escalations);
     } else {
-      side.replaceChildren(profile, lookup.el, escalations);
+      side.replaceChildren(profile, lookup.el, escalations, privacy ? privacy.el : null);
     }
     sideCards = { profile, escalations };
   }
@@ -409,4 +411,72 @@ export function conversationView(main, id) {
     },
     dispose: () => { reload.cancel(); clearTimeout(customerTypingTimer); loading += 1; },
   };
+}
+
+/* The customer's data on request: export everything held about them as a JSON file, or erase
+   it all after a confirmation that names them. Erasing takes this conversation away too, so the
+   console goes back to the queue. */
+function privacyPanel(currentCustomer) {
+  const status = h("p", { class: "small muted", role: "status", "aria-live": "polite" });
+  const error = errorBox();
+  const exportButton = h("button", { type: "button", class: "btn btn-sm", "data-testid": "customer-export", onclick: download }, "Export data");
+  const eraseButton = h("button", { type: "button", class: "btn btn-sm btn-danger-ghost", "data-testid": "customer-erase", onclick: ask }, "Erase customer…");
+  const confirmButton = h("button", { type: "button", class: "btn btn-sm btn-danger-ghost", "data-testid": "customer-erase-confirm", onclick: erase }, "Erase for good");
+  const cancelButton = h("button", { type: "button", class: "btn btn-sm", onclick: () => { confirmBox.hidden = true; eraseButton.focus(); } }, "Cancel");
+  const question = h("p", { class: "small", id: "erase-question" });
+  const confirmBox = h("div", { role: "alertdialog", "aria-labelledby": "erase-question", hidden: true },
+    question, h("div", { class: "page-actions" }, confirmButton, cancelButton));
+  const el = h("section", { class: "card", "data-testid": "privacy", "aria-labelledby": "privacy-title" },
+    h("h2", { id: "privacy-title", text: "Customer data" }),
+    h("p", { class: "muted small", text: "On the customer's request: a copy of everything held about them, or all of it erased. Both are recorded." }),
+    h("div", { class: "page-actions" }, exportButton, eraseButton), confirmBox, error, status);
+
+  async function download() {
+    const customer = currentCustomer();
+    if (!customer) return;
+    error.clear();
+    exportButton.disabled = true;
+    try {
+      const data = await exportCustomer(customer.id);
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: `customer-${customer.id}.json`, hidden: true });
+      el.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 0);
+      status.textContent = `Exported customer-${customer.id}.json.`;
+    } catch (e) {
+      error.show(e.message);
+    } finally {
+      exportButton.disabled = false;
+    }
+  }
+
+  function ask() {
+    const customer = currentCustomer();
+    if (!customer) return;
+    const who = customer.name || `Customer #${customer.id}`;
+    const count = customer.conversation_count === 1 ? "1 conversation" : `${customer.conversation_count} conversations`;
+    question.textContent = `Erase ${who} and everything held about them (${count}, their messages, surveys and profile)? This cannot be undone.`;
+    confirmBox.hidden = false;
+    confirmButton.focus();
+  }
+
+  async function erase() {
+    const customer = currentCustomer();
+    if (!customer) return;
+    error.clear();
+    confirmButton.disabled = true;
+    try {
+      await eraseCustomer(customer.id);
+      location.hash = "#/queue";
+    } catch (e) {
+      error.show(e.message);
+    } finally {
+      confirmButton.disabled = false;
+    }
+  }
+
+  return { el };
 }
