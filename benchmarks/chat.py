@@ -15,6 +15,8 @@ actions answers the action turns its own way and reports no action turns.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt
+
 from benchmarks.common import (
     Client,
     free_port,
@@ -40,7 +44,6 @@ from benchmarks.common import (
     wait_until_up,
 )
 from bot.config import ENV_PREFIX, Settings
-from bot.conversation.identity import sign_customer_id
 from retrieval.encoder import Encoder
 
 # A scratch secret: every server is started with it, and every customer id is signed with it.
@@ -172,7 +175,7 @@ def send_turns(
     token, path, in_conversation = "", "", per_conversation
     for sent, text in enumerate(texts):
         if in_conversation == per_conversation:
-            started = client.post("/api/conversations", {"customer": customer(sent)})
+            started = client.post("/api/conversations", customer(sent))
             token = started["customer_token"]
             path = f"/api/conversations/{started['conversation_id']}/messages"
             in_conversation = 0
@@ -257,14 +260,30 @@ def action_report(database: Path, turns: list[Turn]) -> dict[str, Any]:
     return report
 
 
-def customer(external_id: str, signed: bool, name: str | None = None) -> dict[str, Any]:
-    """A customer as the company's site names them; ``signed`` where the server checks ids."""
+def customer(external_id: str, signing: str | None, name: str | None = None) -> dict[str, Any]:
+    """The body that starts a conversation for a customer as the company's site names them:
+    an identity token (``signing`` "token"), the id with its HMAC signature (``"hmac"``, as
+    checkouts before identity tokens took it) or the bare id (None: the server checks nothing)."""
     named: dict[str, Any] = {"external_id": external_id}
-    if signed:
-        named["signature"] = sign_customer_id(external_id, IDENTITY_SECRET)
     if name is not None:
         named["name"] = name
-    return named
+    if signing == "token":
+        claims = {key: value for key, value in named.items() if key != "external_id"}
+        expires = int(time.time()) + 3600
+        token = jwt.encode({"sub": external_id, "exp": expires, **claims}, IDENTITY_SECRET)
+        return {"identity_token": token}
+    if signing == "hmac":
+        key = IDENTITY_SECRET.encode()
+        named["signature"] = hmac.new(key, external_id.encode(), hashlib.sha256).hexdigest()
+    return {"customer": named}
+
+
+def signing_of(checkout: Checkout) -> str | None:
+    """How the served checkout wants its customers signed (see ``customer``)."""
+    if "identity_secret" not in checkout.settings:
+        return None
+    identity = Path(checkout.bot_package) / "conversation" / "identity.py"
+    return "token" if "identity_token" in identity.read_text(encoding="utf-8") else "hmac"
 
 
 def measure_server(
@@ -275,7 +294,7 @@ def measure_server(
     one after another."""
     port = free_port()
     checkout = inspect_checkout(server)
-    signed = "identity_secret" in checkout.settings
+    signed = signing_of(checkout)
     with tempfile.TemporaryDirectory(prefix="cxagent-bench-") as scratch:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],

@@ -5,7 +5,8 @@
  *   <script src="https://support.example.com/widget.js" data-title="Brightcart help" async></script>
  *
  * Optional attributes: data-title, data-greeting, data-color, data-position (right|left),
- * data-customer-id, data-customer-name, data-customer-signature, data-open ("true"),
+ * data-identity-token (the site's signed identity of its signed-in customer, docs/web.md),
+ * data-customer-name and data-customer-email (an anonymous visitor's own), data-open ("true"),
  * data-bot-name. The API it talks to is described in docs/live-api.md.
  *
  * This file stays a classic script, so the one tag works on any site as it is; it reads its own

@@ -12,10 +12,10 @@ import pytest
 from playwright.sync_api import expect
 
 from bot.config import DEMO_DIR, Settings
-from bot.conversation.identity import sign_customer_id
 from bot.demo_shop.server import start_demo_shop
 from bot.runtime import build_runtime
 from bot.support.accounts import Role
+from tests.helpers.identity import identity_token
 from tests.web.pages import (
     AGENT_PASSWORD,
     Console,
@@ -28,7 +28,7 @@ from tests.web.pages import (
 )
 
 TOKEN = "shop-token-for-browser-tests"
-SECRET = "identity-secret-for-browser-tests"
+SECRET = "identity-secret-for-browser-tests-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +62,7 @@ def test_the_customer_reads_their_orders_status_and_the_agent_sees_the_call(
     shop_service: LiveService, new_page: Any
 ) -> None:
     page = new_page()
-    embed_with(
-        page,
-        customerId="cust-42",
-        customerName="Priya",
-        customerSignature=sign_customer_id("cust-42", SECRET),
-    )
+    embed_with(page, identityToken=identity_token("cust-42", secret=SECRET, name="Priya"))
     customer = Widget(page, shop_service)
     answer = customer.says_and_hears("Where is my order BC-204518?")
     assert "on its way with DPD" in answer

@@ -8,7 +8,11 @@ export function customerApi(base) {
     requestJSON(method, base + path, { body, token, credentials: "omit" });
   const conversation = (id) => `/api/conversations/${encodeURIComponent(id)}`;
   return {
-    start: (customer) => call("POST", "/api/conversations", { body: { customer, channel: "web" } }),
+    /** With the site's identity token the token alone says who the customer is. */
+    start: (identityToken, customer) =>
+      call("POST", "/api/conversations", {
+        body: identityToken ? { identity_token: identityToken, channel: "web" } : { customer, channel: "web" },
+      }),
     transcript: (id, token) => call("GET", `${conversation(id)}/messages`, { token }),
     end: (id, token) => call("POST", `${conversation(id)}/end`, { token }),
     survey: (id, token, answers) => call("POST", `${conversation(id)}/survey`, { body: answers, token }),

@@ -6,7 +6,7 @@
 import { backoff } from "../shared/backoff.js";
 import { atMostEvery } from "../shared/timing.js";
 import { customerApi } from "./api.js";
-import { readConfig } from "./config.js";
+import { identityKey, readConfig } from "./config.js";
 import { createMessageLog } from "./messages.js";
 import { dueOn, hasUnsent, newClientId, newItem } from "./outbox.js";
 import { createPanel } from "./panel.js";
@@ -28,7 +28,9 @@ const DEFERRED_AT_MOST_MS = 4000;
  */
 export function startWidget({ dataset, origin }) {
   const config = readConfig(dataset, normaliseColor);
-  const store = openStore(`cxagent:${origin}`);
+  // Each identity keeps its own conversation: a customer who signs in (or out) on this browser
+  // never continues someone else's.
+  const store = openStore(`cxagent:${origin}:${identityKey(config.identityToken)}`);
   const state = State.createState(store.read());
   const api = customerApi(origin);
   const socket = conversationSocket({
@@ -72,7 +74,7 @@ export function startWidget({ dataset, origin }) {
     startTimer = null;
     let res = null; // stays null when the network is down
     try {
-      res = await api.start(config.customer);
+      res = await api.start(config.identityToken, config.customer);
     } catch {
       /* offline: retried below */
     } finally {
@@ -88,7 +90,7 @@ export function startWidget({ dataset, origin }) {
       return;
     }
     if (res && res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-      // Retrying the same request won't help (e.g. a bad identity signature).
+      // Retrying the same request won't help (e.g. an expired or wrongly signed identity token).
       ui.showError("Sorry, the chat couldn't start. Please try again later.");
       for (const item of state.outbox) markFailed(item.id);
       return;

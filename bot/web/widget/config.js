@@ -17,7 +17,26 @@ export function botNameFrom(title) {
 }
 
 /**
- * readConfig(dataset, normaliseColor) → {title, greeting, color, position, open, botName, customer}.
+ * Whose conversation this page view is: the `sub` (the site's customer id) of the identity
+ * token, or "anonymous". Read, not verified: the service verifies the token; this only keeps
+ * each identity's conversation apart in the browser's storage.
+ */
+export function identityKey(token) {
+  if (!token) return "anonymous";
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const sub = JSON.parse(atob(payload)).sub;
+    return typeof sub === "string" && sub ? `customer:${sub}` : "unreadable";
+  } catch {
+    return "unreadable";
+  }
+}
+
+/**
+ * readConfig(dataset, normaliseColor) →
+ *   {title, greeting, color, position, open, botName, identityToken, customer}.
+ * identityToken is the site's signed identity of its signed-in customer (docs/web.md); without
+ * it the visitor is anonymous and may give only their own name and e-mail (customer).
  * normaliseColor(value) gives a CSS colour the browser accepts, or null (it needs a canvas, so
  * the caller brings it).
  */
@@ -30,10 +49,8 @@ export function readConfig(data, normaliseColor = (value) => value || null) {
     position: data.position === "left" ? "left" : "right",
     open: data.open === "true",
     botName: (data.botName || "").trim() || botNameFrom(title),
-    customer: pick({
-      external_id: data.customerId,
-      name: data.customerName,
-      signature: data.customerSignature,
-    }),
+    identityToken: (data.identityToken || "").trim() || null,
+    // A customer id without a token would be nobody's word: it is not sent.
+    customer: pick({ name: data.customerName, email: data.customerEmail }),
   };
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { botNameFrom, readConfig } from "../../../bot/web/widget/config.js";
+import { botNameFrom, identityKey, readConfig } from "../../../bot/web/widget/config.js";
 import { insertionIndex } from "../../../bot/web/widget/messages.js";
 import { authorName, initial, linkify } from "../../../bot/web/widget/text.js";
 import { accentProperties, contrast } from "../../../bot/web/widget/theme.js";
@@ -14,7 +14,7 @@ test("the tag's attributes become the configuration, with defaults", () => {
     position: "left",
     open: "true",
     customerId: " 42 ",
-    customerName: "",
+    customerName: " Ada ",
   });
   assert.deepEqual(config, {
     title: "Acme support",
@@ -23,10 +23,21 @@ test("the tag's attributes become the configuration, with defaults", () => {
     position: "left",
     open: true,
     botName: "Acme",
-    customer: { external_id: "42" },
+    identityToken: null,
+    // An id without the site's token is not sent: the visitor is anonymous.
+    customer: { name: "Ada" },
   });
+  assert.equal(readConfig({ identityToken: " a.b.c " }).identityToken, "a.b.c");
   const defaults = readConfig({ position: "top", color: "not a colour" }, () => null);
   assert.deepEqual([defaults.title, defaults.position, defaults.color, defaults.open], ["Support", "right", "#4f46e5", false]);
+});
+
+test("each identity keeps its own conversation in storage, by the token's sub", () => {
+  const token = (payload) => `e30.${btoa(JSON.stringify(payload)).replace(/=+$/, "")}.sig`;
+  assert.equal(identityKey(null), "anonymous");
+  assert.equal(identityKey(token({ sub: "cust-42", exp: 1 })), "customer:cust-42");
+  assert.notEqual(identityKey(token({ sub: "cust-7" })), identityKey(token({ sub: "cust-42" })));
+  assert.equal(identityKey("junk"), "unreadable");
 });
 
 test("the bot's name comes from the title unless the tag names it", () => {
