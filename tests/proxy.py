@@ -13,7 +13,8 @@ class CuttableProxy:
     """Forwards 127.0.0.1:<port> to the target. ``cut()`` closes every open connection and
     refuses new ones until ``restore()``; ``mute_replies()`` keeps connections open but throws
     away what the service sends (the client's frames still arrive), like a link that fails
-    after the request left."""
+    after the request left; ``hang()`` accepts connections and passes nothing either way until
+    ``restore()``, like a server that stopped answering (what was held then goes through)."""
 
     def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
         self.target_port = target_port
@@ -24,6 +25,8 @@ class CuttableProxy:
         self._open: set[socket.socket] = set()
         self._down = False
         self._muted = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -39,12 +42,17 @@ class CuttableProxy:
         with self._lock:
             self._down = False
             self._muted = False
+        self._flowing.set()
 
     def mute_replies(self) -> None:
         with self._lock:
             self._muted = True
 
+    def hang(self) -> None:
+        self._flowing.clear()
+
     def close(self) -> None:
+        self._flowing.set()
         self.cut()
         self._listener.close()
 
@@ -71,6 +79,7 @@ class CuttableProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket, from_service: bool) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 if from_service and self._muted:
                     continue
                 sink.sendall(data)

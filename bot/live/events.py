@@ -16,14 +16,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.storage.db import safe_url
 from retrieval.errors import CxagentError
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -132,15 +136,44 @@ class EventHubUnavailable(CxagentError, RuntimeError):
 CHANNEL_PREFIX = "cxagent:"
 # How long the listening thread waits before trying a lost Redis again.
 RETRY_SECONDS = 1.0
+# Seconds a Redis call may take before it counts as failed. A Redis that hangs (accepts the
+# connection, never answers) then costs a publish this long, on the publishing thread, and never
+# a customer's turn.
+REDIS_TIMEOUT = 0.25
+# The listening thread pings Redis on its subscription this often (seconds), and takes Redis as
+# lost when an answer is this late: a hung Redis raises no error to notice it by.
+PING_EVERY = 1.0
+ANSWER_WITHIN = 1.0
+# Events waiting for the publishing thread; past this, they stay in this process.
+MAX_OUTBOX = 10_000
+# Where a process that lost Redis says it is back: every process then drops its listeners, whose
+# clients reconnect and read what they missed (events of that process that stayed local).
+RESYNC_TOPIC = "resync"
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client whose calls fail after REDIS_TIMEOUT instead of waiting on a hung server,
+    and are not retried (redis-py retries three times with a back-off by default)."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        socket_timeout=REDIS_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 class RedisEventHub(EventHub):
     """Events go through Redis, and every process (this one too) hears them from there.
 
-    If Redis goes away, publishing falls back to this process's own listeners and logs a
-    warning: nothing fails, since the database is the record. When Redis is back, every local
-    listener is dropped, so that clients reconnect and catch up on what other processes said
-    in the meantime.
+    Events are published on a thread of their own, so a slow or hung Redis holds up no turn.
+    If Redis fails or stops answering, events stay within this process and a warning is logged:
+    nothing fails, since the database is the record. When Redis answers again, this process
+    says so through Redis, and every process drops its local listeners, so that clients
+    reconnect and catch up on what was said while events could not pass between processes.
     """
 
     def __init__(self, url: str, prefix: str = CHANNEL_PREFIX) -> None:
@@ -148,7 +181,7 @@ class RedisEventHub(EventHub):
 
         super().__init__()
         self._prefix = prefix
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        self._redis = redis_client(url)
         try:
             self._redis.ping()
         except redis.RedisError as error:
@@ -157,52 +190,106 @@ class RedisEventHub(EventHub):
                 "unset CXAGENT_REDIS_URL to run one server process without it"
             ) from None
         self._lost = threading.Event()
-        # redis-py leaves pubsub() unannotated.
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        self._pubsub.psubscribe(**{f"{prefix}*": self._heard})
-        self._thread = self._pubsub.run_in_thread(
-            sleep_time=0.5, daemon=True, exception_handler=self._connection_trouble
-        )
+        self._stopping = threading.Event()
+        self._outbox: queue.Queue[tuple[str, Event] | None] = queue.Queue(MAX_OUTBOX)
+        self._threads = [
+            threading.Thread(target=self._send, daemon=True, name="live-events-publish"),
+            threading.Thread(target=self._listen, daemon=True, name="live-events-listen"),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def publish(self, topic: str, event: Event) -> None:
+        if not self._lost.is_set():
+            try:
+                self._outbox.put_nowait((topic, event))
+                return
+            except queue.Full:
+                self._lose(f"{MAX_OUTBOX} events wait to be published")
+        super().publish(topic, event)
+
+    def _send(self) -> None:
+        """The publishing thread: each event to Redis, or to this process's listeners while
+        Redis is lost."""
         import redis
 
-        try:
-            self._redis.publish(self._prefix + topic, encode_event(event))
-        except redis.RedisError as error:
+        while (item := self._outbox.get()) is not None and not self._stopping.is_set():
+            topic, event = item
             if not self._lost.is_set():
-                logger.warning("Redis is unreachable (%s): live events stay in this process", error)
-            self._lost.set()
+                try:
+                    self._redis.publish(self._prefix + topic, encode_event(event))
+                    continue
+                except redis.RedisError as error:
+                    self._lose(error)
             super().publish(topic, event)
+
+    def _listen(self) -> None:
+        """The listening thread: what Redis relays goes to this process's listeners. A
+        subscription that fails or stops answering is dropped and made again."""
+        import redis
+
+        while not self._stopping.is_set():
+            # redis-py leaves pubsub() unannotated.
+            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+            try:
+                self._follow(pubsub)
+            except (redis.RedisError, OSError) as error:
+                self._lose(error)
+                self._stopping.wait(RETRY_SECONDS)
+            finally:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    pubsub.close()
+
+    def _follow(self, pubsub: Any) -> None:
+        import redis
+
+        pubsub.psubscribe(f"{self._prefix}*")
+        pinged = time.monotonic()
+        awaited: float | None = pinged  # since when an answer is due (first, the subscription's)
+        while not self._stopping.is_set():
+            message = pubsub.get_message(timeout=0.2)
+            now = time.monotonic()
+            if message is not None:
+                awaited = None
+                if self._lost.is_set():
+                    self._back()
+                if message["type"] == "pmessage":
+                    self._heard(message)
+            elif awaited is not None and now - awaited > ANSWER_WITHIN:
+                raise redis.TimeoutError(f"no answer from Redis in {ANSWER_WITHIN} s")
+            if now - pinged >= PING_EVERY:
+                pubsub.ping()
+                pinged = now
+                if awaited is None:
+                    awaited = now
 
     def _heard(self, message: dict[str, Any]) -> None:
         topic = message["channel"].decode().removeprefix(self._prefix)
-        super().publish(topic, decode_event(message["data"]))
+        if topic == RESYNC_TOPIC:
+            self.drop_all()
+        else:
+            super().publish(topic, decode_event(message["data"]))
 
-    def _connection_trouble(self, error: BaseException, pubsub: Any, thread: Any) -> None:
-        """Runs on the listening thread when Redis fails; the next read reconnects and
-        subscribes again."""
-        import redis
-
-        if not isinstance(error, redis.RedisError | OSError):
-            logger.exception("live events: unexpected error", exc_info=error)
+    def _lose(self, error: object) -> None:
         if not self._lost.is_set():
             logger.warning(
                 "lost Redis (%s): live events stay in this process until it is back", error
             )
         self._lost.set()
-        time.sleep(RETRY_SECONDS)
-        try:
-            self._redis.ping()
-        except redis.RedisError:
-            return
+
+    def _back(self) -> None:
+        """Redis answers again: every process's clients catch up (this one's too, as it hears
+        its own message)."""
         logger.info("Redis is back: live clients reconnect and catch up")
+        self._redis.publish(self._prefix + RESYNC_TOPIC, encode_event({"type": RESYNC_TOPIC}))
         self._lost.clear()
-        self.drop_all()
 
     def close(self) -> None:
-        self._thread.stop()
-        self._thread.join(timeout=5)
+        self._stopping.set()
+        with contextlib.suppress(queue.Full):
+            self._outbox.put_nowait(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
         self._redis.close()
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
 from bot.cli import main
-from bot.live.events import EventHubUnavailable
+from bot.live.events import EventHubUnavailable, redis_client
 from bot.runtime import Runtime, build_runtime
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
@@ -94,15 +96,24 @@ def test_a_reply_sent_to_one_process_reaches_a_customer_on_another(
     a, b, _ = processes
     agent = staff_auth(a.client)
     staff_token = agent["Authorization"].removeprefix("Bearer ")
-    with a.client.websocket_connect(f"/api/staff/ws?token={staff_token}") as console:
-        conversation_id, customer_token = escalate(b.client)  # the customer is on b
+    started = b.client.post("/api/conversations", json={}).json()  # the customer is on b
+    conversation_id, customer_token = started["conversation_id"], started["customer_token"]
+    url = f"/api/conversations/{conversation_id}/ws?token={customer_token}"
+    with (
+        a.client.websocket_connect(f"/api/staff/ws?token={staff_token}") as console,
+        b.client.websocket_connect(url) as customer,
+    ):
+        b.client.post(
+            f"/api/conversations/{conversation_id}/messages",
+            json={"text": "I want a real person"},
+            headers={"Authorization": f"Bearer {customer_token}"},
+        )
         assert within(console) == {
             "type": "conversation",
             "conversation_id": conversation_id,
             "change": "escalated",
         }
-    url = f"/api/conversations/{conversation_id}/ws?token={customer_token}"
-    with b.client.websocket_connect(url) as customer:
+        assert within(customer) == {"type": "status", "status": "waiting", "agent": None}
         a.client.post(f"/api/staff/conversations/{conversation_id}/take", headers=agent)
         assert within(customer) == {"type": "status", "status": "with_agent", "agent": "Sam"}
         a.client.post(
@@ -146,6 +157,80 @@ def test_without_redis_events_stay_local_and_afterwards_clients_catch_up(
             headers=b_agent,
         )
         assert within(customer)["message"]["text"] == "from the other process"
+
+
+def frames_until_closed(socket: WebSocketTestSession) -> tuple[list[Any], int]:
+    """The frames a socket gets until the service closes it, and the close code."""
+    frames = []
+    while True:
+        try:
+            frames.append(within(socket, seconds=20))
+        except WebSocketDisconnect as closed:
+            return frames, closed.code
+
+
+def test_a_hanging_redis_holds_up_no_turn_and_every_socket_catches_up_when_it_answers(
+    processes: tuple[Process, Process, CuttableProxy],
+) -> None:
+    """Redis accepts connections and never answers (for ``a``): a's turns and events go on
+    within a, what b says meanwhile cannot reach a, and when Redis answers again the sockets of
+    both processes are closed so that their clients read what they missed."""
+    a, b, proxy = processes
+    agent = staff_auth(a.client)
+    staff_token = agent["Authorization"].removeprefix("Bearer ")
+    started = a.client.post("/api/conversations", json={}).json()
+    conversation_id, customer_token = started["conversation_id"], started["customer_token"]
+    customer_auth = {"Authorization": f"Bearer {customer_token}"}
+    customer_url = f"/api/conversations/{conversation_id}/ws?token={customer_token}"
+    with (
+        a.client.websocket_connect(customer_url) as customer,
+        a.client.websocket_connect(f"/api/staff/ws?token={staff_token}") as console_a,
+        b.client.websocket_connect(f"/api/staff/ws?token={staff_token}") as console_b,
+    ):
+        a.client.post(
+            f"/api/conversations/{conversation_id}/messages",
+            json={"text": "I want a real person"},
+            headers=customer_auth,
+        )
+        a.client.post(f"/api/staff/conversations/{conversation_id}/take", headers=agent)
+        assert [within(customer)["status"] for _ in range(2)] == ["waiting", "with_agent"]
+        for console in (console_a, console_b):
+            assert [within(console)["change"] for _ in range(2)] == ["escalated", "taken"]
+        proxy.hang()
+        # A Redis call gives up on the hung server rather than wait on it.
+        with pytest.raises(redis.TimeoutError):
+            redis_client(f"redis://127.0.0.1:{proxy.port}/0").ping()
+        sent = a.client.post(
+            f"/api/conversations/{conversation_id}/messages",
+            json={"text": "hello?", "client_message_id": "m-1"},
+            headers=customer_auth,
+        )
+        assert sent.status_code == 200
+        assert within(console_a)["change"] == "message"  # this process heard it
+        a.client.post(
+            f"/api/staff/conversations/{conversation_id}/messages",
+            json={"text": "still here"},
+            headers=agent,
+        )
+        assert within(customer)["message"]["text"] == "still here"
+        b.client.post(
+            f"/api/staff/conversations/{conversation_id}/messages",
+            json={"text": "from the other process"},
+            headers=agent,
+        )
+        assert within(console_b)["change"] == "message"  # through Redis, which b still reaches
+        proxy.restore()
+        # Redis answers again: every socket is closed, and its client reads what it missed.
+        for socket in (customer, console_a, console_b):
+            _, code = frames_until_closed(socket)
+            assert code == 4503
+    with a.client.websocket_connect(customer_url) as customer:
+        b.client.post(
+            f"/api/staff/conversations/{conversation_id}/messages",
+            json={"text": "heard again"},
+            headers=agent,
+        )
+        assert within(customer)["message"]["text"] == "heard again"
 
 
 def test_an_unreachable_redis_stops_the_start_with_one_line(
