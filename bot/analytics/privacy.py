@@ -61,6 +61,9 @@ KEPT_UNLINKED = frozenset({"staff_actions"})
 NOT_EXPORTED = frozenset({("conversations", "token_hash")})
 # The customer's row once erased: every column that may be empty is, the rest as a new row's.
 COUNTERS = ("conversation_count", "message_count")
+# What names a customer in their row (with the attributes); the scores that profile refreshes
+# compute again for an emptied row name nobody.
+IDENTIFYING = ("external_id", "name", "email")
 # The largest id an INTEGER column holds on every database.
 MAX_ID = 2**31 - 1
 
@@ -217,6 +220,8 @@ class PrivacyService:
                 select(CUSTOMERS.c.id).where(
                     CUSTOMERS.c.last_seen_at < cutoff,
                     ~exists().where(CONVERSATIONS.c.customer_id == CUSTOMERS.c.id),
+                    # Not the rows emptied before: nothing left to erase in them.
+                    or_(*(CUSTOMERS.c[name].is_not(None) for name in IDENTIFYING)),
                 )
             ).all()
         report = PurgeReport(self.retention_days, cutoff)
@@ -388,12 +393,8 @@ def _emptied(now: datetime) -> dict[str, Any]:
 
 
 def _is_empty(customer: Customer) -> bool:
-    """Already erased: no column that could name them holds anything."""
-    return not customer.attributes and all(
-        getattr(customer, column.key) is None
-        for column in CUSTOMERS.columns
-        if column.nullable and not column.primary_key
-    )
+    """Already erased: nothing in the row names them."""
+    return not customer.attributes and all(getattr(customer, name) is None for name in IDENTIFYING)
 
 
 def _add_to_erased_activity(session: Session, rows: Mapping[str, list[dict[str, Any]]]) -> None:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
 
 from bot.analytics.privacy import CLI, Actor, CustomerRef, PrivacyService
+from bot.analytics.profiles import ProfileService
 from bot.app import create_app
 from bot.errors import NotFound
 from bot.runtime import Runtime
@@ -232,6 +233,18 @@ def test_purge_erases_what_is_past_the_retention_period_and_keeps_the_rest(
     assert actions == ["purge", "purge"]
     # Nothing more to do on a second run.
     assert PrivacyService(shop.sessions, retention_days=30).purge(NOW).erasures == []
+
+
+def test_an_erased_customer_is_not_erased_again_by_later_purges(shop: Runtime) -> None:
+    with TestClient(create_app(shop.settings, shop)) as client:
+        ada = write_history(client, shop.sessions, "ada", "Ada Lovelace")
+    PrivacyService(shop.sessions, clock=lambda: NOW).erase(CustomerRef(ada.customer_id), CLI)
+    # Profile refreshes compute scores for the emptied row too; they name nobody.
+    ProfileService(shop.sessions).refresh()
+    later = NOW + timedelta(days=400)
+    assert PrivacyService(shop.sessions, retention_days=30).purge(later).erasures == []
+    with shop.sessions() as session:
+        assert session.scalars(select(PrivacyRecord.action)).all() == ["erase"]
 
 
 def test_conversations_within_the_retention_period_are_kept(
