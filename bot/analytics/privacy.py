@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Column,
@@ -143,18 +143,27 @@ class PurgeReport:
         return sum(erasure.rows.get("customers", 0) for erasure in self.erasures)
 
 
+class Announcer(Protocol):
+    """Tells the consoles a conversation changed (bot.live.events.EventHub)."""
+
+    def announce(self, conversation_id: str, change: str) -> None: ...
+
+
 class PrivacyService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
         retention_days: int | None = None,
         clock: Callable[[], datetime] = utcnow,
+        events: Announcer | None = None,
     ) -> None:
         """``retention_days`` None keeps conversations for ever; ``clock`` is "now" for the
-        records and for purge (tests pass a fixed time)."""
+        records and for purge (tests pass a fixed time); ``events`` tells open consoles which
+        conversations went (None: nobody to tell, as from the command line)."""
         self.sessions = sessions
         self.retention_days = retention_days
         self.clock = clock
+        self.events = events
 
     def summary(self, ref: CustomerRef) -> CustomerSummary:
         with self.sessions() as session:
@@ -200,9 +209,13 @@ class PrivacyService:
         now = self.clock()
         with self.sessions.begin() as session:
             customer = _find(session, ref, lock=True)
+            gone = session.scalars(
+                select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.customer_id == customer.id)
+            ).all()
             erased = _erase(session, {"customers": {customer.id}}, now)
             _record(session, PrivacyAction.ERASE, customer.id, by, erased, now)
         self._flush_log()
+        self._announce(gone)
         logger.info("customer %d erased by %s", customer.id, by.kind)
         return Erasure(customer.id, erased)
 
@@ -239,6 +252,7 @@ class PrivacyService:
                 if erased:
                     _record(session, PrivacyAction.PURGE, customer.id, by, erased, now)
                     report.erasures.append(Erasure(customer.id, erased))
+            self._announce(still)
         if report.erasures:
             self._flush_log()
         logger.info(
@@ -248,6 +262,12 @@ class PrivacyService:
             report.profiles,
         )
         return report
+
+    def _announce(self, conversation_ids: Iterable[str]) -> None:
+        # A console showing one of them, or the queue, reloads and finds it gone.
+        if self.events is not None:
+            for conversation_id in conversation_ids:
+                self.events.announce(conversation_id, "erased")
 
     def _flush_log(self) -> None:
         """SQLite: the write-ahead log still holds the pages as they were before the erasure;

@@ -19,7 +19,7 @@ router = APIRouter(
 
 
 def get_privacy(runtime: RuntimeDep) -> PrivacyService:
-    return PrivacyService(runtime.sessions, runtime.settings.retention_days)
+    return PrivacyService(runtime.sessions, runtime.settings.retention_days, events=runtime.events)
 
 
 def get_admin(member: StaffDep) -> StaffMember:

@@ -35,6 +35,16 @@ from tests.helpers.privacy import History, dump, privacy_runtime, write_history
 NOW = datetime.now(UTC) + timedelta(hours=1)
 
 
+class Consoles:
+    """Records what open consoles would be told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str]] = []
+
+    def announce(self, conversation_id: str, change: str) -> None:
+        self.told.append((conversation_id, change))
+
+
 @pytest.fixture
 def shop(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
     built = privacy_runtime(database_url, tmp_path, mini_kb_path)
@@ -127,9 +137,11 @@ def test_erasure_leaves_nothing_of_the_customer_and_the_others_whole(
     assert all(trace in before for trace in ada.traces + bob.traces)
     bob_before = PrivacyService(shop.sessions).export(CustomerRef(bob.customer_id), CLI)
 
-    erased = PrivacyService(shop.sessions, clock=lambda: NOW).erase(
+    consoles = Consoles()
+    erased = PrivacyService(shop.sessions, clock=lambda: NOW, events=consoles).erase(
         CustomerRef(external_id=ada.external_id), Actor.staff(1)
     )
+    assert consoles.told == [(ada.conversation_id, "erased")]
 
     assert erased.customer_id == ada.customer_id
     assert erased.rows["conversations"] == 1 and erased.rows["messages"] == 7
@@ -211,8 +223,12 @@ def test_purge_erases_what_is_past_the_retention_period_and_keeps_the_rest(
         )
 
     assert PrivacyService(shop.sessions).purge(NOW).erasures == []  # no retention period
-    report = PrivacyService(shop.sessions, retention_days=30).purge(NOW)
+    consoles = Consoles()
+    report = PrivacyService(shop.sessions, retention_days=30, events=consoles).purge(NOW)
 
+    assert sorted(consoles.told) == sorted(
+        [(ada.conversation_id, "erased"), (bob.conversation_id, "erased")]
+    )
     assert report.cutoff == NOW - timedelta(days=30)
     assert report.conversations == 2 and report.profiles == 1
     assert {e.customer_id: "customers" in e.rows for e in report.erasures} == {
