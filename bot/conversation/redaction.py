@@ -10,9 +10,10 @@ from typing import Any
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # An address spelt out so that a form would not take it: "john dot doe at gmail dot com",
-# "jo(at)mail(dot)co(dot)uk", "jo @ mail . com". The domain needs at least one dot.
+# "jo(at)mail(dot)co(dot)uk", "jo @ mail.com". The domain needs at least one dot; a written "."
+# counts only inside a word, for one that ends a sentence ("… used at checkout. If …") is none.
 _AT = r"\s*(?:@|\(at\)|\[at\]|\bat\b)\s*"
-_DOT = r"\s*(?:\.|\(dot\)|\[dot\]|\bdot\b)\s*"
+_DOT = r"(?:\.|\s*(?:\(dot\)|\[dot\]|\bdot\b)\s*)"
 SPELT_EMAIL = re.compile(
     rf"(?<![\w.+'-])(?P<local>[\w+-]+(?:{_DOT}[\w+-]+)*){_AT}[\w-]+(?:{_DOT}[a-z]{{2,}}\b)+",
     re.IGNORECASE,

@@ -51,6 +51,16 @@ def test_slots_are_found_in_what_customers_write(text: str, slots: dict[str, str
         ("jo(at)mail(dot)co(dot)uk thanks", "[email] thanks"),
         ("jo.doe [at] mail [dot] com", "[email]"),
         ("I looked at amazon dot com first", "I looked at amazon dot com first"),
+        ("jo @ mail.com or jo.doe at mail.co.uk", "[email] or [email]"),
+        # Sentences, not addresses (from the demo's own data).
+        (
+            "Not impressed at all. Half of it is missing.",
+            "Not impressed at all. Half of it is missing.",
+        ),
+        (
+            "the address you used at checkout. If you can't",
+            "the address you used at checkout. If you can't",
+        ),
         # Secrets typed into the chat.
         ("my password is hunter2", "my password is [password]"),
         ("password: S3cret!x", "password: [password]"),
