@@ -243,8 +243,8 @@ async def frame_over_limit(
     client has been sent an ``error`` frame for it. Other frames pass (they are not stored)."""
     try:
         data = json.loads(frame)
-    except json.JSONDecodeError:
-        return False
+    except (json.JSONDecodeError, RecursionError):
+        return False  # the frame's handler answers what it cannot parse
     if not isinstance(data, dict) or data.get("type") != "message":
         return False
     address = _address(socket.websocket)
