@@ -17,8 +17,9 @@ sent again after its Retry-After.
 Afterwards every transcript is read back and the report counts the server errors (HTTP 5xx but
 the documented 503, and dropped connections), the messages lost (acknowledged with a 200 but
 absent from the transcript) and duplicated (one client_message_id stored twice, or
-acknowledged as two different messages). Prints JSON with the machine; exits 1 on any server
-error, lost or duplicated message, or when the server does not start.
+acknowledged as two different messages), and how many customers' tokens the server's log
+holds (it must hold none). Prints JSON with the machine; exits 1 on any server error, lost or
+duplicated message, token in the log, or when the server does not start.
 """
 
 from __future__ import annotations
@@ -225,8 +226,9 @@ async def stored_ids(
 
 async def run_customers(
     url: str, customers: int, messages: int, resend_after: float, seed: int
-) -> dict[str, Any]:
-    """Every customer at once, then every transcript read back: the counts of the report."""
+) -> tuple[list[str], dict[str, Any]]:
+    """Every customer at once, then every transcript read back: the customers' tokens and the
+    counts of the report."""
     tally = Tally()
     limits = httpx.Limits(max_connections=4 * customers, max_keepalive_connections=4 * customers)
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_SECONDS, limits=limits) as client:
@@ -250,7 +252,7 @@ async def run_customers(
                 lost.append(f"{conversation_id} {client_id}")
             elif len(message_ids) > 1:
                 duplicated.append(f"{conversation_id} {client_id}: acknowledged as {message_ids}")
-    return {
+    return [chat.token for chat in started], {
         "customers": customers,
         "started": len(started),
         "messages_each": messages,
@@ -275,11 +277,16 @@ def resend_load(
     settings: Settings, customers: int, messages: int, resend_after: float, seed: int
 ) -> dict[str, Any]:
     """The report of one run against a fresh server."""
-    with (
-        tempfile.TemporaryDirectory(prefix="cxagent-resend-load-") as scratch,
-        serving(settings, Path(scratch)) as (url, health),
-    ):
-        counts = asyncio.run(run_customers(url, customers, messages, resend_after, seed))
+    with tempfile.TemporaryDirectory(prefix="cxagent-resend-load-") as scratch:
+        log_path = Path(scratch) / "server.log"
+        with log_path.open("w") as log, serving(settings, Path(scratch), log) as (url, health):
+            tokens, counts = asyncio.run(
+                run_customers(url, customers, messages, resend_after, seed)
+            )
+        log_text = log_path.read_text(errors="replace")
+    # Tokens open conversations: the server's log must never hold one.
+    counts["server_log_lines"] = log_text.count("\n")
+    counts["tokens_in_log"] = sum(token in log_text for token in tokens)
     return {
         "benchmark": PROGRAM,
         "machine": machine_info(),
@@ -295,7 +302,9 @@ def resend_load(
 
 
 def failed(report: dict[str, Any]) -> bool:
-    return bool(report["server_errors"] or report["lost"] or report["duplicated"])
+    return bool(
+        report["server_errors"] or report["lost"] or report["duplicated"] or report["tokens_in_log"]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

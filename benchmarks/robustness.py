@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import permutations
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from benchmarks.chat import Server, inspect_checkout, served_code, server_env
 from benchmarks.common import (
@@ -262,9 +262,12 @@ class ServerFailed(RuntimeError):
 
 
 @contextmanager
-def serving(settings: Settings, scratch: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def serving(
+    settings: Settings, scratch: Path, log: TextIO | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """A ``cxagent serve`` of this checkout on a free port and a scratch database in
-    ``scratch``, as benchmarks.chat starts it: its URL and its health report."""
+    ``scratch``, as benchmarks.chat starts it: its URL and its health report. Its output goes
+    to ``log`` when given, else to stderr."""
     import httpx
 
     server = Server("this checkout", None)
@@ -273,7 +276,8 @@ def serving(settings: Settings, scratch: Path) -> Iterator[tuple[str, dict[str, 
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
         env=server_env(settings, server, inspect_checkout(server), scratch),
         cwd=served_code(server)[1],
-        stdout=sys.stderr,  # stdout is the report's
+        stdout=log or sys.stderr,  # stdout is the report's
+        stderr=log,
     )
     try:
         url = f"http://127.0.0.1:{port}"
