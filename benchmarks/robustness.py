@@ -52,7 +52,7 @@ from benchmarks.common import (
     wait_until_up,
 )
 from benchmarks.typos import misspell_all
-from bot.config import Settings
+from bot.config import ENV_PREFIX, Settings
 
 PROGRAM = "benchmarks.robustness"
 WRITTEN_MESSAGES = Path(__file__).with_name("written_messages.csv")
@@ -267,14 +267,17 @@ def serving(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """A ``cxagent serve`` of this checkout on a free port and a scratch database in
     ``scratch``, as benchmarks.chat starts it: its URL and its health report. Its output goes
-    to ``log`` when given, else to stderr."""
+    to ``log`` when given (at level info), else to stderr."""
     import httpx
 
     server = Server("this checkout", None)
     port = free_port()
+    env = server_env(settings, server, inspect_checkout(server), scratch)
+    if log is not None:  # a log kept is kept whole, every request's line included
+        env[ENV_PREFIX + "LOG_LEVEL"] = "info"
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-        env=server_env(settings, server, inspect_checkout(server), scratch),
+        env=env,
         cwd=served_code(server)[1],
         stdout=log or sys.stderr,  # stdout is the report's
         stderr=log,

@@ -27,7 +27,8 @@ def test_a_tiny_run_loses_and_duplicates_nothing(mini_kb_path: Path) -> None:
     report = json.loads(done.stdout)
     counts = ("server_errors", "lost", "duplicated", "tokens_in_log")
     assert [report[count] for count in counts] == [0, 0, 0, 0], report
-    assert report["server_log_lines"] > 0  # the log searched for tokens is the server's own
+    # The log searched for tokens is the server's own, a line for every request at least.
+    assert report["server_log_lines"] > report["acknowledged"]
     assert done.returncode == 0, done.stderr
     assert report["started"] == 5 and report["acknowledged"] == 10
     assert report["resends"] > 0 and report["ends"] == 2
