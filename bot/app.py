@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from bot.api.errors import install_error_handlers
 from bot.api.limits import RateLimits
+from bot.api.nul import NulFreeUrls
+from bot.api.openapi import describe
 from bot.api.routes import conversations, health, privacy, staff, web
 from bot.api.security import CrossOriginOnly, SecurityHeaders
 from bot.api.validation import install_validation_handler
@@ -37,9 +39,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_validation_handler(app)
+    describe(app, settings)
     # The widget runs on the company's own site, another origin than this service.
     app.add_middleware(CrossOriginOnly, origins=settings.widget_origins)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(NulFreeUrls)
     app.state.rate_limits = RateLimits(settings)
     app.state.metrics_token = settings.metrics_token
 

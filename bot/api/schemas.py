@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from bot.api.nul import NulFree
 from bot.conversation.identity import (
+    ATTRIBUTE_KEY_MAX_CHARS,
     ATTRIBUTE_LIMITS,
+    ATTRIBUTE_LIST_MAX_ITEMS,
+    ATTRIBUTE_TEXT_MAX_CHARS,
+    ATTRIBUTES_MAX_KEYS,
     EMAIL_MAX_CHARS,
     EXTERNAL_ID_MAX_CHARS,
     NAME_MAX_CHARS,
@@ -17,9 +23,42 @@ from bot.messages import MessageRole
 
 # A token carries the attributes (4 KB of JSON at most), base64-encoded, and the other claims.
 IDENTITY_TOKEN_MAX_CHARS = 8192
+# What a message's text must hold besides its length: something other than spaces (the service
+# strips the text, and refuses an empty one with a 422 of its own wording).
+NOT_ONLY_SPACES: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
 
 
-class CustomerIn(BaseModel):
+def _attributes_schema() -> dict[str, Any]:
+    """The attribute limits as JSON Schema (all but the 4 KB of JSON, which it cannot say):
+    objects and lists three levels deep, their names and texts bounded."""
+    scalar: dict[str, Any] = {
+        "anyOf": [
+            {"type": "string", "maxLength": ATTRIBUTE_TEXT_MAX_CHARS},
+            {"type": ["number", "boolean", "null"]},
+        ]
+    }
+
+    def level(inner: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                scalar,
+                {
+                    "type": "object",
+                    "maxProperties": ATTRIBUTES_MAX_KEYS,
+                    "propertyNames": {"maxLength": ATTRIBUTE_KEY_MAX_CHARS},
+                    "additionalProperties": inner,
+                },
+                {"type": "array", "maxItems": ATTRIBUTE_LIST_MAX_ITEMS, "items": inner},
+            ]
+        }
+
+    return {
+        "propertyNames": {"maxLength": ATTRIBUTE_KEY_MAX_CHARS},
+        "additionalProperties": level(level(scalar)),
+    }
+
+
+class CustomerIn(NulFree):
     """What an anonymous visitor says of themselves, for their own fresh profile. Who a known
     customer is comes only in ``identity_token``."""
 
@@ -37,11 +76,24 @@ class CustomerIn(BaseModel):
         default_factory=dict,
         deprecated=True,
         description=f"Ignored: attributes count only inside identity_token; {ATTRIBUTE_LIMITS}",
+        json_schema_extra=_attributes_schema(),
     )
 
 
-class StartConversationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StartConversationIn(NulFree):
+    model_config = ConfigDict(
+        extra="forbid",
+        # _one_identity below, for clients that read the schema: no customer beside a token.
+        json_schema_extra={
+            "not": {
+                "required": ["identity_token", "customer"],
+                "properties": {
+                    "identity_token": {"type": "string"},
+                    "customer": {"minProperties": 1},
+                },
+            }
+        },
+    )
 
     identity_token: str | None = Field(
         None,
@@ -70,10 +122,14 @@ class StartConversationOut(BaseModel):
     customer_token: str = Field(description="Send as `Authorization: Bearer …`; shown only once")
 
 
-class MessageIn(BaseModel):
+class MessageIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(description="The customer's message; 1 to 2,000 characters by default")
+    text: str = Field(
+        description="The customer's message; 1 to 2,000 characters by default "
+        "(CXAGENT_MAX_MESSAGE_CHARS), not counting spaces at either end",
+        json_schema_extra=NOT_ONLY_SPACES,
+    )
     client_message_id: str | None = Field(
         None,
         min_length=1,
@@ -160,10 +216,35 @@ class HealthOut(BaseModel):
     encoder: str
 
 
-class SurveyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _a_number(value: Any) -> Any:
+    # Pydantic reads true as 1 and "3" as 3, which JSON Schema's integer refuses; 3.0 it takes.
+    if isinstance(value, bool | str):
+        raise ValueError("give a whole number")
+    return value
 
-    csat: int | None = Field(None, ge=1, le=5, description="How satisfied: 1 (very un-) to 5")
-    nps: int | None = Field(None, ge=0, le=10, description="How likely to recommend us: 0 to 10")
-    ces: int | None = Field(None, ge=1, le=7, description="How easy it was: 1 (very hard) to 7")
+
+Score = Annotated[int, BeforeValidator(_a_number)]
+
+# What the survey service asks (SurveyAnswers.check), for clients that read the schema: at
+# least one score, or a comment.
+SURVEY_ANSWERED: dict[str, Any] = {
+    "anyOf": [
+        *(
+            {"required": [name], "properties": {name: {"type": "integer"}}}
+            for name in ("csat", "nps", "ces")
+        ),
+        {"required": ["comment"], "properties": {"comment": {"type": "string", "minLength": 1}}},
+    ]
+}
+
+
+class SurveyIn(NulFree):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=SURVEY_ANSWERED,
+    )
+
+    csat: Score | None = Field(None, ge=1, le=5, description="How satisfied: 1 (very un-) to 5")
+    nps: Score | None = Field(None, ge=0, le=10, description="How likely to recommend us: 0 to 10")
+    ces: Score | None = Field(None, ge=1, le=7, description="How easy it was: 1 (very hard) to 7")
     comment: str | None = Field(None, max_length=2000)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from bot.api.schemas import StaffMessageOut
+from bot.api.nul import NulFree
+from bot.api.schemas import NOT_ONLY_SPACES, StaffMessageOut
 from bot.support.accounts import Role
 
 
-class LoginIn(BaseModel):
+class LoginIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=1, max_length=64)
@@ -33,7 +34,7 @@ class LoginOut(BaseModel):
     staff: StaffOut
 
 
-class AccountIn(BaseModel):
+class AccountIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=1, max_length=64)
@@ -42,10 +43,11 @@ class AccountIn(BaseModel):
     role: Role = Role.AGENT
 
 
-class AccountChangeIn(BaseModel):
+class AccountChangeIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
-    active: bool | None = None
+    # Strict: pydantic would read 1 or "yes" as true, which the schema (boolean) refuses.
+    active: bool | None = Field(None, strict=True)
     password: str | None = Field(None, min_length=1, max_length=256)
     current_password: str | None = Field(
         None,
@@ -165,11 +167,17 @@ class LookupOut(BaseModel):
     slots: list[LookupSlotOut]
 
 
-class LookupIn(BaseModel):
+SlotName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+SlotValue = Annotated[str, StringConstraints(max_length=200)]
+
+
+class LookupIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
     action: str = Field(min_length=1, max_length=64, examples=["order_status"])
-    slots: dict[str, str] = Field(default_factory=dict, examples=[{"order_id": "BC-204518"}])
+    slots: dict[SlotName, SlotValue] = Field(
+        default_factory=dict, max_length=20, examples=[{"order_id": "BC-204518"}]
+    )
 
 
 class LookupResultOut(BaseModel):
@@ -185,13 +193,17 @@ class LookupResultOut(BaseModel):
     latency_ms: float
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
-    text: str
+    text: str = Field(
+        description="1 to 2,000 characters by default (CXAGENT_MAX_MESSAGE_CHARS), not counting "
+        "spaces at either end",
+        json_schema_extra=NOT_ONLY_SPACES,
+    )
 
 
-class IntentCorrectionIn(BaseModel):
+class IntentCorrectionIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
     intent: str = Field(min_length=1, max_length=128)

@@ -19,6 +19,7 @@ from bot.api.limits import (
     limit_messages,
 )
 from bot.api.live import LockedSocket, refuse, serve_live
+from bot.api.openapi import errors
 from bot.api.schemas import (
     MessageIn,
     StartConversationIn,
@@ -33,7 +34,7 @@ from bot.errors import ServiceError
 from bot.live.events import conversation_topic
 from bot.messages import customer_view
 
-router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=errors(401, 503))
 
 
 @router.post(
@@ -41,6 +42,7 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
     status_code=status.HTTP_201_CREATED,
     response_model=StartConversationOut,
     dependencies=[Depends(limit_conversation_starts)],
+    responses=errors(422, 429),
 )
 def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConversationOut:
     identity = CustomerIdentity(body.identity_token, body.customer.name, body.customer.email)
@@ -53,7 +55,10 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
 
 
 @router.post(
-    "/{conversation_id}/messages", response_model=TurnOut, dependencies=[Depends(limit_messages)]
+    "/{conversation_id}/messages",
+    response_model=TurnOut,
+    dependencies=[Depends(limit_messages)],
+    responses=errors(403, 404, 422, 429),
 )
 def send_message(
     conversation_id: str, body: MessageIn, chat: ChatDep, token: CustomerTokenDep
@@ -62,19 +67,27 @@ def send_message(
     return TurnOut.model_validate(turn)
 
 
-@router.get("/{conversation_id}/messages", response_model=TranscriptOut)
+@router.get("/{conversation_id}/messages", response_model=TranscriptOut, responses=errors(403, 404))
 def read_transcript(conversation_id: str, chat: ChatDep, token: CustomerTokenDep) -> TranscriptOut:
     return TranscriptOut.model_validate(chat.transcript(conversation_id, token))
 
 
-@router.post("/{conversation_id}/end", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/{conversation_id}/end",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404),
+)
 def end_conversation(conversation_id: str, chat: ChatDep, token: CustomerTokenDep) -> None:
     """The customer ends the chat: it is closed and leaves the people's queue. Writing again
     opens it with the bot."""
     chat.end(conversation_id, token)
 
 
-@router.post("/{conversation_id}/survey", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/{conversation_id}/survey",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404, 409, 422),
+)
 def answer_survey(
     conversation_id: str,
     body: SurveyIn,

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from starlette.requests import HTTPConnection
 
 from bot.api.deps import AlertsDep, RuntimeDep
+from bot.api.openapi import errors
 from bot.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -19,7 +20,7 @@ _metrics_bearer = HTTPBearer(
 )
 
 
-@router.get("/health", response_model=HealthOut)
+@router.get("/health", response_model=HealthOut, responses=errors(503))
 def health(runtime: RuntimeDep) -> HealthOut:
     """Ready when the database answers; 503 otherwise."""
     # Through a session, like every request: a database that is down gives 503 (see errors.py).
@@ -52,7 +53,10 @@ def require_metrics_token(
 
 
 @router.get(
-    "/metrics", response_class=PlainTextResponse, dependencies=[Depends(require_metrics_token)]
+    "/metrics",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(require_metrics_token)],
+    responses=errors(401, 404, 503),
 )
 def metrics(alerts: AlertsDep) -> str:
     """Prometheus metrics: the negative-sentiment alert and shares, conversations by status,

@@ -9,12 +9,16 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from bot.analytics.privacy import Actor, CustomerRef, PrivacyService
 from bot.api.deps import RuntimeDep, StaffDep, get_staff_member
+from bot.api.openapi import errors
 from bot.api.privacy_schemas import CustomerExportOut, ErasureOut
 from bot.errors import Forbidden, Rejected
 from bot.support.accounts import Role, StaffMember
 
 router = APIRouter(
-    prefix="/api/staff/customers", tags=["privacy"], dependencies=[Depends(get_staff_member)]
+    prefix="/api/staff/customers",
+    tags=["privacy"],
+    dependencies=[Depends(get_staff_member)],
+    responses=errors(401, 403, 404, 422, 503),
 )
 
 

@@ -27,6 +27,7 @@ from bot.api.deps import (
 )
 from bot.api.limits import RateLimitsDep, limit_logins
 from bot.api.live import LockedSocket, refuse, serve_live
+from bot.api.openapi import errors
 from bot.api.schemas import StaffMessageOut
 from bot.api.socket_auth import closed_on_event
 from bot.api.staff_schemas import (
@@ -55,11 +56,21 @@ from bot.support.accounts import session_topic
 # Logging in, and the socket (which shows its token in a header of its own), are open to
 # anyone; every other route is on `router`, which demands a staff token before the route runs.
 # Routes that act as the member still name it (StaffDep): FastAPI resolves it once per request.
-public_router = APIRouter(prefix="/api/staff", tags=["staff"])
-router = APIRouter(prefix="/api/staff", tags=["staff"], dependencies=[Depends(get_staff_member)])
+public_router = APIRouter(prefix="/api/staff", tags=["staff"], responses=errors(401, 503))
+router = APIRouter(
+    prefix="/api/staff",
+    tags=["staff"],
+    dependencies=[Depends(get_staff_member)],
+    responses=errors(401, 503),
+)
 
 
-@public_router.post("/login", response_model=LoginOut, dependencies=[Depends(limit_logins)])
+@public_router.post(
+    "/login",
+    response_model=LoginOut,
+    dependencies=[Depends(limit_logins)],
+    responses=errors(422, 429),
+)
 def log_in(body: LoginIn, staff: StaffServiceDep, limits: RateLimitsDep) -> LoginOut:
     """429 with Retry-After beyond the attempts one address may make, and while the account is
     locked out after too many wrong passwords (even with the right one)."""
@@ -68,7 +79,12 @@ def log_in(body: LoginIn, staff: StaffServiceDep, limits: RateLimitsDep) -> Logi
     return LoginOut(token=logged_in.token, staff=StaffOut.model_validate(logged_in.member))
 
 
-@public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@public_router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    # A token that is unknown or has expired is a 401, as on every route that needs one.
+    dependencies=[Depends(get_staff_member)],
+)
 def log_out(token: StaffTokenDep, staff: StaffServiceDep) -> None:
     """The token ends, and the live sockets opened with it close with 4401."""
     staff.log_out(token)
@@ -79,18 +95,23 @@ def me(member: StaffDep) -> StaffOut:
     return StaffOut.model_validate(member)
 
 
-@router.get("/accounts", response_model=list[StaffOut])
+@router.get("/accounts", response_model=list[StaffOut], responses=errors(403))
 def accounts(member: StaffDep, staff: StaffServiceDep) -> list[StaffOut]:
     return [StaffOut.model_validate(account) for account in staff.accounts(member)]
 
 
-@router.post("/accounts", response_model=StaffOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/accounts",
+    response_model=StaffOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 409, 422),
+)
 def create_account(body: AccountIn, member: StaffDep, staff: StaffServiceDep) -> StaffOut:
     created = staff.create_account(body.username, body.password, body.role, body.name, by=member)
     return StaffOut.model_validate(created)
 
 
-@router.patch("/accounts/{staff_id}", response_model=StaffOut)
+@router.patch("/accounts/{staff_id}", response_model=StaffOut, responses=errors(403, 404, 409, 422))
 def change_account(
     staff_id: RowId, body: AccountChangeIn, member: StaffDep, staff: StaffServiceDep
 ) -> StaffOut:
@@ -107,7 +128,7 @@ def change_account(
     return StaffOut.model_validate(changed)
 
 
-@router.get("/queue", response_model=list[QueueItemOut])
+@router.get("/queue", response_model=list[QueueItemOut], responses=errors(422))
 def queue(
     member: StaffDep,
     support: SupportDep,
@@ -123,36 +144,60 @@ def queue(
     return [QueueItemOut.model_validate(item) for item in items]
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationDetailOut,
+    responses=errors(404),
+)
 def conversation(
     conversation_id: str, member: StaffDep, support: SupportDep
 ) -> ConversationDetailOut:
     return ConversationDetailOut.model_validate(support.conversation(member, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/take", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/conversations/{conversation_id}/take",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(404, 409),
+)
 def take(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     support.take(member, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/messages", response_model=StaffMessageOut)
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=StaffMessageOut,
+    responses=errors(403, 404, 422),
+)
 def reply(
     conversation_id: str, body: ReplyIn, member: StaffDep, support: SupportDep
 ) -> StaffMessageOut:
     return StaffMessageOut.model_validate(support.reply(member, conversation_id, body.text))
 
 
-@router.post("/conversations/{conversation_id}/hand-back", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/conversations/{conversation_id}/hand-back",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404, 409),
+)
 def hand_back(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     support.hand_back(member, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/close", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/conversations/{conversation_id}/close",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404, 409),
+)
 def close(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     support.close(member, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/typing", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/conversations/{conversation_id}/typing",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404),
+)
 def typing(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     """Show the customer that the person who has their conversation is writing."""
     support.typing(member, conversation_id)
@@ -164,7 +209,11 @@ def lookups(support: SupportDep) -> list[LookupOut]:
     return [LookupOut.model_validate(lookup) for lookup in support.lookups()]
 
 
-@router.post("/conversations/{conversation_id}/lookups", response_model=LookupResultOut)
+@router.post(
+    "/conversations/{conversation_id}/lookups",
+    response_model=LookupResultOut,
+    responses=errors(403, 404, 422),
+)
 def lookup(
     conversation_id: str, body: LookupIn, member: StaffDep, support: SupportDep
 ) -> LookupResultOut:
@@ -183,14 +232,18 @@ def intents(support: SupportDep) -> list[str]:
     return sorted(support.known_intents)
 
 
-@router.put("/messages/{message_id}/intent", status_code=status.HTTP_204_NO_CONTENT)
+@router.put(
+    "/messages/{message_id}/intent",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(404, 422),
+)
 def correct_intent(
     message_id: RowId, body: IntentCorrectionIn, member: StaffDep, support: SupportDep
 ) -> None:
     support.correct_intent(member, message_id, body.intent)
 
 
-@router.get("/satisfaction", response_model=SatisfactionOut)
+@router.get("/satisfaction", response_model=SatisfactionOut, responses=errors(422))
 def satisfaction(
     service: SatisfactionDep,
     by: Literal["day", "intent", "channel", "segment"] = "day",
@@ -213,7 +266,7 @@ def satisfaction(
     )
 
 
-@router.get("/dashboard", response_model=DashboardOut)
+@router.get("/dashboard", response_model=DashboardOut, responses=errors(422))
 def dashboard(
     dashboard: DashboardDep, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> DashboardOut:

@@ -297,3 +297,35 @@ def test_every_database_connection_busy_gives_503_with_retry_after(
     }
     assert int(response.headers["Retry-After"]) > 0
     assert count_messages(runtime) == 0
+
+
+@pytest.mark.parametrize("answers", [{"nps": False}, {"csat": True}, {"ces": "3"}])
+def test_survey_answers_are_numbers_not_booleans_or_texts(
+    client: TestClient, answers: dict[str, object]
+) -> None:
+    # JSON's true is no score, nor is "3": the schema says integer, and the survey stores none.
+    conversation, auth = start(client)
+    url = f"/api/conversations/{conversation}/survey"
+    response = client.post(url, json=answers, headers=auth)
+    assert response.status_code == 422, response.text
+    assert client.post(url, json={"csat": 4}, headers=auth).status_code == 204
+
+
+def test_a_nul_character_is_stored_as_a_replacement_not_a_server_error(
+    client: TestClient, runtime: Runtime
+) -> None:
+    # PostgreSQL cannot store NUL in text: the message, the name, the path and the query each
+    # once gave a 500 there. NUL becomes U+FFFD, so the text keeps its length.
+    started = client.post("/api/conversations", json={"customer": {"name": "Ada\x00"}})
+    assert started.status_code == 201, started.text
+    conversation = started.json()["conversation_id"]
+    auth = {"Authorization": f"Bearer {started.json()['customer_token']}"}
+    url = f"/api/conversations/{conversation}/messages"
+    sent = client.post(url, json={"text": "where is my order\x00"}, headers=auth)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["message"]["text"] == "where is my order\ufffd"
+    with runtime.sessions() as session:
+        assert session.get(Customer, started.json()["customer_id"]).name == "Ada\ufffd"
+    unknown = client.get("/api/conversations/abc%00/messages", headers=auth)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "conversation 'abc\ufffd' does not exist"}

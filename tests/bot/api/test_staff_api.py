@@ -222,3 +222,13 @@ def test_every_conversation_can_be_listed_escalated_first_then_the_latest(
         quiet["conversation_id"],
     ]
     assert client.get("/api/staff/queue", headers=agent).json()[0]["conversation_id"] == escalated
+
+
+def test_logging_out_needs_a_token_that_is_valid(client: TestClient) -> None:
+    agent = log_in(client, "sam")
+    assert client.post("/api/staff/logout", headers=agent).status_code == 204
+    again = client.post("/api/staff/logout", headers=agent)
+    assert again.status_code == 401
+    assert "unknown or has expired" in again.json()["detail"]
+    forged = client.post("/api/staff/logout", headers={"Authorization": "Bearer nope"})
+    assert forged.status_code == 401
