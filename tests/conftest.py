@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -17,7 +18,14 @@ from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from retrieval.encoder import Encoder
 from tests.fakes import FakeEncoder, FakeReader
-from tests.helpers.service import IN_CI, MINI_KB, POSTGRES_URL, STAFF_PASSWORD, make_settings
+from tests.helpers.service import (
+    IN_CI,
+    MINI_KB,
+    POSTGRES_URL,
+    REDIS_URL,
+    STAFF_PASSWORD,
+    make_settings,
+)
 
 # The tests that load or train the real model take longer than the default timeout allows: the
 # first load of the model about 10 s, a training run about 20 s on a 4-core CPU; this leaves room
@@ -120,3 +128,19 @@ def served_encoder() -> Encoder:
     from bot.runtime import served_encoder as load
 
     return load(Settings())
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis's URL, once it answers; in CI an unreachable Redis fails the test."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        message = f"Redis at {REDIS_URL} is unreachable: {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        client.close()
+    return REDIS_URL

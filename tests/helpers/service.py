@@ -16,6 +16,7 @@ from tests.helpers.identity import TEST_IDENTITY_SECRET, start_body
 POSTGRES_URL = os.environ.get(
     "CXAGENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("CXAGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 MINI_KB: dict[str, Any] = {

@@ -40,6 +40,17 @@ def within(socket: WebSocketTestSession, seconds: float = RECEIVE_SECONDS) -> An
     return frame
 
 
+def next_message(socket: WebSocketTestSession) -> Any:
+    """The next ``message`` frame. Live events are published after the request that caused
+    them has answered, so a socket opened just after a change may still get its ``status``
+    frame first: those are passed over."""
+    while True:
+        frame = within(socket)
+        if frame.get("type") == "message":
+            return frame
+        assert frame.get("type") == "status", frame
+
+
 class TimedSocket:
     """A test client's WebSocket session whose ``receive_json()`` has a deadline (see
     ``within``); otherwise the session itself: a context manager that connects and closes."""

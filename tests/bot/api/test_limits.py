@@ -5,14 +5,12 @@ kept in the process when Redis fails."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from bot.api.limits import REDIS_RETRY_SECONDS, Counter, Limit
@@ -21,13 +19,11 @@ from bot.runtime import build_runtime
 from bot.support import accounts
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
-from tests.helpers.service import IN_CI, STAFF_PASSWORD, make_settings
+from tests.helpers.service import STAFF_PASSWORD, make_settings
 from tests.helpers.sockets import within
 
 # What the test client answers (its httpx fork's Response).
 Response = Any
-
-REDIS_URL = os.environ.get("CXAGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -161,21 +157,6 @@ def test_known_and_unknown_users_cost_the_same_password_hash(
         )
         assert response.status_code == 401
     assert checked == ["guess for sam", "guess for zed"]
-
-
-@pytest.fixture
-def redis_url() -> str:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        message = f"Redis at {REDIS_URL} is unreachable: {error}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 def test_processes_share_counts_through_redis(redis_url: str) -> None:
