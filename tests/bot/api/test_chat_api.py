@@ -325,7 +325,8 @@ def test_a_nul_character_is_stored_as_a_replacement_not_a_server_error(
     assert sent.status_code == 200, sent.text
     assert sent.json()["message"]["text"] == "where is my order\ufffd"
     with runtime.sessions() as session:
-        assert session.get(Customer, started.json()["customer_id"]).name == "Ada\ufffd"
+        customer = session.get(Customer, started.json()["customer_id"])
+        assert customer is not None and customer.name == "Ada\ufffd"
     unknown = client.get("/api/conversations/abc%00/messages", headers=auth)
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "conversation 'abc\ufffd' does not exist"}
