@@ -223,18 +223,17 @@ def _a_number(value: Any) -> Any:
     return value
 
 
-Score = Annotated[int, BeforeValidator(_a_number)]
-
-# What the survey service asks (SurveyAnswers.check), for clients that read the schema: at
-# least one score, or a comment.
+# What the survey service asks (SurveyAnswers.check), for clients that read the schema: not
+# every answer missing or null (and the comment not empty).
 SURVEY_ANSWERED: dict[str, Any] = {
-    "anyOf": [
-        *(
-            {"required": [name], "properties": {name: {"type": "integer"}}}
-            for name in ("csat", "nps", "ces")
-        ),
-        {"required": ["comment"], "properties": {"comment": {"type": "string", "minLength": 1}}},
-    ]
+    "not": {
+        "properties": {
+            "csat": {"type": "null"},
+            "nps": {"type": "null"},
+            "ces": {"type": "null"},
+            "comment": {"anyOf": [{"type": "null"}, {"const": ""}]},
+        }
+    }
 }
 
 
@@ -244,7 +243,13 @@ class SurveyIn(NulFree):
         json_schema_extra=SURVEY_ANSWERED,
     )
 
-    csat: Score | None = Field(None, ge=1, le=5, description="How satisfied: 1 (very un-) to 5")
-    nps: Score | None = Field(None, ge=0, le=10, description="How likely to recommend us: 0 to 10")
-    ces: Score | None = Field(None, ge=1, le=7, description="How easy it was: 1 (very hard) to 7")
+    csat: Annotated[int, Field(ge=1, le=5), BeforeValidator(_a_number)] | None = Field(
+        None, description="How satisfied: 1 (very un-) to 5"
+    )
+    nps: Annotated[int, Field(ge=0, le=10), BeforeValidator(_a_number)] | None = Field(
+        None, description="How likely to recommend us: 0 to 10"
+    )
+    ces: Annotated[int, Field(ge=1, le=7), BeforeValidator(_a_number)] | None = Field(
+        None, description="How easy it was: 1 (very hard) to 7"
+    )
     comment: str | None = Field(None, max_length=2000)
