@@ -4,45 +4,31 @@ survey answer; and a dump of every table to search for what an erasure must leav
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import jwt
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.runner import ActionResult, Outcome
-from bot.config import Settings
 from bot.conversation.service import record_call
 from bot.runtime import Runtime, build_runtime
 from bot.storage.models import Base
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
+from tests.helpers.identity import identity_token
 from tests.helpers.service import STAFF_PASSWORD, log_in, make_settings
-
-IDENTITY_SECRET = "privacy-tests-identity-secret-0123456789"
-
-
-def privacy_settings(database_url: str, tmp_path: Path, knowledge_base: Path) -> Settings:
-    return make_settings(database_url, tmp_path, knowledge_base, identity_secret=IDENTITY_SECRET)
 
 
 def privacy_runtime(database_url: str, tmp_path: Path, knowledge_base: Path) -> Runtime:
     """The service with signed identities, the keyword-reading fake model, ``ana`` (admin) and
     ``sam`` (agent), both with the password STAFF_PASSWORD."""
-    built = build_runtime(privacy_settings(database_url, tmp_path, knowledge_base), FakeReader())
+    # The test settings carry the identity secret that tests.helpers.identity signs with.
+    built = build_runtime(make_settings(database_url, tmp_path, knowledge_base), FakeReader())
     built.staff.create_account("ana", STAFF_PASSWORD, Role.ADMIN, "Ana Admin")
     built.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam Support")
     return built
-
-
-def identity_token(external_id: str, **claims: Any) -> str:
-    now = int(time.time())
-    payload = {"sub": external_id, "iat": now, "exp": now + 600, **claims}
-    return jwt.encode(payload, IDENTITY_SECRET, algorithm="HS256")
 
 
 @dataclass(frozen=True)
