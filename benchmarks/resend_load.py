@@ -2,14 +2,16 @@
 the way the widget does, end the chat and write again, or write while a person is waited for.
 
     python -m benchmarks.resend_load [--customers 200] [--messages 4] [--bundle DIR|none]
-                                     [--resend-after 0.5] [--seed 13]
+                                     [--resend-after 5] [--seed 13]
 
 A real ``cxagent serve`` of this checkout on a scratch SQLite database (started as
 benchmarks.robustness starts it), then every customer at once (asyncio + httpx). Each starts a
 conversation and sends ``--messages`` messages, each with its own client_message_id, and resends
 a message as the widget does: with the same id when no answer came within ``--resend-after``
-seconds (the first request still runs), now and then after the answer too (as after a lost
-acknowledgement), and now and then as two copies at the same moment. One customer in four
+seconds (the first request still runs; the widget sends its unacknowledged messages again when
+its socket reconnects, not on a timer, so this is a customer whose connection drops while the
+answer is slow), now and then after the answer too (as after a lost acknowledgement), and now
+and then as two copies at the same moment (two tabs). One customer in four
 presses End chat half-way and writes again; one in four asks for a person (a lawyer, which
 every rule set escalates, with or without the NLU bundle) and writes on while waiting. A 503 is
 sent again after its Retry-After.
@@ -47,7 +49,7 @@ from bot.config import Settings
 PROGRAM = "benchmarks.resend_load"
 DEFAULT_CUSTOMERS = 200
 DEFAULT_MESSAGES = 4
-DEFAULT_RESEND_AFTER = 0.5
+DEFAULT_RESEND_AFTER = 5.0
 DEFAULT_SEED = 13
 # How often a delivered message is sent once more (its acknowledgement "lost"), and how often a
 # message goes out as two copies at once.
