@@ -12,6 +12,7 @@ from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
+from tests.helpers.privacy import privacy_runtime
 from tests.helpers.service import STAFF_PASSWORD, make_settings
 
 
@@ -30,3 +31,11 @@ def desk(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runt
 def desk_client(desk: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(desk.settings, desk)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def privacy_desk(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
+    """The service as the privacy tests need it (tests.helpers.privacy.privacy_runtime)."""
+    built = privacy_runtime(database_url, tmp_path, mini_kb_path)
+    yield built
+    built.close()

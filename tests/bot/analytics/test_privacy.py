@@ -4,7 +4,6 @@ and the other customers' data whole, purge erases what is past the retention per
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from bot.storage.models import (
     StaffAction,
     Survey,
 )
-from tests.helpers.privacy import History, dump, privacy_runtime, write_history
+from tests.helpers.privacy import History, dump, write_history
 
 # "Now" for erasures and purges: just after the histories were written.
 NOW = datetime.now(UTC) + timedelta(hours=1)
@@ -46,29 +45,24 @@ class Consoles:
 
 
 @pytest.fixture
-def shop(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
-    built = privacy_runtime(database_url, tmp_path, mini_kb_path)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def two_customers(shop: Runtime) -> tuple[History, History]:
-    with TestClient(create_app(shop.settings, shop)) as client:
+def two_customers(privacy_desk: Runtime) -> tuple[History, History]:
+    with TestClient(create_app(privacy_desk.settings, privacy_desk)) as client:
         return (
-            write_history(client, shop.sessions, "ada", "Ada Lovelace"),
-            write_history(client, shop.sessions, "bob", "Bob Marley"),
+            write_history(client, privacy_desk.sessions, "ada", "Ada Lovelace"),
+            write_history(client, privacy_desk.sessions, "bob", "Bob Marley"),
         )
 
 
 def test_export_holds_everything_written_about_the_customer(
-    shop: Runtime, two_customers: tuple[History, History]
+    privacy_desk: Runtime, two_customers: tuple[History, History]
 ) -> None:
     ada, bob = two_customers
-    document = PrivacyService(shop.sessions).export(CustomerRef(external_id=ada.external_id), CLI)
+    document = PrivacyService(privacy_desk.sessions).export(
+        CustomerRef(external_id=ada.external_id), CLI
+    )
     json.dumps(document)  # one JSON document as it is
 
-    with shop.sessions() as session:
+    with privacy_desk.sessions() as session:
         customer = session.get(Customer, ada.customer_id)
         assert customer is not None
         messages = session.scalars(
@@ -125,34 +119,34 @@ def test_export_holds_everything_written_about_the_customer(
     text = json.dumps(document)
     assert not [trace for trace in bob.traces if trace in text]
     # The export itself is on the record, which the next export shows.
-    again = PrivacyService(shop.sessions).export(CustomerRef(ada.customer_id), CLI)
+    again = PrivacyService(privacy_desk.sessions).export(CustomerRef(ada.customer_id), CLI)
     assert [r["action"] for r in again["privacy_records"]] == ["export"]
 
 
 def test_erasure_leaves_nothing_of_the_customer_and_the_others_whole(
-    shop: Runtime, two_customers: tuple[History, History], tmp_path: Path
+    privacy_desk: Runtime, two_customers: tuple[History, History], tmp_path: Path
 ) -> None:
     ada, bob = two_customers
-    before = dump(shop.sessions)
+    before = dump(privacy_desk.sessions)
     assert all(trace in before for trace in ada.traces + bob.traces)
-    bob_before = PrivacyService(shop.sessions).export(CustomerRef(bob.customer_id), CLI)
+    bob_before = PrivacyService(privacy_desk.sessions).export(CustomerRef(bob.customer_id), CLI)
 
     consoles = Consoles()
-    erased = PrivacyService(shop.sessions, clock=lambda: NOW, events=consoles).erase(
+    erased = PrivacyService(privacy_desk.sessions, clock=lambda: NOW, events=consoles).erase(
         CustomerRef(external_id=ada.external_id), Actor.staff(1)
     )
     assert consoles.told == [(ada.conversation_id, "erased")]
 
     assert erased.customer_id == ada.customer_id
     assert erased.rows["conversations"] == 1 and erased.rows["messages"] == 7
-    after = dump(shop.sessions)
+    after = dump(privacy_desk.sessions)
     assert [trace for trace in ada.traces if trace in after] == []
     for trace in bob.traces:
         assert trace in after
-    bob_after = PrivacyService(shop.sessions).export(CustomerRef(bob.customer_id), CLI)
+    bob_after = PrivacyService(privacy_desk.sessions).export(CustomerRef(bob.customer_id), CLI)
     for name in ("customer", "conversations", "messages", "escalations", "surveys"):
         assert bob_after[name] == bob_before[name]
-    with shop.sessions() as session:
+    with privacy_desk.sessions() as session:
         # An empty shell keeps the internal id the record names from going to anyone else.
         shell = session.get(Customer, ada.customer_id)
         assert shell is not None
@@ -180,16 +174,16 @@ def test_erasure_leaves_nothing_of_the_customer_and_the_others_whole(
     # The record names the customer by internal id only.
     assert [trace for trace in ada.traces if trace in str(record.details)] == []
     # The database files hold none of it either (SQLite: deleted content is overwritten).
-    if shop.settings.database_url.startswith("sqlite"):
+    if privacy_desk.settings.database_url.startswith("sqlite"):
         raw = b"".join(path.read_bytes() for path in tmp_path.glob("cxagent.db*"))
         assert [trace for trace in ada.traces if trace.encode() in raw] == []
 
 
 def test_a_customer_is_found_by_internal_or_external_id_and_an_unknown_one_is_not(
-    shop: Runtime, two_customers: tuple[History, History]
+    privacy_desk: Runtime, two_customers: tuple[History, History]
 ) -> None:
     ada, _ = two_customers
-    privacy = PrivacyService(shop.sessions)
+    privacy = PrivacyService(privacy_desk.sessions)
     assert privacy.summary(CustomerRef(ada.customer_id)).external_id == ada.external_id
     assert privacy.summary(CustomerRef(external_id=ada.external_id)).id == ada.customer_id
     assert privacy.summary(CustomerRef(ada.customer_id)).conversations == 1
@@ -200,15 +194,15 @@ def test_a_customer_is_found_by_internal_or_external_id_and_an_unknown_one_is_no
 
 
 def test_purge_erases_what_is_past_the_retention_period_and_keeps_the_rest(
-    shop: Runtime, two_customers: tuple[History, History]
+    privacy_desk: Runtime, two_customers: tuple[History, History]
 ) -> None:
     ada, bob = two_customers
-    with TestClient(create_app(shop.settings, shop)) as client:
-        recent = write_history(client, shop.sessions, "ada", "Ada Lovelace")
+    with TestClient(create_app(privacy_desk.settings, privacy_desk)) as client:
+        recent = write_history(client, privacy_desk.sessions, "ada", "Ada Lovelace")
     # Ada's first conversation ended 40 days ago and her second is today; Bob's only one, and
     # his last visit, 40 days ago too.
     old = NOW - timedelta(days=40)
-    with shop.sessions.begin() as session:
+    with privacy_desk.sessions.begin() as session:
         for conversation_id in (ada.conversation_id, bob.conversation_id):
             session.execute(
                 update(Conversation)
@@ -222,9 +216,9 @@ def test_purge_erases_what_is_past_the_retention_period_and_keeps_the_rest(
             update(Customer).where(Customer.id == ada.customer_id).values(last_seen_at=NOW)
         )
 
-    assert PrivacyService(shop.sessions).purge(NOW).erasures == []  # no retention period
+    assert PrivacyService(privacy_desk.sessions).purge(NOW).erasures == []  # no retention period
     consoles = Consoles()
-    report = PrivacyService(shop.sessions, retention_days=30, events=consoles).purge(NOW)
+    report = PrivacyService(privacy_desk.sessions, retention_days=30, events=consoles).purge(NOW)
 
     assert sorted(consoles.told) == sorted(
         [(ada.conversation_id, "erased"), (bob.conversation_id, "erased")]
@@ -235,40 +229,42 @@ def test_purge_erases_what_is_past_the_retention_period_and_keeps_the_rest(
         ada.customer_id: False,
         bob.customer_id: True,
     }
-    after = dump(shop.sessions)
+    after = dump(privacy_desk.sessions)
     assert [t for t in bob.traces if t in after] == []
     # Ada's old conversation is gone; her profile and her recent conversation are kept.
     assert ada.conversation_id not in after
     assert recent.conversation_id in after
     assert "ada liked the narwhal" in after and ada.external_id in after
-    with shop.sessions() as session:
+    with privacy_desk.sessions() as session:
         assert session.scalar(
             select(Survey.id).where(Survey.conversation_id == recent.conversation_id)
         )
         actions = session.scalars(select(PrivacyRecord.action)).all()
     assert actions == ["purge", "purge"]
     # Nothing more to do on a second run.
-    assert PrivacyService(shop.sessions, retention_days=30).purge(NOW).erasures == []
+    assert PrivacyService(privacy_desk.sessions, retention_days=30).purge(NOW).erasures == []
 
 
-def test_an_erased_customer_is_not_erased_again_by_later_purges(shop: Runtime) -> None:
-    with TestClient(create_app(shop.settings, shop)) as client:
-        ada = write_history(client, shop.sessions, "ada", "Ada Lovelace")
-    PrivacyService(shop.sessions, clock=lambda: NOW).erase(CustomerRef(ada.customer_id), CLI)
+def test_an_erased_customer_is_not_erased_again_by_later_purges(privacy_desk: Runtime) -> None:
+    with TestClient(create_app(privacy_desk.settings, privacy_desk)) as client:
+        ada = write_history(client, privacy_desk.sessions, "ada", "Ada Lovelace")
+    PrivacyService(privacy_desk.sessions, clock=lambda: NOW).erase(
+        CustomerRef(ada.customer_id), CLI
+    )
     # Profile refreshes compute scores for the emptied row too; they name nobody.
-    ProfileService(shop.sessions).refresh()
+    ProfileService(privacy_desk.sessions).refresh()
     later = NOW + timedelta(days=400)
-    assert PrivacyService(shop.sessions, retention_days=30).purge(later).erasures == []
-    with shop.sessions() as session:
+    assert PrivacyService(privacy_desk.sessions, retention_days=30).purge(later).erasures == []
+    with privacy_desk.sessions() as session:
         assert session.scalars(select(PrivacyRecord.action)).all() == ["erase"]
 
 
 def test_conversations_within_the_retention_period_are_kept(
-    shop: Runtime, two_customers: tuple[History, History]
+    privacy_desk: Runtime, two_customers: tuple[History, History]
 ) -> None:
     ada, bob = two_customers
     # Started long ago but written in yesterday: still in use.
-    with shop.sessions.begin() as session:
+    with privacy_desk.sessions.begin() as session:
         session.execute(
             update(Conversation)
             .where(Conversation.id == ada.conversation_id)
@@ -278,9 +274,9 @@ def test_conversations_within_the_retention_period_are_kept(
                 closed_at=None,
             )
         )
-    report = PrivacyService(shop.sessions, retention_days=30).purge(NOW)
+    report = PrivacyService(privacy_desk.sessions, retention_days=30).purge(NOW)
     assert report.erasures == []
-    after = dump(shop.sessions)
+    after = dump(privacy_desk.sessions)
     assert all(t in after for t in ada.traces + bob.traces)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,39 +11,34 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.runtime import Runtime
 from bot.storage.models import PrivacyRecord
-from tests.helpers.privacy import History, dump, privacy_runtime, write_history
+from tests.helpers.privacy import History, dump, write_history
 from tests.helpers.service import log_in
 
 
 @pytest.fixture
-def shop(database_url: str, tmp_path: Path, mini_kb_path: Path) -> Iterator[Runtime]:
-    built = privacy_runtime(database_url, tmp_path, mini_kb_path)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def client(shop: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(shop.settings, shop)) as test_client:
+def client(privacy_desk: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(privacy_desk.settings, privacy_desk)) as test_client:
         yield test_client
 
 
-def test_agents_are_refused_and_nothing_is_recorded(shop: Runtime, client: TestClient) -> None:
-    ada = write_history(client, shop.sessions, "ada", "Ada Lovelace")
+def test_agents_are_refused_and_nothing_is_recorded(
+    privacy_desk: Runtime, client: TestClient
+) -> None:
+    ada = write_history(client, privacy_desk.sessions, "ada", "Ada Lovelace")
     agent = log_in(client, "sam")
     url = f"/api/staff/customers/{ada.customer_id}"
     for response in (client.get(f"{url}/export", headers=agent), client.delete(url, headers=agent)):
         assert response.status_code == 403
         assert response.json()["detail"] == "only an admin can export or erase a customer's data"
     assert client.get(f"{url}/export").status_code == 401
-    assert ada.external_id in dump(shop.sessions)
-    with shop.sessions() as session:
+    assert ada.external_id in dump(privacy_desk.sessions)
+    with privacy_desk.sessions() as session:
         assert session.scalars(select(PrivacyRecord)).all() == []
 
 
-def test_an_admin_exports_and_erases_a_customer(shop: Runtime, client: TestClient) -> None:
-    ada = write_history(client, shop.sessions, "ada", "Ada Lovelace")
-    bob: History = write_history(client, shop.sessions, "bob", "Bob Marley")
+def test_an_admin_exports_and_erases_a_customer(privacy_desk: Runtime, client: TestClient) -> None:
+    ada = write_history(client, privacy_desk.sessions, "ada", "Ada Lovelace")
+    bob: History = write_history(client, privacy_desk.sessions, "bob", "Bob Marley")
     admin = log_in(client, "ana")
     admin_id = client.get("/api/staff/me", headers=admin).json()["id"]
 
@@ -66,13 +60,13 @@ def test_an_admin_exports_and_erases_a_customer(shop: Runtime, client: TestClien
     assert erased.status_code == 200, erased.text
     assert erased.json()["customer_id"] == ada.customer_id
     assert erased.json()["rows"]["messages"] == 7
-    after = dump(shop.sessions)
+    after = dump(privacy_desk.sessions)
     assert [trace for trace in ada.traces if trace in after] == []
     assert all(trace in after for trace in bob.traces)
     # The conversation is gone from the console too.
     staff_view = client.get(f"/api/staff/conversations/{ada.conversation_id}", headers=admin)
     assert staff_view.status_code == 404
-    with shop.sessions() as session:
+    with privacy_desk.sessions() as session:
         recorded = session.execute(
             select(PrivacyRecord.action, PrivacyRecord.customer_id, PrivacyRecord.staff_id)
         ).all()
