@@ -78,6 +78,18 @@ class Settings(BaseModel):
         "sentiment and out-of-scope, and its encoder serves retrieval; `none` for the plain base "
         "model and retrieval only.",
     )
+    inference_runtime: Literal["auto", "onnx", "pytorch"] = Field(
+        "auto",
+        description="What runs the NLU bundle: `onnx` its ONNX Runtime export (`cxagent "
+        "export-onnx`), `pytorch` PyTorch eager, `auto` the export when the bundle has a current "
+        "one and PyTorch otherwise.",
+    )
+    inference_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Threads of each process's forward pass (ONNX Runtime). Unset: the cores "
+        "divided among `cxagent serve --workers`.",
+    )
     intent_threshold: float = Field(
         0.6,
         ge=0.0,

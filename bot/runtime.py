@@ -26,6 +26,8 @@ from bot.live.events import EventHub, RedisEventHub
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 from bot.support.accounts import StaffService
 from bot.support.service import SupportService
+from finetune.bundle import BundleError, BundleInfo
+from finetune.onnx_runtime import OnnxBundle, load_exported
 from finetune.reading import MessageReader
 from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder
@@ -77,8 +79,9 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
         if encoder is None:
             encoder = served_encoder(settings)
-        if isinstance(encoder, BundleEncoder):
-            _warn_if_fitted_to_another_knowledge_base(encoder, knowledge_base)
+        bundle_info = served_bundle_info(encoder)
+        if bundle_info is not None:
+            _warn_if_fitted_to_another_knowledge_base(bundle_info, knowledge_base)
         index = load_or_build_index(
             knowledge_base,
             encoder,
@@ -125,9 +128,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         len(index.keys),
         encoder.name,
     )
-    model_intents = (
-        set(encoder.bundle.info.intent_labels) if isinstance(encoder, BundleEncoder) else set()
-    )
+    model_intents = set(bundle_info.intent_labels) if bundle_info is not None else set()
     satisfaction = SatisfactionService(sessions, events)
     support = SupportService(
         sessions=sessions,
@@ -158,17 +159,38 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
 
 
 def served_encoder(settings: Settings) -> Encoder:
-    """The NLU bundle's encoder, or with no bundle configured the plain base model."""
+    """The NLU bundle's encoder (its ONNX export or PyTorch, as ``inference_runtime`` says), or
+    with no bundle configured the plain base model."""
     if settings.nlu_bundle is None:
         return SentenceEncoder(settings.base_model)
+    if settings.inference_runtime != "pytorch":
+        exported = load_exported(
+            settings.nlu_bundle, settings.base_model, settings.inference_threads
+        )
+        if exported is not None:
+            return exported
+        if settings.inference_runtime == "onnx":
+            raise BundleError(
+                f"CXAGENT_INFERENCE_RUNTIME=onnx, but {settings.nlu_bundle} has no current ONNX "
+                "export: run `cxagent export-onnx` (or leave the runtime on auto)"
+            )
     return BundleEncoder(settings.nlu_bundle, settings.base_model)
 
 
+def served_bundle_info(encoder: Encoder) -> BundleInfo | None:
+    """What describes the served NLU bundle, whichever runtime serves it; None without one."""
+    if isinstance(encoder, BundleEncoder):
+        return encoder.bundle.info
+    if isinstance(encoder, OnnxBundle):
+        return encoder.info
+    return None
+
+
 def _warn_if_fitted_to_another_knowledge_base(
-    encoder: BundleEncoder, knowledge_base: KnowledgeBase
+    info: BundleInfo, knowledge_base: KnowledgeBase
 ) -> None:
     # A bundle fitted to an older knowledge base still works, only less well on new entries.
-    fitted_to = encoder.bundle.info.data.get("knowledge_base_hash")
+    fitted_to = info.data.get("knowledge_base_hash")
     if fitted_to != knowledge_base.content_hash:
         fitted = "to an earlier knowledge base" if fitted_to else "to no knowledge base"
         logger.warning(

@@ -75,28 +75,7 @@ class NLUBundle:
     def predictions(
         self, intent_logits: np.ndarray, sentiment_logits: np.ndarray | None
     ) -> list[Prediction]:
-        intent_probs = softmax(intent_logits, self.info.temperature)
-        labels = self.info.intent_labels
-        sentiment_probs = softmax(sentiment_logits) if sentiment_logits is not None else None
-        predictions = []
-        for row, probs in enumerate(intent_probs):
-            best = int(probs.argmax())
-            sentiment = score = None
-            if sentiment_probs is not None and self.info.sentiment_labels:
-                s_probs = sentiment_probs[row]
-                sentiment = self.info.sentiment_labels[int(s_probs.argmax())]
-                by_label = dict(zip(self.info.sentiment_labels, s_probs, strict=True))
-                score = float(by_label.get("positive", 0.0) - by_label.get("negative", 0.0))
-            predictions.append(
-                Prediction(
-                    intent=labels[best],
-                    intent_confidence=float(probs[best]),
-                    out_of_scope=is_out_of_scope(probs, labels, self.info.oos_threshold),
-                    sentiment=sentiment,
-                    sentiment_score=score,
-                )
-            )
-        return predictions
+        return predictions(self.info, intent_logits, sentiment_logits)
 
     def save(self, directory: Path, adapter_model: Any) -> None:
         """``adapter_model`` is the peft-wrapped encoder before merging (it saves the adapter)."""
@@ -158,6 +137,35 @@ class NLUBundle:
                 {"weight": heads["sentiment.weight"], "bias": heads["sentiment.bias"]}
             )
         return cls(model, info)
+
+
+def predictions(
+    info: BundleInfo, intent_logits: np.ndarray, sentiment_logits: np.ndarray | None
+) -> list[Prediction]:
+    """What the heads' logits say about each message, as ``info`` calibrates them (shared by
+    every runtime that serves a bundle)."""
+    intent_probs = softmax(intent_logits, info.temperature)
+    labels = info.intent_labels
+    sentiment_probs = softmax(sentiment_logits) if sentiment_logits is not None else None
+    found = []
+    for row, probs in enumerate(intent_probs):
+        best = int(probs.argmax())
+        sentiment = score = None
+        if sentiment_probs is not None and info.sentiment_labels:
+            s_probs = sentiment_probs[row]
+            sentiment = info.sentiment_labels[int(s_probs.argmax())]
+            by_label = dict(zip(info.sentiment_labels, s_probs, strict=True))
+            score = float(by_label.get("positive", 0.0) - by_label.get("negative", 0.0))
+        found.append(
+            Prediction(
+                intent=labels[best],
+                intent_confidence=float(probs[best]),
+                out_of_scope=is_out_of_scope(probs, labels, info.oos_threshold),
+                sentiment=sentiment,
+                sentiment_score=score,
+            )
+        )
+    return found
 
 
 def read_info(directory: Path) -> BundleInfo:

@@ -62,8 +62,19 @@ class MultiTaskModel(nn.Module):
         batch = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         )
-        output = self.encoder(**batch, output_hidden_states=self.head_layers > 1)
-        mask = batch["attention_mask"]
+        return self.encode_tokens(batch["input_ids"], batch["attention_mask"])
+
+    def encode_tokens(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``encode`` from token ids: the part of the pass that an exported graph holds."""
+        mask = attention_mask
+        output = self.encoder(
+            input_ids=input_ids,
+            attention_mask=mask,
+            token_type_ids=torch.zeros_like(input_ids),
+            output_hidden_states=self.head_layers > 1,
+        )
         vectors = mean_pool(output.last_hidden_state, mask)
         if self.head_layers == 1:
             return vectors, vectors

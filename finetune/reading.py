@@ -23,8 +23,9 @@ class Prediction:
 
 @runtime_checkable
 class MessageReader(Protocol):
-    """An encoder that also reads messages (finetune.serving.BundleEncoder is one)."""
+    """An encoder that also reads messages (finetune.serving.BundleEncoder and
+    finetune.onnx_runtime.OnnxBundle are two)."""
 
-    def read(self, text: str) -> tuple[np.ndarray, Prediction]:
-        """The message's retrieval vector and the model's prediction."""
+    def read_many(self, texts: list[str]) -> list[tuple[np.ndarray, Prediction]]:
+        """Each message's retrieval vector and the model's prediction, in one forward pass."""
         ...

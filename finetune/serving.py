@@ -60,14 +60,15 @@ class BundleEncoder:
             texts, self.batch_size, lambda batch: self.bundle.model.encode(batch)[0].numpy()
         )
 
-    def read(self, text: str) -> tuple[np.ndarray, Prediction]:
-        """One message: its retrieval vector and what the heads make of it."""
-        return run_inference(self._read, text)
+    def read_many(self, texts: list[str]) -> list[tuple[np.ndarray, Prediction]]:
+        """Messages read together in one pass: each one's retrieval vector and what the heads
+        make of it."""
+        return run_inference(self._read_many, texts)
 
-    def _read(self, text: str) -> tuple[np.ndarray, Prediction]:
+    def _read_many(self, texts: list[str]) -> list[tuple[np.ndarray, Prediction]]:
         with torch.inference_mode():
-            vectors, intent, sentiment = self.bundle.model([text])
-        (prediction,) = self.bundle.predictions(
+            vectors, intent, sentiment = self.bundle.model(texts)
+        found = self.bundle.predictions(
             intent.numpy(), sentiment.numpy() if sentiment is not None else None
         )
-        return vectors[0].numpy(), prediction
+        return list(zip(vectors.numpy(), found, strict=True))

@@ -9,13 +9,15 @@ whole chat turn from 17.6 ms to 27 ms. Running all of it on one thread keeps one
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import ParamSpec, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _THREAD_NAME = "cxagent-inference"
 
@@ -40,3 +42,45 @@ def run_inference(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -
     if threading.current_thread().name.startswith(_THREAD_NAME):
         return function(*args, **kwargs)
     return _executor().submit(function, *args, **kwargs).result()
+
+
+class Batcher(Generic[T, R]):
+    """Calls from many threads served together on the inference thread: when the thread comes
+    free, one pass of ``many`` takes every call that is waiting (at most ``max_batch``).
+
+    Nothing waits on purpose: a call that finds the thread idle runs at once, alone, so one
+    customer is not slowed; calls that arrive while a pass runs share the next one. Fifty
+    customers writing at once share forward passes instead of queueing one by one.
+    """
+
+    def __init__(self, many: Callable[[list[T]], list[R]], max_batch: int = 32):
+        self._many = many
+        self._max_batch = max_batch
+        self._waiting: deque[tuple[T, Future[R]]] = deque()
+        self._lock = threading.Lock()
+
+    def __call__(self, item: T) -> R:
+        if threading.current_thread().name.startswith(_THREAD_NAME):
+            return self._many([item])[0]
+        result: Future[R] = Future()
+        with self._lock:
+            self._waiting.append((item, result))
+        # One drain per call, so every call is taken by some pass; a drain that finds the
+        # queue empty (an earlier pass took its call) returns at once.
+        _executor().submit(self._drain)
+        return result.result()
+
+    def _drain(self) -> None:
+        with self._lock:
+            taken = min(self._max_batch, len(self._waiting))
+            batch = [self._waiting.popleft() for _ in range(taken)]
+        if not batch:
+            return
+        try:
+            results = self._many([item for item, _ in batch])
+        except BaseException as error:  # every caller gets the error, as alone it would
+            for _, waiting in batch:
+                waiting.set_exception(error)
+            return
+        for (_, waiting), result in zip(batch, results, strict=True):
+            waiting.set_result(result)

@@ -61,6 +61,9 @@ class FakeReader(FakeEncoder):
     }
     OFF_TOPIC = ("weather", "football", "recipe")
 
+    def read_many(self, texts: list[str]) -> list[tuple[np.ndarray, Prediction]]:
+        return [self.read(text) for text in texts]
+
     def read(self, text: str) -> tuple[np.ndarray, Prediction]:
         lowered = text.lower()
         found = [

@@ -62,7 +62,7 @@ from bot.storage.models import (
     utcnow,
 )
 from finetune.reading import OOS_LABEL, MessageReader
-from retrieval.inference import run_inference
+from retrieval.inference import Batcher
 from retrieval.retriever import Retriever
 
 # A turn writes through plain table statements: the ORM's unit of work and its per-statement
@@ -149,6 +149,8 @@ class ChatService:
         self.sessions = sessions
         self.retriever = retriever
         self.nlu = nlu
+        # Concurrent turns share the model's forward passes (retrieval.inference.Batcher).
+        self._read_together = Batcher(self._read_many)
         self.thresholds = thresholds
         self.rules = rules
         self.max_message_chars = max_message_chars
@@ -323,15 +325,17 @@ class ChatService:
         return readings
 
     def read(self, text: str) -> Reading:
-        """The model's reading and the retrieval hits: one forward pass, on the inference thread."""
+        """The model's reading and the retrieval hits: one forward pass on the inference thread,
+        shared with the other turns waiting for it."""
+        return self._read_together(text)
 
-        def work() -> Reading:
-            if self.nlu is None:
-                return Reading(None, self.retriever.search(text, k=SEARCH_DEPTH), text)
-            vector, prediction = self.nlu.read(text)
-            return Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH), text)
-
-        return run_inference(work)
+    def _read_many(self, texts: list[str]) -> list[Reading]:
+        if self.nlu is None:
+            return [Reading(None, self.retriever.search(t, k=SEARCH_DEPTH), t) for t in texts]
+        return [
+            Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH), text)
+            for text, (vector, prediction) in zip(texts, self.nlu.read_many(texts), strict=True)
+        ]
 
     def act(self, outcome: Outcome, context: TurnContext) -> Outcome:
         """Run the action the turn asked for against the company's API, on the runner's own

@@ -39,14 +39,14 @@ def test_emoji_become_words_and_the_rest_stays(text: str, read: str) -> None:
 def test_the_demo_model_reads_angry_and_sad_emoji_as_negative(
     served_encoder: Encoder, mark: str
 ) -> None:
-    _, prediction = served_encoder.read(for_the_model(mark * 2))  # type: ignore[attr-defined]
+    ((_, prediction),) = served_encoder.read_many([for_the_model(mark * 2)])  # type: ignore[attr-defined]
     assert prediction.sentiment == "negative", mark
 
 
 @pytest.mark.real_model
 @pytest.mark.parametrize("mark", POSITIVE)
 def test_the_demo_model_reads_happy_emoji_as_positive(served_encoder: Encoder, mark: str) -> None:
-    _, prediction = served_encoder.read(for_the_model(mark))  # type: ignore[attr-defined]
+    ((_, prediction),) = served_encoder.read_many([for_the_model(mark)])  # type: ignore[attr-defined]
     assert prediction.sentiment == "positive", mark
 
 

@@ -1,0 +1,178 @@
+"""The ONNX Runtime export of a real (tiny) bundle: the command, the accuracy gate, serving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from finetune.bundle import BUNDLE_FILE, BundleError, BundleInfo, read_info
+from finetune.onnx_export import TOLERANCE_POINTS, _worse_than
+from finetune.onnx_runtime import (
+    FP32_FILE,
+    INT8_FILE,
+    ONNX_DIR,
+    OnnxBundle,
+    load_exported,
+    read_report,
+)
+from finetune.serving import BundleEncoder
+from tests.helpers.training import INTENTS, OOS, SENTIMENT, write
+
+pytestmark = pytest.mark.real_model
+
+MESSAGES = ["where is my parcel", "I forgot my password, this is awful", "refund please thanks"]
+
+
+@pytest.fixture(scope="module")
+def exported(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's tiny bundle, exported with `cxagent export-onnx`."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("exported")
+    bundle = folder / "bundle"
+    shutil.copytree(trained / "bundle", bundle)
+    asked = [
+        ("where has my parcel got to", "track_order.where"),
+        ("can I pay by paypal", "payment.methods"),
+    ]
+    queries = write(folder / "queries.csv", asked, "entry_id")
+    arguments = [
+        "export-onnx", "--model", str(bundle),
+        "--intent-data", str(write(folder / "intents.csv", {**INTENTS, "oos": OOS}, "intent")),
+        "--sentiment-data", str(write(folder / "sentiment.csv", SENTIMENT, "sentiment")),
+        "--knowledge-base", str(trained / "kb.yaml"),
+        "--retrieval-queries", str(queries),
+    ]  # fmt: skip
+    assert main(arguments, environ={}) == 0
+    return bundle
+
+
+def test_the_export_measures_each_runtime_beside_pytorch(exported: Path) -> None:
+    report = read_report(exported)
+    assert report is not None
+    measures = {"intent_accuracy", "oos_recall", "sentiment_macro_recall", "retrieval_recall_at_1"}
+    assert set(report.scores["pytorch"]) == measures
+    # fp32 is the same graph: the same scores.
+    assert report.scores["onnx-fp32"] == pytest.approx(report.scores["pytorch"], abs=1e-9)
+    assert {"onnx-int8", "onnx-int8-per-channel"} & set(report.scores)
+    assert (exported / ONNX_DIR / FP32_FILE).exists()
+    if report.served == INT8_FILE:
+        served = next(
+            name
+            for name in report.scores
+            if name.startswith("onnx-int8") and name not in report.refused
+        )
+        assert not _worse_than(report.scores[served], report.scores["pytorch"])
+    else:
+        # Every quantisation tried was refused, with the measure that failed, and is not on disk.
+        assert set(report.refused) == {"onnx-int8", "onnx-int8-per-channel"}
+        assert all("against" in why for why in report.refused.values())
+        assert not (exported / ONNX_DIR / INT8_FILE).exists()
+    assert report.test_rows["retrieval_queries"] == 2
+
+
+def test_the_gate_refuses_a_loss_beyond_the_tolerance() -> None:
+    reference = {"intent_accuracy": 0.900, "oos_recall": 0.800}
+    just_within = reference["intent_accuracy"] - (TOLERANCE_POINTS - 0.05) / 100
+    assert _worse_than({"intent_accuracy": just_within, "oos_recall": 0.81}, reference) == ""
+    beyond = reference["intent_accuracy"] - (TOLERANCE_POINTS + 0.05) / 100
+    assert "intent_accuracy" in _worse_than(
+        {"intent_accuracy": beyond, "oos_recall": 0.8}, reference
+    )
+    assert "oos_recall" in _worse_than({"intent_accuracy": 0.95}, reference)  # a measure missing
+
+
+def test_the_fp32_graph_reads_messages_as_pytorch_does(exported: Path) -> None:
+    graph = OnnxBundle(json_info(exported), exported / ONNX_DIR / FP32_FILE, exported)
+    torch_read = BundleEncoder(exported).read_many(MESSAGES)
+    onnx_read = graph.read_many(MESSAGES)
+    for (torch_vector, torch_prediction), (onnx_vector, onnx_prediction) in zip(
+        torch_read, onnx_read, strict=True
+    ):
+        np.testing.assert_allclose(onnx_vector, torch_vector, atol=1e-4)
+        assert onnx_prediction.intent == torch_prediction.intent
+        assert onnx_prediction.sentiment == torch_prediction.sentiment
+        assert onnx_prediction.intent_confidence == pytest.approx(
+            torch_prediction.intent_confidence, abs=1e-4
+        )
+    # Read together or alone, a message reads the same (padding changes nothing).
+    alone = graph.read_many(MESSAGES[1:2])[0]
+    np.testing.assert_allclose(alone[0], onnx_read[1][0], atol=1e-5)
+    assert graph.encode(MESSAGES).shape == (3, graph.dim) == (3, 384)
+
+
+def test_a_bundle_changed_after_its_export_is_served_by_pytorch(
+    exported: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    from bot.config import Settings
+    from bot.runtime import served_encoder
+
+    changed = tmp_path / "bundle"
+    shutil.copytree(exported, changed)
+    assert isinstance(load_exported(changed), OnnxBundle)
+    info = json.loads((changed / BUNDLE_FILE).read_text())
+    info["temperature"] = info["temperature"] * 2  # as a retraining of the heads would
+    (changed / BUNDLE_FILE).write_text(json.dumps(info))
+    assert load_exported(changed) is None
+    assert "earlier version of the bundle" in caplog.text
+    auto = Settings(nlu_bundle=changed, inference_runtime="auto")
+    assert isinstance(served_encoder(auto), BundleEncoder)
+    with pytest.raises(BundleError, match="no current ONNX export"):
+        served_encoder(Settings(nlu_bundle=changed, inference_runtime="onnx"))
+    assert isinstance(served_encoder(Settings(nlu_bundle=exported)), OnnxBundle)
+    pytorch = Settings(nlu_bundle=exported, inference_runtime="pytorch")
+    assert isinstance(served_encoder(pytorch), BundleEncoder)
+
+
+def test_the_service_answers_on_the_exported_graph(
+    exported: Path, trained: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from bot.app import create_app
+    from bot.config import Settings
+    from bot.runtime import build_runtime
+    from bot.storage.models import Message
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/cx.db",
+        knowledge_base=trained / "kb.yaml",
+        index_dir=tmp_path / "index",
+        nlu_bundle=exported,
+    )
+    runtime = build_runtime(settings)
+    try:
+        assert isinstance(runtime.encoder, OnnxBundle)
+        with TestClient(create_app(settings, runtime)) as client:
+            started = client.post("/api/conversations", json={}).json()
+            turn = client.post(
+                f"/api/conversations/{started['conversation_id']}/messages",
+                json={"text": "I forgot my password, this is awful"},
+                headers={"Authorization": f"Bearer {started['customer_token']}"},
+            )
+        assert turn.status_code == 200
+        expected = runtime.encoder.read_many(["I forgot my password, this is awful"])[0][1]
+        with runtime.sessions() as session:
+            stored = session.scalars(select(Message).where(Message.role == "customer")).one()
+        assert stored.intent == expected.intent
+        assert stored.sentiment == expected.sentiment
+    finally:
+        runtime.close()
+
+
+def test_a_bad_graph_file_is_a_clear_error(exported: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not a graph")
+    with pytest.raises(BundleError, match="could not be loaded by ONNX Runtime"):
+        OnnxBundle(json_info(exported), broken, exported)
+
+
+def json_info(bundle: Path) -> BundleInfo:
+    return read_info(bundle)
