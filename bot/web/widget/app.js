@@ -52,6 +52,8 @@ export function startWidget({ dataset, origin }) {
       store.write(state);
     },
     onRejected,
+    onBusy,
+    onWaitOver: flushOutbox,
   });
 
   let ui = null; // the panel, once the page has a body
@@ -238,6 +240,15 @@ export function startWidget({ dataset, origin }) {
     flushDeferred();
   }
 
+  // The server stored nothing and asked us to wait (busy, or beyond a rate limit): the message
+  // stays "Sending…", not failed, and goes out again with the same id when the socket's wait is
+  // over (onWaitOver), so the server stores it once.
+  function onBusy(clientId) {
+    State.messageRetried(state, clientId); // due again on this socket
+    ui.hideTyping(); // no reply comes until it is sent again
+    flushDeferred();
+  }
+
   // ---------------------------------------------------------------- sending
 
   function sendText(text) {
@@ -257,7 +268,9 @@ export function startWidget({ dataset, origin }) {
   function sendItem(id) {
     const item = state.outbox.find((i) => i.id === id);
     if (!state.ready || !item || item.failed || item.sentOn === socket.generation) return;
-    if (!socket.sendMessage(item)) return; // the socket is going away; the reconnect resends it
+    // Not sent: the socket is going away (the reconnect resends it) or waits as the server
+    // asked (the end of the wait resends it).
+    if (!socket.sendMessage(item)) return;
     const botReplies = State.expectsBotReply(state);
     State.messageSent(state, id, socket.generation, botReplies);
     if (botReplies) ui.showTyping(config.botName);
