@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
+from bot.api.admission import TurnsInFlight
 from bot.api.errors import install_error_handlers
 from bot.api.limits import RateLimits
 from bot.api.nul import NulFreeUrls
@@ -24,6 +26,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = runtime is None
+        # The threads that run requests; the database pool has a connection for each.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.runtime = build_runtime(settings) if runtime is None else runtime
         try:
             yield
@@ -45,6 +49,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulFreeUrls)
     app.state.rate_limits = RateLimits(settings)
+    app.state.turns_in_flight = TurnsInFlight(settings.max_turns_in_flight)
     app.state.metrics_token = settings.metrics_token
 
     app.include_router(health.router)

@@ -104,6 +104,18 @@ class Settings(BaseModel):
         description="Cosine similarity below which the bot is not sure and offers a person.",
     )
     max_message_chars: int = Field(2000, ge=1, description="Longest customer message accepted.")
+    request_threads: int = Field(
+        40,
+        ge=2,
+        description="Threads of each process that run requests (and database connections in its "
+        "pool, one for each).",
+    )
+    max_turns_in_flight: int = Field(
+        32,
+        ge=1,
+        description="Chat turns one process runs at once; a turn beyond it is refused with 503 "
+        "and Retry-After before anything is stored, and the client sends it again.",
+    )
     retention_days: int | None = Field(
         None,
         ge=1,

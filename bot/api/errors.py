@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.api.admission import BUSY, Busy
 from bot.errors import (
     Conflict,
     Forbidden,
@@ -56,20 +57,30 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # Seconds a client is asked to wait (Retry-After) before it sends again what a 503 refused: a
-# database restarting or a burst that holds every connection is usually over by then.
+# database restarting, or a burst that holds every connection or turn slot, is usually over by
+# then.
 RETRY_AFTER_SECONDS = 2
 DATABASE_DOWN = "the database is unavailable; nothing was stored, please retry"
 POOL_BUSY = "every database connection is in use; nothing was stored, please retry"
-# Errors that time may mend: the database is down or unreachable, or every connection is busy.
-UNAVAILABLE: tuple[type[Exception], ...] = (DatabaseUnavailable, OperationalError, PoolTimeout)
+# Errors that time may mend: the database is down or unreachable, every connection is busy, or
+# every turn slot of the process is taken (bot.api.admission).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    OperationalError,
+    PoolTimeout,
+    Busy,
+)
 
 
 def unavailable(error: BaseException) -> str | None:
     """What to tell a client whose request failed because the database cannot serve it now
-    (the transaction was rolled back, so nothing of it was stored), or None for other errors.
+    (the transaction was rolled back, or the turn was refused on arrival, so nothing of it was
+    stored), or None for other errors.
     One answer for a REST call (a 503) and a socket's frame (an ``error`` frame)."""
     if isinstance(error, DatabaseUnavailable):
         return str(error)
+    if isinstance(error, Busy):
+        return BUSY
     if isinstance(error, PoolTimeout):
         logger.warning("database pool exhausted: %s", str(error).splitlines()[0])
         return POOL_BUSY

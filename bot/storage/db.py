@@ -25,7 +25,12 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str) -> Engine:
+# Connections a server's pool keeps: one for each thread that may use one at once (the request
+# threads, bot.config's request_threads), so that a thread never waits for a connection.
+POOL_SIZE = 40
+
+
+def create_db_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -34,7 +39,11 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No overflow: beyond the threads a connection could only be for work the admission bound
+    # refused, and running out is a 503 (bot.api.errors), never a wait without end.
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=5
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

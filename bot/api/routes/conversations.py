@@ -10,8 +10,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.analytics.satisfaction import SurveyAnswers
+from bot.api.admission import TurnsInFlight, TurnsInFlightDep, admit_turn
 from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep, SocketTokenDep
-from bot.api.errors import UNAVAILABLE, unavailable
+from bot.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE, unavailable
 from bot.api.limits import (
     RateLimitsDep,
     frame_over_limit,
@@ -57,7 +58,8 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
-    dependencies=[Depends(limit_messages)],
+    # Rate limits first: a client over its own limit is told so rather than "busy".
+    dependencies=[Depends(limit_messages), Depends(admit_turn)],
     responses=errors(403, 404, 422, 429),
 )
 def send_message(
@@ -108,6 +110,7 @@ async def chat_socket(
     chat: ChatDep,
     events: EventsDep,
     limits: RateLimitsDep,
+    turns: TurnsInFlightDep,
 ) -> None:
     """Send ``{"type": "message", "text": …, "client_message_id": …}``; receive an ``ack`` with
     the stored message, then the ``reply`` (none while a person has the conversation). What
@@ -124,13 +127,18 @@ async def chat_socket(
     async def answer(socket: LockedSocket, frame: str) -> None:
         if await frame_over_limit(limits, socket, conversation_id, token, frame):
             return
-        await _answer_frame(socket, chat, conversation_id, token, frame)
+        await _answer_frame(socket, chat, turns, conversation_id, token, frame)
 
     await serve_live(websocket, events, conversation_topic(conversation_id), answer)
 
 
 async def _answer_frame(
-    websocket: LockedSocket, chat: ChatService, conversation_id: str, token: str, frame: str
+    websocket: LockedSocket,
+    chat: ChatService,
+    turns: TurnsInFlight,
+    conversation_id: str,
+    token: str,
+    frame: str,
 ) -> None:
     try:
         data = json.loads(frame)
@@ -142,19 +150,27 @@ async def _answer_frame(
         return
     client_message_id = data.get("client_message_id") if isinstance(data, dict) else None
     try:
-        await _take_frame(websocket, chat, conversation_id, token, data)
+        await _take_frame(websocket, chat, turns, conversation_id, token, data)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         await _refuse_frame(websocket, problems, client_message_id)
     except ServiceError as error:
         await _refuse_frame(websocket, str(error), client_message_id)
     except UNAVAILABLE as error:
-        # Rolled back, nothing stored: the client may send it again, on this socket.
-        await _refuse_frame(websocket, unavailable(error) or str(error), client_message_id)
+        # Rolled back or refused on arrival, nothing stored: the client sends it again, on this
+        # socket, after retry_after seconds.
+        await _refuse_frame(
+            websocket, unavailable(error) or str(error), client_message_id, RETRY_AFTER_SECONDS
+        )
 
 
 async def _take_frame(
-    websocket: LockedSocket, chat: ChatService, conversation_id: str, token: str, data: object
+    websocket: LockedSocket,
+    chat: ChatService,
+    turns: TurnsInFlight,
+    conversation_id: str,
+    token: str,
+    data: object,
 ) -> None:
     if isinstance(data, dict) and data.get("type") == "typing":
         await run_in_threadpool(chat.customer_typing, conversation_id)
@@ -165,20 +181,28 @@ async def _take_frame(
         )
         return
     body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
-    turn = await run_in_threadpool(
-        chat.post_message, conversation_id, token, body.text, body.client_message_id
-    )
+    with turns.admitted():
+        turn = await run_in_threadpool(
+            chat.post_message, conversation_id, token, body.text, body.client_message_id
+        )
     await websocket.send_json({"type": "ack", "message": customer_view(turn.message)})
     if turn.reply is not None:
         await websocket.send_json({"type": "reply", "message": customer_view(turn.reply)})
 
 
-async def _refuse_frame(websocket: LockedSocket, detail: str, client_message_id: object) -> None:
-    """The message was not stored: say why, naming it by the client's id when it had one."""
-    await websocket.send_json(
-        {
-            "type": "error",
-            "detail": detail,
-            "client_message_id": client_message_id if isinstance(client_message_id, str) else None,
-        }
-    )
+async def _refuse_frame(
+    websocket: LockedSocket,
+    detail: str,
+    client_message_id: object,
+    retry_after: int | None = None,
+) -> None:
+    """The message was not stored: say why, naming it by the client's id when it had one, and
+    with ``retry_after`` when sending it again later will do."""
+    frame: dict[str, object] = {
+        "type": "error",
+        "detail": detail,
+        "client_message_id": client_message_id if isinstance(client_message_id, str) else None,
+    }
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    await websocket.send_json(frame)

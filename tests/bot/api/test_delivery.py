@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
+from bot.api.errors import RETRY_AFTER_SECONDS
 from bot.api.live import FRAME_FAILED
 from bot.conversation.identity import CustomerIdentity
 from bot.conversation.service import ChatService, StartedConversation, Turn
@@ -170,8 +171,18 @@ def test_a_database_failure_under_a_socket_gives_an_error_frame_and_the_socket_s
             typing_failed = socket.receive_json()
         finally:
             reader_runtime.sessions.configure(bind=reader_runtime.engine)
-        assert failed == {"type": "error", "detail": UNAVAILABLE, "client_message_id": "m-1"}
-        assert typing_failed == {"type": "error", "detail": UNAVAILABLE, "client_message_id": None}
+        assert failed == {
+            "type": "error",
+            "detail": UNAVAILABLE,
+            "client_message_id": "m-1",
+            "retry_after": RETRY_AFTER_SECONDS,
+        }
+        assert typing_failed == {
+            "type": "error",
+            "detail": UNAVAILABLE,
+            "client_message_id": None,
+            "retry_after": RETRY_AFTER_SECONDS,
+        }
         socket.send_json(frame)  # the client retries on the same socket
         assert socket.receive_json()["type"] == "ack"
         assert socket.receive_json()["type"] == "reply"

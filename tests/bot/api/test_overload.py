@@ -1,0 +1,81 @@
+"""Graceful overload: a turn beyond the process's bound is refused on arrival, nothing stored,
+and the same message sent again after Retry-After is stored once."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from fastapi.testclient import TestClient
+
+from bot.api.admission import BUSY, TurnsInFlight
+from bot.runtime import Runtime
+from tests.bot.api.test_chat_api import count_messages, start
+from tests.helpers.sockets import TimedSocket
+
+
+def take_every_slot(client: TestClient, stack: ExitStack) -> TurnsInFlight:
+    """Hold every turn slot of the app's process, as turns running at the bound would."""
+    turns: TurnsInFlight = client.app.state.turns_in_flight  # type: ignore[attr-defined]
+    for _ in range(turns.limit):
+        stack.enter_context(turns.admitted())
+    return turns
+
+
+def test_a_turn_beyond_the_bound_gets_503_and_the_resend_is_stored_once(
+    client: TestClient, runtime: Runtime
+) -> None:
+    conversation, auth = start(client)
+    url = f"/api/conversations/{conversation}/messages"
+    body = {"text": "where is my order", "client_message_id": "m-1"}
+    with ExitStack() as stack:
+        turns = take_every_slot(client, stack)
+        refused = client.post(url, json=body, headers=auth)
+        assert refused.status_code == 503
+        assert refused.json() == {"detail": BUSY}
+        assert int(refused.headers["Retry-After"]) > 0
+        assert count_messages(runtime) == 0
+        # Other requests are not turns: reading the transcript still works.
+        assert client.get(url, headers=auth).status_code == 200
+    assert turns.running == 0
+    sent = client.post(url, json=body, headers=auth)
+    assert sent.status_code == 200, sent.text
+    again = client.post(url, json=body, headers=auth)
+    assert again.json()["message"]["id"] == sent.json()["message"]["id"]
+    assert count_messages(runtime) == 2  # the message and its reply, once
+
+
+def test_a_refused_turn_over_the_socket_says_when_to_send_it_again(
+    client: TestClient, runtime: Runtime
+) -> None:
+    conversation, auth = start(client)
+    token = auth["Authorization"].removeprefix("Bearer ")
+    url = f"/api/conversations/{conversation}/ws"
+    frame = {"type": "message", "text": "where is my order", "client_message_id": "m-2"}
+    with TimedSocket(
+        client.websocket_connect(url, subprotocols=["cxagent", f"token.{token}"])
+    ) as ws:
+        with ExitStack() as stack:
+            take_every_slot(client, stack)
+            ws.send_json(frame)
+            refused = ws.receive_json()
+        assert refused["type"] == "error" and refused["detail"] == BUSY
+        assert refused["client_message_id"] == "m-2" and refused["retry_after"] > 0
+        assert count_messages(runtime) == 0
+        ws.send_json(frame)  # the socket stays open: the same message again
+        ack = ws.receive_json()
+        while ack["type"] != "ack":  # a live status frame may come first
+            ack = ws.receive_json()
+        assert ack["message"]["text"] == "where is my order"
+    assert count_messages(runtime) == 2
+
+
+def test_the_bound_counts_turns_running_and_frees_a_slot_when_a_turn_fails() -> None:
+    turns = TurnsInFlight(2)
+    with turns.admitted(), turns.admitted():
+        assert turns.running == 2
+    try:
+        with turns.admitted():
+            raise RuntimeError("the turn failed")
+    except RuntimeError:
+        pass
+    assert turns.running == 0
