@@ -163,6 +163,10 @@ def served_encoder(settings: Settings) -> Encoder:
     with no bundle configured the plain base model."""
     if settings.nlu_bundle is None:
         return SentenceEncoder(settings.base_model)
+    if settings.inference_threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.inference_threads)
     if settings.inference_runtime != "pytorch":
         exported = load_exported(
             settings.nlu_bundle, settings.base_model, settings.inference_threads

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import os
 import re
 import socket
 import sys
@@ -13,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 from bot.cli.common import Commands, UsageError
 from bot.config import DEMO_DIR, Settings
 
+logger = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from bot.demo_shop.server import DemoShop
     from bot.runtime import Runtime
 
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from bot.runtime import build_runtime
 
+    check_workers(settings, args.workers)
     shop_port = None
     if settings.actions is not None and settings.company_api_url is None:
         # The embedded default: the demo company's own API, a system apart that the bot reaches
@@ -28,7 +34,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         # (database, Redis, model) have passed, so that their errors stay one line.
         shop_port = free_port()
         settings = settings.model_copy(update={"company_api_url": f"http://127.0.0.1:{shop_port}"})
+    if args.workers > 1 and settings.inference_threads is None:
+        # Each process runs its own forward passes: the cores shared out, not each taking all.
+        threads = max(1, (os.cpu_count() or 1) // args.workers)
+        settings = settings.model_copy(update={"inference_threads": threads})
+    # Built here even for several workers: start-up errors stay one line, the database is
+    # migrated once, and the index is built once, for the workers to load.
     runtime = build_runtime(settings)
+    if args.workers > 1:
+        try:
+            ensure_first_admin(runtime)
+        finally:
+            runtime.close()  # each worker builds its own
     shop = None
     try:
         if shop_port is not None:
@@ -36,11 +53,38 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             print(
                 f"The demo shop's API (Brightcart's orders) answers at {shop.url}", file=sys.stderr
             )
-        serve(settings, runtime, args)
+        if args.workers > 1:
+            serve_workers(settings, args)
+        else:
+            serve(settings, runtime, args)
     finally:
-        runtime.close()
+        if args.workers == 1:
+            runtime.close()
         if shop is not None:
             shop.stop()
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Several processes need what they can share: Redis for live events and rate limits (each
+    process's own would see only its own customers and staff), and a database server (SQLite
+    takes one writer at a time, so the processes would queue on its file)."""
+    from sqlalchemy.engine import make_url
+
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: give 1 or more")
+    if workers == 1:
+        return
+    if settings.redis_url is None:
+        raise UsageError(
+            f"--workers {workers} needs CXAGENT_REDIS_URL: live events and rate limits must "
+            "be shared by the processes"
+        )
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        logger.warning(
+            "--workers %d on SQLite: the processes take turns to write to one file; use "
+            "PostgreSQL (CXAGENT_DATABASE_URL) for throughput",
+            workers,
+        )
 
 
 def free_port() -> int:
@@ -69,10 +113,19 @@ def start_demo_shop(settings: Settings, port: int) -> DemoShop:
         raise UsageError(f"the demo shop could not start: {error}") from None
 
 
-def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> None:
-    import uvicorn
-
+def app_from_environment() -> FastAPI:
+    """The app of one of `cxagent serve --workers N`'s processes: each reads the settings from
+    the environment it inherited, and builds its own runtime (model, index, pools) at start."""
     from bot.app import create_app
+    from bot.cli import configure_logging
+    from bot.config import load_settings
+
+    settings = load_settings(os.environ)
+    configure_logging(settings)
+    return create_app(settings)
+
+
+def ensure_first_admin(runtime: Runtime) -> None:
     from bot.support.accounts import FIRST_ADMIN
 
     first_password = runtime.staff.ensure_first_admin()
@@ -82,6 +135,48 @@ def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> Non
             "Log in to the console at /console and set a new password under Staff.",
             file=sys.stderr,
         )
+
+
+def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
+    """``args.workers`` processes behind one port (uvicorn's supervisor), each building its own
+    runtime from the environment, which carries what this process decided."""
+    import uvicorn
+
+    from bot.config import load_settings
+
+    os.environ.update(
+        {
+            "CXAGENT_INFERENCE_THREADS": str(settings.inference_threads),
+            **(
+                {"CXAGENT_COMPANY_API_URL": settings.company_api_url}
+                if settings.company_api_url
+                else {}
+            ),
+        }
+    )
+    if load_settings(os.environ) != settings:
+        raise UsageError(
+            "--workers reads each process's settings from the environment, and these settings "
+            "did not come from it"
+        )
+    print(f"starting {args.workers} worker processes", file=sys.stderr)
+    uvicorn.run(
+        "bot.cli.serve:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level,
+        log_config=uvicorn_log_config(),
+    )
+
+
+def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from bot.app import create_app
+
+    ensure_first_admin(runtime)
     uvicorn.run(
         create_app(settings, runtime),
         host=args.host or settings.host,
@@ -153,6 +248,13 @@ def add_commands(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="start the service (API, WebSocket, /docs)")
     serve.add_argument("--host", help="overrides CXAGENT_HOST")
     serve.add_argument("--port", type=int, help="overrides CXAGENT_PORT")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes, each with its own model (default 1; more need CXAGENT_REDIS_URL, and "
+        "PostgreSQL for throughput)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(

@@ -1,0 +1,132 @@
+"""`cxagent serve --workers N`: what it needs, and two real processes serving one port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.cli import main
+from tests.conftest import _postgres_schema_url
+
+START_SECONDS = 300  # three model loads (the checks, then each worker) on a busy CI machine
+
+
+def test_several_workers_without_redis_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environ = {"CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/cx.db"}
+    assert main(["serve", "--workers", "2"], environ=environ) == 2
+    error = capsys.readouterr().err
+    assert "--workers 2 needs CXAGENT_REDIS_URL" in error and error[-1] == "\n"
+    assert main(["serve", "--workers", "0"], environ=environ) == 2
+
+
+def worker_processes(parent: int) -> list[int]:
+    """The processes uvicorn's supervisor spawned for ``parent`` (its multiprocessing helpers
+    aside)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines())
+            command = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, ValueError):
+            continue
+        if int(fields.get("PPid", "0").strip()) == parent and b"spawn_main" in command:
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
+    """A real `cxagent serve --workers 2` of the demo on PostgreSQL and Redis: (URL, its pid)."""
+    from benchmarks.common import free_port
+
+    database = next(schema := _postgres_schema_url())
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CXAGENT_")}
+    env.update(
+        CXAGENT_DATABASE_URL=database,
+        CXAGENT_REDIS_URL=redis_url,
+        CXAGENT_INDEX_DIR=str(tmp_path / "index"),
+        CXAGENT_DEMO_SHOP_DIR=str(tmp_path / "shop"),
+        CXAGENT_RATE_LIMITS="false",
+        HF_HUB_OFFLINE="1",
+    )
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while len(worker_processes(process.pid)) < 2 or not up(url):
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the workers did not start in time"
+            time.sleep(1)
+        # Both workers have built their runtimes (each says so) before the port takes turns.
+        while (tmp_path / "serve.log").read_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, "a worker did not finish starting"
+            time.sleep(1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+        next(schema, None)  # drops the schema
+
+
+def up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.real_model
+@pytest.mark.postgres
+@pytest.mark.timeout(600)
+def test_two_workers_answer_on_one_port_and_store_each_message_once(
+    two_workers: tuple[str, int],
+) -> None:
+    url, pid = two_workers
+    assert len(worker_processes(pid)) == 2
+
+    def conversation(number: int) -> list[str]:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            started = client.post("/api/conversations", json={}).json()
+            auth = {"Authorization": f"Bearer {started['customer_token']}"}
+            path = f"/api/conversations/{started['conversation_id']}/messages"
+            for turn in range(3):
+                body = {
+                    "text": "how long does delivery take",
+                    "client_message_id": f"{number}-{turn}",
+                }
+                sent = client.post(path, json=body, headers=auth)
+                assert sent.status_code == 200, sent.text
+                assert sent.json()["reply"] is not None
+            client.post(
+                path,
+                json={"text": "how long does delivery take", "client_message_id": f"{number}-0"},
+                headers=auth,
+            )
+            return [
+                m["client_message_id"]
+                for m in client.get(path, headers=auth).json()["messages"]
+                if m["role"] == "customer"
+            ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stored = list(pool.map(conversation, range(16)))
+    # Every message stored once, the resend of the first one included, whichever process took it.
+    assert stored == [[f"{n}-0", f"{n}-1", f"{n}-2"] for n in range(16)]
