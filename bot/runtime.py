@@ -32,7 +32,7 @@ from finetune.reading import MessageReader
 from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder
 from retrieval.knowledge_base import KnowledgeBase, load_knowledge_base
-from retrieval.retriever import Retriever, load_or_build_index
+from retrieval.retriever import Retriever, load_or_build_index, shipped_index_dir
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             settings.index_dir,
             settings.index_type,
             rebuild=settings.rebuild_stale_index,
+            shipped=shipped_index_dir(settings.knowledge_base),
         )
         retriever = Retriever(knowledge_base, encoder, index)
     except Exception:

@@ -8,6 +8,7 @@ is some hundreds of kilobytes; the base model comes from its own package.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,16 @@ class NLUBundle:
                 {"weight": heads["sentiment.weight"], "bias": heads["sentiment.bias"]}
             )
         return cls(model, info)
+
+
+def vectors_fingerprint(directory: Path, base_fingerprint: str) -> str:
+    """What a bundle's retrieval vectors depend on: the base weights and the adapter only, so a
+    bundle whose heads were retrained keeps its index (and an fp32 export, which computes the
+    same vectors, shares it)."""
+    digest = hashlib.sha256(base_fingerprint.encode())
+    for weights in sorted((directory / ADAPTER_DIR).glob("*.safetensors")):
+        digest.update(weights.read_bytes())
+    return digest.hexdigest()
 
 
 def predictions(

@@ -23,6 +23,7 @@ from finetune.bundle import (
     BundleInfo,
     predictions,
     read_info,
+    vectors_fingerprint,
 )
 from finetune.reading import Prediction
 
@@ -146,10 +147,13 @@ class OnnxBundle:
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise BundleError(f"{graph} could not be loaded by ONNX Runtime: {error}") from None
         self._outputs = [output.name for output in self.session.get_outputs()]
-        # The index depends on the vectors: a quantised graph's differ from the fp32 graph's.
-        self._fingerprint = hashlib.sha256(
-            f"{info.base_fingerprint}:{graph.name}:{_file_hash(graph)}".encode()
-        ).hexdigest()
+        # The fp32 graph computes PyTorch's vectors (to 1e-6), so it shares their index; a
+        # quantised graph's vectors differ, and so does its index.
+        self._fingerprint = vectors_fingerprint(bundle_dir, info.base_fingerprint)
+        if graph.name != FP32_FILE:
+            self._fingerprint = hashlib.sha256(
+                f"{self._fingerprint}:{graph.name}:{_file_hash(graph)}".encode()
+            ).hexdigest()
         self._dim = int(self.session.get_outputs()[0].shape[1])
 
     @property

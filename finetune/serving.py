@@ -8,7 +8,6 @@ would double the model time of every chat turn.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from finetune.bundle import ADAPTER_DIR, NLUBundle
+from finetune.bundle import NLUBundle, vectors_fingerprint
 from finetune.reading import Prediction
 from retrieval.encoder import encode_in_length_order
 from retrieval.inference import run_inference
@@ -31,12 +30,7 @@ class BundleEncoder:
         self.bundle = run_inference(NLUBundle.load, directory, base_model)
         self.directory = directory
         self.batch_size = batch_size
-        # The vectors depend on the base weights and the adapter only, so a bundle whose heads
-        # were retrained keeps its index.
-        digest = hashlib.sha256(self.bundle.info.base_fingerprint.encode())
-        for weights in sorted((directory / ADAPTER_DIR).glob("*.safetensors")):
-            digest.update(weights.read_bytes())
-        self._fingerprint = digest.hexdigest()
+        self._fingerprint = vectors_fingerprint(directory, self.bundle.info.base_fingerprint)
         config: Any = self.bundle.model.encoder.config
         self._dim = int(config.hidden_size)
 

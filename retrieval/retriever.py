@@ -63,21 +63,55 @@ def load_or_build_index(
     index_dir: Path,
     index_type: IndexType = "flat",
     rebuild: bool = True,
+    shipped: Path | None = None,
 ) -> VectorIndex:
-    """The saved index if it matches; else rebuilt and saved, or refused if ``rebuild`` is off."""
+    """The saved index if it matches; else the ``shipped`` one (built ahead, as the demo's is)
+    if it matches, saved as ours; else rebuilt and saved, or refused if ``rebuild`` is off.
+    The log says which, since a rebuild is most of a first start."""
     try:
         index = VectorIndex.load(index_dir)
         reason = index.metadata.stale_reason(encoder, knowledge_base.content_hash)
         if reason is None:
+            logger.info("index: loaded from %s", index_dir)
             return index
         problem: Exception = IndexStale(f"the index in {index_dir} is stale: {reason}")
     except (IndexMissing, IndexStale) as error:
         problem = error
+    ready = _current_shipped_index(shipped, knowledge_base, encoder)
+    if ready is not None and ready.metadata.index_type == index_type:
+        ready.save(index_dir)
+        logger.info("index: %s; the index shipped in %s is current, copied there", problem, shipped)
+        return ready
     if not rebuild:
         raise type(problem)(f"{problem}; run `cxagent index` to rebuild it") from None
-    logger.info("%s; rebuilding it", problem)
+    logger.info(
+        "index: %s; building it from %d questions with %s",
+        problem,
+        sum(len(entry.questions) for entry in knowledge_base.entries),
+        encoder.name,
+    )
     index = build_index(knowledge_base, encoder, index_type)
     index.save(index_dir)
+    return index
+
+
+def shipped_index_dir(knowledge_base_file: Path) -> Path:
+    """Where an index built ahead for a knowledge base is kept: beside its file, with the
+    suffix ``.index`` (the demo's is data/knowledge_base.index)."""
+    return knowledge_base_file.with_suffix(".index")
+
+
+def _current_shipped_index(
+    shipped: Path | None, knowledge_base: KnowledgeBase, encoder: Encoder
+) -> VectorIndex | None:
+    if shipped is None:
+        return None
+    try:
+        index = VectorIndex.load(shipped)
+    except (IndexMissing, IndexStale):
+        return None
+    if index.metadata.stale_reason(encoder, knowledge_base.content_hash) is not None:
+        return None
     return index
 
 

@@ -8,7 +8,7 @@ import pytest
 from retrieval.index import IndexMissing, IndexStale, VectorIndex
 from retrieval.knowledge_base import load_knowledge_base
 from retrieval.metrics import retrieval_metrics
-from retrieval.retriever import Retriever, build_index, load_or_build_index
+from retrieval.retriever import Retriever, build_index, load_or_build_index, shipped_index_dir
 from tests.fakes import FakeEncoder
 
 _WORDS = [
@@ -82,6 +82,43 @@ def test_missing_or_stale_index_is_rebuilt_or_refused(
     (index_dir / "index.json").write_text("{broken")
     with pytest.raises(IndexStale, match="unreadable"):
         load_or_build_index(edited, fake_encoder, index_dir, rebuild=False)
+
+
+def test_a_current_shipped_index_is_used_instead_of_building_one(
+    fake_encoder: FakeEncoder, mini_kb_path: Path, tmp_path: Path
+) -> None:
+    knowledge_base = load_knowledge_base(mini_kb_path)
+    shipped = shipped_index_dir(mini_kb_path)
+    build_index(knowledge_base, fake_encoder).save(shipped)
+    calls = fake_encoder.calls
+    index = load_or_build_index(knowledge_base, fake_encoder, tmp_path / "index", shipped=shipped)
+    assert fake_encoder.calls == calls  # nothing encoded: copied
+    assert (tmp_path / "index" / "index.faiss").is_file()
+    assert index.keys == [entry.id for entry in knowledge_base.entries]
+    # Shipped for another encoder: not used, built instead (or refused without rebuilding).
+    other = FakeEncoder(fingerprint="v2")
+    with pytest.raises(IndexMissing):
+        load_or_build_index(
+            knowledge_base, other, tmp_path / "other", rebuild=False, shipped=shipped
+        )
+    load_or_build_index(knowledge_base, other, tmp_path / "other", shipped=shipped)
+    assert other.calls > 0
+
+
+def test_the_demo_ships_a_current_index_for_its_bundle() -> None:
+    # A first start of the demo loads it instead of encoding every question (most of a start).
+    from bot.config import DEMO_DIR
+    from finetune.bundle import read_info, vectors_fingerprint
+
+    knowledge_base = load_knowledge_base(DEMO_DIR / "knowledge_base.yaml")
+    bundle = DEMO_DIR / "models" / "nlu-demo"
+    shipped = VectorIndex.load(shipped_index_dir(DEMO_DIR / "knowledge_base.yaml"))
+    fingerprint = vectors_fingerprint(bundle, read_info(bundle).base_fingerprint)
+    assert shipped.metadata.encoder_fingerprint == fingerprint, (
+        "rebuild it: CXAGENT_INDEX_DIR=data/knowledge_base.index cxagent index"
+    )
+    assert shipped.metadata.corpus_hash == knowledge_base.content_hash
+    assert shipped.keys == [entry.id for entry in knowledge_base.entries]
 
 
 def test_retriever_scores_each_entry_once(fake_encoder: FakeEncoder, mini_kb_path: Path) -> None:
