@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.common import Commands, UsageError, database_sessions
-from bot.config import Settings
+from bot.config import DEMO_DIR, Settings
 from finetune.config import TrainingConfig
 
 # The options of `train` that override a TrainingConfig default: (flag, type, help).
@@ -90,6 +90,9 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(path) for path in written), file=sys.stderr)
 
 
+DEMO_BUNDLE = DEMO_DIR / "models" / "nlu-demo"
+
+
 def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
     from finetune.data import LabelledTexts, load_labelled
     from finetune.onnx_export import TOLERANCE_POINTS, TestData, export_onnx
@@ -99,6 +102,17 @@ def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
     model = args.model or settings.nlu_bundle
     if model is None:
         raise UsageError("no bundle to export: give --model or set CXAGENT_NLU_BUNDLE")
+    if args.intent_data is None:
+        if model.resolve() != DEMO_BUNDLE.resolve():
+            raise UsageError(
+                "--intent-data is needed: test rows the bundle did not learn from, to measure "
+                "the export on (only the demo bundle brings its own)"
+            )
+        # The demo bundle's own held-out data, as `cxagent evaluate` reads it in the docs.
+        args.intent_data = DEMO_DIR / "nlu" / "intents_test.csv"
+        args.sentiment_data = DEMO_DIR / "nlu" / "sentiment_test.csv"
+        args.knowledge_base = DEMO_DIR / "knowledge_base.yaml"
+        args.retrieval_queries = DEMO_DIR / "heldout_questions.csv"
     if (args.knowledge_base is None) != (args.retrieval_queries is None):
         raise UsageError("--knowledge-base and --retrieval-queries go together")
     corpus = queries = None
@@ -238,7 +252,9 @@ def add_commands(commands: Commands) -> None:
     )
     onnx.add_argument("--model", type=Path, help="the bundle folder (default CXAGENT_NLU_BUNDLE)")
     onnx.add_argument(
-        "--intent-data", type=Path, required=True, help="test rows: text,intent (oos included)"
+        "--intent-data",
+        type=Path,
+        help="test rows: text,intent (oos included); the demo bundle's own by default",
     )
     onnx.add_argument("--sentiment-data", type=Path, help="test rows: text,sentiment")
     onnx.add_argument("--knowledge-base", type=Path, help="whose questions retrieval searches")
