@@ -1,0 +1,1064 @@
+"""Throughput and latency under load: many customers at once over REST and over the WebSocket,
+on SQLite and on PostgreSQL, with one and with several server processes; beside them, in the
+same run, one customer alone and the bare forward pass of each runtime; and the machine.
+
+    python -m benchmarks.load [--customers 50] [--seconds 20] [--warm-up 3] [--timeout 30]
+                              [--transports rest,ws] [--databases sqlite,postgresql]
+                              [--workers 1,2] [--runtimes pytorch,onnx-fp32,onnx-int8]
+                              [--bundle DIR|none] [--postgres-url URL] [--redis-url URL]
+                              [--json-out FILE]
+
+The server is a real ``cxagent serve`` of this checkout (``--workers N`` when N > 1), one for
+each database and number of workers, each on a fresh database: a scratch SQLite file, or a
+scratch PostgreSQL database made beside ``--postgres-url``'s and dropped afterwards. Several
+workers share live events through Redis (``--redis-url``); on SQLite they take turns to write
+to one file, which the server allows with a warning. Rate limits are off: every customer writes
+from one address. The NLU bundle is served on ONNX Runtime: one without a current export is
+copied and exported first (``cxagent export-onnx`` with the demo's test data), unless
+CXAGENT_INFERENCE_RUNTIME=pytorch.
+
+In each scenario every customer starts a conversation, then sends messages back to back (no
+think time), each with its own client_message_id, for ``--warm-up`` seconds and then
+``--seconds`` more; the turns that end in that second stretch are measured. A customer does what
+the widget does: after a 503 with Retry-After (or an error frame with ``retry_after``) it waits
+that long and sends the same message again with the same client_message_id; after a timeout or
+a dropped connection it sends it again at once (on a new socket). A conversation handed to a
+person is left for a new one. A turn's time (``turn_ms``) runs from sending the attempt that was
+taken to its answer (the REST response, or the socket's ``reply`` frame); ``message_ms`` from
+the message's first attempt, waits and resends included. Afterwards every transcript is read
+back: each acknowledged message must be stored exactly once, and each reply.
+
+The first server also serves one customer alone (REST), and before any server starts each
+runtime's bare forward pass is timed in this process, so the lone customer's turn p50 stands
+beside the forward pass of the runtime that served it.
+
+Prints JSON (or writes it to ``--json-out``), then a markdown table: per scenario messages/s,
+p50/p95/p99, errors by kind and the stored-once check; then the servers that did not run, the
+lone customer beside the bare forward passes, and the machine. Exits 1 when a customer met a
+server error (a 5xx but the documented 503 with Retry-After, an error frame without
+``retry_after``, an unexpected 4xx), when a message or a reply was lost or stored twice, or when
+a server or the export failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+from websockets.typing import Subprotocol
+
+from benchmarks.chat import Server, bare_forward_ms, inspect_checkout, served_code, server_env
+from benchmarks.common import (
+    free_port,
+    machine_info,
+    percentile,
+    read_heldout,
+    settings_or_exit,
+    wait_until_up,
+)
+from benchmarks.resend_load import QUESTIONS, Conversation, Kind, Tally, request
+from benchmarks.robustness import ServerFailed, with_bundle
+from bot.config import DEMO_DIR, ENV_PREFIX, Settings
+from retrieval.encoder import Encoder
+
+PROGRAM = "benchmarks.load"
+DEFAULT_CUSTOMERS = 50
+DEFAULT_SECONDS = 20.0
+DEFAULT_WARM_UP = 3.0
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_FORWARD_PASSES = 200
+# The test server of the project's tests (tests/helpers/service.py): trust, user postgres.
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# A message still refused this long after the window closed is given up (the server is stuck).
+GIVE_UP_SECONDS = 60.0
+# After a dropped connection, before connecting again (a server restarting is not hammered).
+RECONNECT_SECONDS = 0.2
+# How many examples of each error and each storage problem the report quotes.
+EXAMPLES = 10
+# How long a server may take to stop before it is killed.
+STOP_SECONDS = 60
+# How much of a server's own log a failed start quotes.
+LOG_TAIL_LINES = 20
+
+
+class Transport(StrEnum):
+    REST = "rest"
+    WS = "ws"
+
+
+class Database(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class RuntimeName(StrEnum):
+    """What runs the forward pass; the names of the export report (finetune.onnx_runtime)."""
+
+    PYTORCH = "pytorch"
+    ONNX_FP32 = "onnx-fp32"
+    ONNX_INT8 = "onnx-int8"
+
+
+class ErrorKind(StrEnum):
+    """What went wrong with one attempt to send a message."""
+
+    BUSY = "busy_503"  # the documented overload answer: sent again after its Retry-After
+    SERVER_ERROR = "server_error"  # any other 5xx
+    WS_ERROR = "ws_error"  # an error frame without retry_after: the message was refused
+    REFUSED = "refused_4xx"  # a valid message refused: the benchmark or the server is wrong
+    CONNECTION = "connection"  # refused or dropped: sent again on a new connection
+    TIMEOUT = "timeout"  # no answer within --timeout: sent again
+
+
+# Errors a customer must never see, whatever the load.
+FAILING_ERRORS = frozenset({ErrorKind.SERVER_ERROR, ErrorKind.WS_ERROR, ErrorKind.REFUSED})
+
+
+class Problem(StrEnum):
+    """What reading the transcripts back can find."""
+
+    LOST = "lost"  # acknowledged, not in the transcript
+    DUPLICATED = "duplicated"  # stored twice, or acknowledged as two stored messages
+    REPLY_LOST = "reply_lost"  # received, not in the transcript
+    REPLY_DUPLICATED = "reply_duplicated"  # two bot replies to one customer message
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    HANDED_OVER = "handed_over"  # stored, no reply: a person is waited for
+    FAILED = "failed"  # refused for good, or given up
+
+
+@dataclass(frozen=True)
+class ServerSetup:
+    """One server of the run: its database and number of processes. Several share live events
+    through Redis."""
+
+    database: Database
+    workers: int
+
+    @property
+    def redis(self) -> bool:
+        return self.workers > 1
+
+    @property
+    def label(self) -> str:
+        processes = "1 worker" if self.workers == 1 else f"{self.workers} workers"
+        return f"{self.database} · {processes}" + (" · redis" if self.redis else "")
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a scenario measures, in ``time.perf_counter`` seconds: turns that end from
+    ``opens`` until ``closes`` count; no message is started after ``closes``; one still refused
+    at ``gives_up`` is given up."""
+
+    opens: float
+    closes: float
+    gives_up: float
+
+    @classmethod
+    def starting_now(cls, warm_up: float, seconds: float) -> Window:
+        opens = time.perf_counter() + warm_up
+        return cls(opens, opens + seconds, opens + seconds + GIVE_UP_SECONDS)
+
+    def measures(self, moment: float) -> bool:
+        return self.opens <= moment < self.closes
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A message the server took: its acknowledged message and its reply (None when a person
+    is waited for), and when (``time.perf_counter`` seconds) the customer first sent it, sent
+    the attempt that was taken, and had the answer."""
+
+    client_id: str
+    message: dict[str, Any]
+    reply: dict[str, Any] | None
+    first_sent: float
+    sent: float
+    ended: float
+
+
+@dataclass
+class Record:
+    """What a scenario's customers saw."""
+
+    window: Window
+    # The turns that ended in the window: from the attempt that was taken to its answer, and
+    # from the message's first attempt (busy waits and resends included).
+    turn_ms: list[float] = field(default_factory=list)
+    message_ms: list[float] = field(default_factory=list)
+    errors: Counter[ErrorKind] = field(default_factory=Counter)
+    error_examples: Counter[str] = field(default_factory=Counter)
+    given_up: int = 0
+    conversations: list[Conversation] = field(default_factory=list)
+    # conversation id → client_message_id → the stored message ids its acknowledgements named
+    acknowledged: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+    # conversation id → the ids of the replies received
+    replies: dict[str, set[int]] = field(default_factory=dict)
+
+    def answered(self, chat: Conversation, answered: Answered) -> None:
+        acknowledged = self.acknowledged.setdefault(chat.conversation_id, {})
+        acknowledged.setdefault(answered.client_id, set()).add(int(answered.message["id"]))
+        if answered.reply is not None:
+            self.replies.setdefault(chat.conversation_id, set()).add(int(answered.reply["id"]))
+        if self.window.measures(answered.ended):
+            self.turn_ms.append(1000 * (answered.ended - answered.sent))
+            self.message_ms.append(1000 * (answered.ended - answered.first_sent))
+
+    def error(self, kind: ErrorKind, detail: str) -> None:
+        self.errors[kind] += 1
+        example = f"{kind}: {detail}"
+        if example in self.error_examples or len(self.error_examples) < EXAMPLES:
+            self.error_examples[example] += 1
+
+
+class Chat(Protocol):
+    """A customer's side of one conversation over one transport."""
+
+    async def turn(self, text: str, client_id: str, record: Record) -> Outcome: ...
+
+    async def close(self) -> None: ...
+
+
+class RestChat:
+    """Messages as POST requests on the customers' shared keep-alive client."""
+
+    def __init__(self, client: httpx.AsyncClient, chat: Conversation) -> None:
+        self.client = client
+        self.chat = chat
+        self.path = f"/api/conversations/{chat.conversation_id}/messages"
+        self.headers = {"Authorization": f"Bearer {chat.token}"}
+
+    async def turn(self, text: str, client_id: str, record: Record) -> Outcome:
+        body = {"text": text, "client_message_id": client_id}
+        first_sent = time.perf_counter()
+        while time.perf_counter() < record.window.gives_up:
+            began = time.perf_counter()
+            try:
+                response = await self.client.post(self.path, json=body, headers=self.headers)
+            except httpx.TimeoutException as error:
+                record.error(ErrorKind.TIMEOUT, repr(error))
+                continue
+            except httpx.TransportError as error:
+                record.error(ErrorKind.CONNECTION, repr(error))
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            ended = time.perf_counter()
+            status = response.status_code
+            if status == 200:
+                turn = response.json()
+                record.answered(
+                    self.chat,
+                    Answered(client_id, turn["message"], turn["reply"], first_sent, began, ended),
+                )
+                return Outcome.ANSWERED if turn["reply"] is not None else Outcome.HANDED_OVER
+            retry_after = response.headers.get("Retry-After")
+            if status == 503 and retry_after is not None:
+                record.error(ErrorKind.BUSY, response.text[:200])
+                await asyncio.sleep(float(retry_after))
+                continue
+            kind = ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.REFUSED
+            record.error(kind, f"{status} {response.text[:200]}")
+            return Outcome.FAILED
+        record.given_up += 1
+        return Outcome.FAILED
+
+    async def close(self) -> None:
+        return None  # the connection is the shared client's
+
+
+@dataclass(frozen=True)
+class SocketAnswer:
+    """What the socket said to a message: its ``ack`` and ``reply`` messages (no reply when a
+    person is waited for), or an ``error`` frame."""
+
+    ack: dict[str, Any] | None = None
+    reply: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+async def read_answer(socket: ClientConnection) -> SocketAnswer:
+    """The frames that answer the message just sent: its ``ack``, then its ``reply``, or the
+    ``status`` that a person is waited for (it may come before the ``ack``), or an ``error``."""
+    ack: dict[str, Any] | None = None
+    with_people = False
+    while True:
+        frame = json.loads(await socket.recv())
+        kind = frame.get("type")
+        if kind == "error":
+            return SocketAnswer(error=frame)
+        if kind == "ack":
+            ack = frame["message"]
+        elif kind == "reply" and ack is not None:
+            return SocketAnswer(ack=ack, reply=frame["message"])
+        elif kind == "status":
+            with_people = frame.get("status") != "bot"
+        if ack is not None and with_people:
+            return SocketAnswer(ack=ack)
+
+
+class SocketChat:
+    """Messages as frames on the conversation's live socket, opened when first needed and
+    opened again after a drop or a late answer, as the widget reconnects."""
+
+    def __init__(self, ws_url: str, chat: Conversation, timeout: float) -> None:
+        self.url = f"{ws_url}/api/conversations/{chat.conversation_id}/ws"
+        self.chat = chat
+        self.timeout = timeout
+        self.protocols = [Subprotocol("cxagent"), Subprotocol(f"token.{chat.token}")]
+        self.socket: ClientConnection | None = None
+
+    async def turn(self, text: str, client_id: str, record: Record) -> Outcome:
+        frame = json.dumps({"type": "message", "text": text, "client_message_id": client_id})
+        first_sent = time.perf_counter()
+        while time.perf_counter() < record.window.gives_up:
+            try:
+                socket = await self._open()
+                began = time.perf_counter()
+                await socket.send(frame)
+                async with asyncio.timeout(self.timeout):
+                    answer = await read_answer(socket)
+            except TimeoutError:
+                record.error(ErrorKind.TIMEOUT, f"no answer within {self.timeout} s")
+                await self.close()
+                continue
+            except (WebSocketException, OSError) as error:
+                record.error(ErrorKind.CONNECTION, repr(error))
+                await self.close()
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            ended = time.perf_counter()
+            if answer.ack is not None:
+                record.answered(
+                    self.chat,
+                    Answered(client_id, answer.ack, answer.reply, first_sent, began, ended),
+                )
+                return Outcome.ANSWERED if answer.reply is not None else Outcome.HANDED_OVER
+            refusal = answer.error or {}
+            if "retry_after" in refusal:
+                record.error(ErrorKind.BUSY, str(refusal.get("detail")))
+                await asyncio.sleep(float(refusal["retry_after"]))
+                continue
+            record.error(ErrorKind.WS_ERROR, str(refusal.get("detail")))
+            return Outcome.FAILED
+        record.given_up += 1
+        return Outcome.FAILED
+
+    async def _open(self) -> ClientConnection:
+        if self.socket is None:
+            self.socket = await connect(
+                self.url, subprotocols=self.protocols, open_timeout=self.timeout, proxy=None
+            )
+        return self.socket
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            socket, self.socket = self.socket, None
+            await socket.close()
+
+
+async def start_conversation(client: httpx.AsyncClient, tally: Tally) -> Conversation | None:
+    response = await request(client, tally, "POST", "/api/conversations", {})
+    if response.status_code != 201:
+        return None
+    started = response.json()
+    return Conversation(started["conversation_id"], started["customer_token"], Kind.WRITES)
+
+
+async def customer(
+    number: int,
+    transport: Transport,
+    client: httpx.AsyncClient,
+    timeout: float,
+    record: Record,
+    tally: Tally,
+) -> None:
+    """Messages back to back until the window closes, in a new conversation whenever one goes
+    to a person (the bot is silent there)."""
+    ws_url = str(client.base_url).rstrip("/").replace("http://", "ws://", 1)
+    sent = 0
+    while time.perf_counter() < record.window.closes:
+        conversation = await start_conversation(client, tally)
+        if conversation is None:
+            return
+        record.conversations.append(conversation)
+        chat: Chat = (
+            RestChat(client, conversation)
+            if transport is Transport.REST
+            else SocketChat(ws_url, conversation, timeout)
+        )
+        try:
+            while time.perf_counter() < record.window.closes:
+                text = QUESTIONS[(number + sent) % len(QUESTIONS)]
+                outcome = await chat.turn(text, f"c{number}-m{sent}", record)
+                sent += 1
+                if outcome is Outcome.HANDED_OVER:
+                    break
+        finally:
+            await chat.close()
+
+
+def delivery_problems(
+    conversation_id: str,
+    messages: Sequence[dict[str, Any]],
+    acknowledged: dict[str, set[int]],
+    replies: set[int],
+) -> list[tuple[Problem, str]]:
+    """What went wrong storing one conversation: ``messages`` is its transcript (oldest first,
+    as ``GET …/messages`` gives it), ``acknowledged`` each client_message_id the client saw
+    acknowledged with the stored ids its acknowledgements named, ``replies`` the ids of the
+    replies the client received."""
+    return [
+        (problem, f"{conversation_id} {detail}")
+        for problem, detail in message_problems(messages, acknowledged)
+        + reply_problems(messages, replies)
+    ]
+
+
+def message_problems(
+    messages: Sequence[dict[str, Any]], acknowledged: dict[str, set[int]]
+) -> list[tuple[Problem, str]]:
+    """Customer messages stored twice, acknowledged as two, or acknowledged and not stored."""
+    problems: list[tuple[Problem, str]] = []
+    stored = Counter(
+        m["client_message_id"]
+        for m in messages
+        if m["role"] == "customer" and m["client_message_id"] is not None
+    )
+    for client_id, times in sorted(stored.items()):
+        if times > 1:
+            problems.append((Problem.DUPLICATED, f"{client_id}: stored {times}x"))
+    for client_id, message_ids in sorted(acknowledged.items()):
+        if client_id not in stored:
+            problems.append((Problem.LOST, client_id))
+        elif len(message_ids) > 1:
+            detail = f"{client_id}: acknowledged as {sorted(message_ids)}"
+            problems.append((Problem.DUPLICATED, detail))
+    return problems
+
+
+def reply_problems(
+    messages: Sequence[dict[str, Any]], replies: set[int]
+) -> list[tuple[Problem, str]]:
+    """Replies received and not stored, or stored twice."""
+    bot_ids = {int(m["id"]) for m in messages if m["role"] == "bot"}
+    problems = [(Problem.REPLY_LOST, f"reply {reply_id}") for reply_id in sorted(replies - bot_ids)]
+    # A message and its reply are stored in one transaction, so a second bot message before the
+    # next customer message is the same reply stored twice.
+    since_customer: int | None = None
+    for message in messages:
+        if message["role"] == "customer":
+            since_customer = 0
+        elif message["role"] == "bot" and since_customer is not None:
+            since_customer += 1
+            if since_customer == 2:
+                problems.append((Problem.REPLY_DUPLICATED, f"reply {message['id']}: a second one"))
+    return problems
+
+
+async def read_transcript(
+    client: httpx.AsyncClient, tally: Tally, chat: Conversation
+) -> list[dict[str, Any]]:
+    response = await request(
+        client,
+        tally,
+        "GET",
+        f"/api/conversations/{chat.conversation_id}/messages",
+        token=chat.token,
+    )
+    response.raise_for_status()
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages
+
+
+def latency_summary(values: Sequence[float]) -> dict[str, float] | None:
+    """p50/p95/p99 of ``values`` (ms), or None without any."""
+    if not values:
+        return None
+    return {q: round(percentile(values, p), 2) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))}
+
+
+async def run_scenario(
+    url: str, transport: Transport, customers: int, warm_up: float, seconds: float, timeout: float
+) -> dict[str, Any]:
+    """Every customer at once for the warm-up and the window, then every transcript read back:
+    the scenario's counts."""
+    tally = Tally()  # the calls around the turns: starts and transcript reads
+    limits = httpx.Limits(max_connections=2 * customers, max_keepalive_connections=2 * customers)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
+        record = Record(Window.starting_now(warm_up, seconds))
+        await asyncio.gather(
+            *(customer(n, transport, client, timeout, record, tally) for n in range(customers))
+        )
+        transcripts = await asyncio.gather(
+            *(read_transcript(client, tally, chat) for chat in record.conversations)
+        )
+    problems: list[tuple[Problem, str]] = []
+    for chat, messages in zip(record.conversations, transcripts, strict=True):
+        problems += delivery_problems(
+            chat.conversation_id,
+            messages,
+            record.acknowledged.get(chat.conversation_id, {}),
+            record.replies.get(chat.conversation_id, set()),
+        )
+    found = Counter(problem for problem, _ in problems)
+    return {
+        "transport": str(transport),
+        "customers": customers,
+        "warm_up_s": warm_up,
+        "seconds": seconds,
+        "turns": len(record.turn_ms),
+        "messages_per_s": round(len(record.turn_ms) / seconds, 1),
+        "turn_ms": latency_summary(record.turn_ms),
+        "message_ms": latency_summary(record.message_ms),
+        "errors": {str(kind): record.errors[kind] for kind in ErrorKind},
+        "given_up": record.given_up,
+        "conversations": len(record.conversations),
+        "acknowledged": sum(len(ids) for ids in record.acknowledged.values()),
+        "replies": sum(len(ids) for ids in record.replies.values()),
+        **{str(problem): found[problem] for problem in Problem},
+        "stored_once": not problems,
+        "other_calls": {
+            "statuses": {str(code): n for code, n in sorted(tally.statuses.items())},
+            "server_errors": len(tally.server_errors),
+        },
+        "examples": {
+            "errors": dict(record.error_examples),
+            "problems": [f"{problem}: {detail}" for problem, detail in problems[:EXAMPLES]],
+            "other_calls": tally.server_errors[:EXAMPLES],
+        },
+    }
+
+
+def scenario_failed(scenario: dict[str, Any]) -> bool:
+    return bool(
+        any(scenario["errors"][str(kind)] for kind in FAILING_ERRORS)
+        or not scenario["stored_once"]
+        or scenario["other_calls"]["server_errors"]
+    )
+
+
+@contextmanager
+def scratch_postgres(admin_url: str, name: str) -> Iterator[str]:
+    """A new database ``name`` on the PostgreSQL server of ``admin_url`` (a SQLAlchemy URL of
+    a database its user may create databases from), dropped afterwards: its URL."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url)
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            # FORCE: a server that did not stop cleanly may still hold connections.
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            connection.execute(drop.format(sql.Identifier(name)))
+
+
+@contextmanager
+def database_for(setup: ServerSetup, scratch: Path, postgres_url: str) -> Iterator[str]:
+    """A fresh database for one server: its URL."""
+    if setup.database is Database.SQLITE:
+        yield f"sqlite:///{scratch}/bench.db"
+        return
+    with scratch_postgres(postgres_url, f"cxagent_load_{os.getpid()}_{setup.workers}w") as url:
+        yield url
+
+
+@contextmanager
+def load_server(
+    settings: Settings,
+    setup: ServerSetup,
+    scratch: Path,
+    database_url: str,
+    redis_url: str,
+    log: TextIO,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A ``cxagent serve`` of this checkout as benchmarks.robustness.serving starts one, on
+    ``database_url``, with ``setup.workers`` processes and Redis when it has several; its
+    output goes to ``log``. Its URL and health report."""
+    server = Server("this checkout", None)
+    env = server_env(settings, server, inspect_checkout(server), scratch)
+    env[ENV_PREFIX + "DATABASE_URL"] = database_url
+    if setup.redis:
+        env[ENV_PREFIX + "REDIS_URL"] = redis_url
+    port = free_port()
+    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)]
+    if setup.workers > 1:
+        command += ["--workers", str(setup.workers)]
+    # A session of its own: a server that will not stop is killed with its worker processes.
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=served_code(server)[1],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(url, process)
+        except RuntimeError as error:
+            raise ServerFailed(str(error)) from None
+        yield url, httpx.get(url + "/health", timeout=10).json()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def served_runtime(encoder_name: str) -> RuntimeName:
+    """The runtime a server's health report names (finetune.onnx_runtime.OnnxBundle.name)."""
+    from finetune.onnx_runtime import INT8_FILE
+
+    if f"(ONNX {INT8_FILE})" in encoder_name:
+        return RuntimeName.ONNX_INT8
+    if "(ONNX " in encoder_name:
+        return RuntimeName.ONNX_FP32
+    return RuntimeName.PYTORCH
+
+
+class ExportFailed(RuntimeError):
+    """The bundle could not be exported for ONNX Runtime."""
+
+
+def onnx_served(settings: Settings, scratch: Path) -> Settings:
+    """The settings with a bundle the server will serve on ONNX Runtime: the configured one
+    when its export is current, else a copy in ``scratch`` exported with the demo's test data.
+    Unchanged without a bundle or with CXAGENT_INFERENCE_RUNTIME=pytorch."""
+    from finetune.onnx_runtime import ONNX_DIR, load_exported
+
+    bundle = settings.nlu_bundle
+    if bundle is None or settings.inference_runtime == "pytorch":
+        return settings
+    if load_exported(bundle, settings.base_model) is not None:
+        return settings
+    copy = scratch / bundle.name
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns(ONNX_DIR))
+    print(f"{PROGRAM}: exporting {bundle} for ONNX Runtime into {copy}", file=sys.stderr)
+    nlu = DEMO_DIR / "nlu"
+    command = [sys.executable, "-m", "bot.cli", "export-onnx", "--model", str(copy)]
+    command += ["--intent-data", str(nlu / "intents_test.csv")]
+    command += ["--sentiment-data", str(nlu / "sentiment_test.csv")]
+    command += ["--knowledge-base", str(DEMO_DIR / "knowledge_base.yaml")]
+    command += ["--retrieval-queries", str(DEMO_DIR / "heldout_questions.csv")]
+    # The export's table goes where the progress goes: stdout is the report's.
+    done = subprocess.run(command, stdout=sys.stderr, check=False)
+    if done.returncode != 0:
+        raise ExportFailed(f"`cxagent export-onnx` of {copy} failed (code {done.returncode})")
+    return with_bundle(settings, str(copy))
+
+
+def runtime_encoder(settings: Settings, runtime: RuntimeName) -> Encoder | str:
+    """What runs ``runtime``'s forward pass for the served bundle, or why nothing does."""
+    from finetune.bundle import read_info
+    from finetune.onnx_runtime import FP32_FILE, INT8_FILE, ONNX_DIR, OnnxBundle
+    from finetune.serving import BundleEncoder
+
+    bundle = settings.nlu_bundle
+    if bundle is None:
+        if runtime is RuntimeName.PYTORCH:
+            from retrieval.encoder import SentenceEncoder
+
+            return SentenceEncoder(settings.base_model)
+        return "no NLU bundle: the base model runs on PyTorch only"
+    if runtime is RuntimeName.PYTORCH:
+        return BundleEncoder(bundle, settings.base_model)
+    graph = bundle / ONNX_DIR / (FP32_FILE if runtime is RuntimeName.ONNX_FP32 else INT8_FILE)
+    if not graph.exists():
+        return f"{graph} does not exist (an int8 graph is kept only when it keeps accuracy)"
+    return OnnxBundle(read_info(bundle), graph, bundle, settings.base_model)
+
+
+def bare_forward_passes(
+    settings: Settings, runtimes: Sequence[RuntimeName], count: int
+) -> dict[str, dict[str, Any]]:
+    """Each runtime's forward pass in this process, one held-out question at a time, warm, with
+    the cores to itself (before any server starts)."""
+    questions = [text for text, _ in read_heldout()]
+    results: dict[str, dict[str, Any]] = {}
+    for runtime in runtimes:
+        encoder = runtime_encoder(settings, runtime)
+        if isinstance(encoder, str):
+            results[runtime] = {"skipped": encoder}
+            continue
+        times = bare_forward_ms(encoder, questions, count)
+        results[runtime] = {"encoder": encoder.name, **(latency_summary(times) or {})}
+        del encoder
+        gc.collect()  # a model's memory is not held while the servers run
+    return results
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    customers: int
+    seconds: float
+    warm_up: float
+    timeout: float
+    transports: tuple[Transport, ...]
+    postgres_url: str
+    redis_url: str
+
+
+@dataclass
+class ServerRun:
+    """What one server gave: its entry in the report, its scenarios, and the lone customer's
+    when it was asked for one."""
+
+    server: dict[str, Any]
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+    alone: dict[str, Any] | None = None
+
+
+def log_tail(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+
+
+def measure_server(
+    settings: Settings, setup: ServerSetup, options: LoadOptions, alone: bool
+) -> ServerRun:
+    """A fresh server and database for ``setup``, a scenario per transport on it (first the lone
+    customer's when ``alone``), or why the server failed."""
+    import psycopg
+
+    entry: dict[str, Any] = {
+        "label": setup.label,
+        "database": str(setup.database),
+        "workers": setup.workers,
+        "redis": setup.redis,
+    }
+    run = ServerRun(entry)
+    with tempfile.TemporaryDirectory(prefix="cxagent-load-") as folder:
+        scratch = Path(folder)
+        log_path = scratch / "server.log"
+        try:
+            with (
+                log_path.open("w") as log,
+                database_for(setup, scratch, options.postgres_url) as database_url,
+            ):
+                server = load_server(settings, setup, scratch, database_url, options.redis_url, log)
+                with server as (url, health):
+                    entry["encoder"] = health.get("encoder")
+                    entry["served_runtime"] = str(served_runtime(str(health.get("encoder"))))
+                    entry["knowledge_base_entries"] = health.get("knowledge_base_entries")
+                    measure_on(url, setup, options, run, alone)
+        except ServerFailed as error:
+            entry.update(status="failed", reason=str(error), log_tail=log_tail(log_path))
+            return run
+        except psycopg.OperationalError as error:
+            entry.update(status="failed", reason=f"PostgreSQL: {str(error).strip()}")
+            return run
+        except httpx.TransportError as error:
+            # resend_load.request gives up on a server that drops every call.
+            entry.update(
+                status="failed",
+                reason=f"the server stopped answering: {error!r}",
+                log_tail=log_tail(log_path),
+            )
+            return run
+    entry["status"] = "ran"
+    return run
+
+
+def measure_on(
+    url: str, setup: ServerSetup, options: LoadOptions, run: ServerRun, alone: bool
+) -> None:
+    """On a running server: the lone customer when ``alone``, then a scenario per transport."""
+    if alone:
+        print(f"{PROGRAM}: one customer alone, {setup.label}", file=sys.stderr)
+        run.alone = measure_scenario(url, setup, Transport.REST, 1, options)
+    for transport in options.transports:
+        print(
+            f"{PROGRAM}: {options.customers} customers, {transport}, {setup.label}", file=sys.stderr
+        )
+        run.scenarios.append(measure_scenario(url, setup, transport, options.customers, options))
+
+
+def measure_scenario(
+    url: str, setup: ServerSetup, transport: Transport, customers: int, options: LoadOptions
+) -> dict[str, Any]:
+    counts = asyncio.run(
+        run_scenario(url, transport, customers, options.warm_up, options.seconds, options.timeout)
+    )
+    return {
+        "server": setup.label,
+        "database": str(setup.database),
+        "workers": setup.workers,
+        "redis": setup.redis,
+        **counts,
+    }
+
+
+def alone_report(alone: dict[str, Any], runtime: str, forward: dict[str, Any]) -> dict[str, Any]:
+    """The lone customer's turns beside the bare forward pass of the runtime that served them."""
+    turn_p50 = (alone["turn_ms"] or {}).get("p50")
+    forward_p50 = forward.get(runtime, {}).get("p50")
+    ratio = None if turn_p50 is None or not forward_p50 else round(turn_p50 / forward_p50, 2)
+    return {
+        **alone,
+        "served_runtime": runtime,
+        "bare_forward_p50_ms": forward_p50,
+        "turn_p50_over_forward_p50": ratio,
+    }
+
+
+def load_benchmark(
+    settings: Settings,
+    setups: Sequence[ServerSetup],
+    runtimes: Sequence[RuntimeName],
+    forward_passes: int,
+    options: LoadOptions,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cxagent-load-bundle-") as scratch:
+        served = onnx_served(settings, Path(scratch))
+        forward = bare_forward_passes(served, runtimes, forward_passes)
+        runs: list[ServerRun] = []
+        for setup in setups:
+            wants_alone = all(run.alone is None for run in runs)
+            runs.append(measure_server(served, setup, options, alone=wants_alone))
+    lone = next((run for run in runs if run.alone is not None), None)
+    report: dict[str, Any] = {
+        "benchmark": PROGRAM,
+        "machine": machine_info(),
+        "options": {
+            "customers": options.customers,
+            "seconds": options.seconds,
+            "warm_up_s": options.warm_up,
+            "timeout_s": options.timeout,
+            "nlu_bundle": str(settings.nlu_bundle) if settings.nlu_bundle else None,
+            # A copy of it, exported for ONNX Runtime for this run only.
+            "exported_for_this_run": served.nlu_bundle != settings.nlu_bundle,
+            "inference_runtime": settings.inference_runtime,
+            "knowledge_base": str(settings.knowledge_base),
+        },
+        "bare_forward_ms": forward,
+        "alone": None
+        if lone is None or lone.alone is None
+        else alone_report(lone.alone, lone.server["served_runtime"], forward),
+        "servers": [run.server for run in runs],
+        "scenarios": [entry for run in runs for entry in run.scenarios],
+    }
+    report["failed"] = failed(report)
+    return report
+
+
+def failed(report: dict[str, Any]) -> bool:
+    measured = list(report["scenarios"])
+    if report["alone"] is not None:
+        measured.append(report["alone"])
+    return any(server["status"] == "failed" for server in report["servers"]) or any(
+        scenario_failed(entry) for entry in measured
+    )
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
+def load_table(report: dict[str, Any]) -> str:
+    """The report as a person reads it: a markdown table of the scenarios, then the servers that
+    did not run, the lone customer beside the bare forward passes, and the machine."""
+    lines = [
+        "| scenario | msgs/s | p50 ms | p95 ms | p99 ms | errors | stored once |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for entry in report["scenarios"]:
+        ms = entry["turn_ms"] or {}
+        errors = [f"{kind} {count}" for kind, count in entry["errors"].items() if count]
+        if entry["given_up"]:
+            errors.append(f"given up {entry['given_up']}")
+        found = [f"{problem} {entry[problem]}" for problem in Problem if entry[problem]]
+        lines.append(
+            f"| {entry['transport']} · {entry['server']} · {entry['customers']} customers "
+            f"| {entry['messages_per_s']:g} | {_cell(ms.get('p50'))} | {_cell(ms.get('p95'))} "
+            f"| {_cell(ms.get('p99'))} | {', '.join(errors) or 'none'} "
+            f"| {'yes' if entry['stored_once'] else 'no: ' + ', '.join(found)} |"
+        )
+    lines.append("")
+    for server in report["servers"]:
+        if server["status"] != "ran":
+            why = server["reason"]
+            if server.get("log_tail"):
+                why += f"; its log ends: {server['log_tail'][-1]}"
+            lines.append(f"- {server['label']}: {server['status']} ({why})")
+    alone = report["alone"]
+    if alone is not None:
+        turn = alone["turn_ms"] or {}
+        lines.append(
+            f"- one customer alone ({alone['server']}, {alone['served_runtime']}): turn p50 "
+            f"{_cell(turn.get('p50'))} ms, {_cell(alone['turn_p50_over_forward_p50'])}× the "
+            "bare forward pass"
+        )
+    passes = [
+        f"{runtime} {measured['p50']:g} ms"
+        if "p50" in measured
+        else f"{runtime} not measured ({measured['skipped']})"
+        for runtime, measured in report["bare_forward_ms"].items()
+    ]
+    lines.append(f"- bare forward pass p50: {'; '.join(passes) or 'none asked'}")
+    machine = report["machine"]
+    lines.append(
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"Python {machine['python']}, torch {machine['torch']}"
+    )
+    return "\n".join(lines)
+
+
+def choices(kind: type[StrEnum]) -> Any:
+    """An argparse type: comma-separated names of ``kind`` (``rest,ws``), in the order given."""
+
+    def parse(text: str) -> tuple[Any, ...]:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        allowed = [str(member) for member in kind]
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give one or more of {', '.join(allowed)}, separated by commas"
+            )
+        return tuple(kind(name) for name in dict.fromkeys(names))
+
+    return parse
+
+
+def worker_counts(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated numbers of server processes (``1,2``)."""
+    try:
+        counts = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers from 1, as 1,2")
+    return counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, metavar="N")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=DEFAULT_SECONDS,
+        help=f"measured window of each scenario (default {DEFAULT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--warm-up",
+        type=float,
+        default=DEFAULT_WARM_UP,
+        metavar="SECONDS",
+        help=f"load before the window, not measured (default {DEFAULT_WARM_UP:g})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"a turn not answered by then is sent again (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument("--transports", type=choices(Transport), default=tuple(Transport))
+    parser.add_argument("--databases", type=choices(Database), default=tuple(Database))
+    parser.add_argument("--workers", type=worker_counts, default=(1, 2))
+    parser.add_argument(
+        "--runtimes",
+        type=choices(RuntimeName),
+        default=tuple(RuntimeName),
+        help="whose bare forward pass to measure (default all three)",
+    )
+    parser.add_argument(
+        "--forward-passes",
+        type=int,
+        default=DEFAULT_FORWARD_PASSES,
+        metavar="N",
+        help=f"bare forward passes per runtime (default {DEFAULT_FORWARD_PASSES})",
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="the NLU bundle to serve, or `none` for retrieval alone "
+        "(default: CXAGENT_NLU_BUNDLE or the demo's)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        metavar="URL",
+        help="a database whose user may create the scratch databases (default: the tests')",
+    )
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, metavar="URL")
+    parser.add_argument(
+        "--json-out", type=Path, metavar="FILE", help="write the JSON here, not to stdout"
+    )
+    args = parser.parse_args(argv)
+    if args.customers < 1 or args.forward_passes < 1:
+        parser.error(
+            f"--customers {args.customers} --forward-passes {args.forward_passes}: "
+            "both must be at least 1"
+        )
+    if args.seconds <= 0 or args.warm_up < 0 or args.timeout <= 0:
+        parser.error(
+            f"--seconds {args.seconds:g} --warm-up {args.warm_up:g} --timeout {args.timeout:g}: "
+            "the window and the timeout must be more than 0, the warm-up not less"
+        )
+    if args.bundle is not None and args.bundle.lower() != "none" and not Path(args.bundle).is_dir():
+        parser.error(f"--bundle {args.bundle}: no such folder")
+    settings = settings_or_exit(PROGRAM)
+    if args.bundle is not None:
+        settings = with_bundle(settings, args.bundle)
+    setups = [
+        ServerSetup(database, workers) for database in args.databases for workers in args.workers
+    ]
+    options = LoadOptions(
+        customers=args.customers,
+        seconds=args.seconds,
+        warm_up=args.warm_up,
+        timeout=args.timeout,
+        transports=args.transports,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
+    )
+    try:
+        report = load_benchmark(settings, setups, args.runtimes, args.forward_passes, options)
+    except ExportFailed as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 1
+    text = json.dumps(report, indent=2)
+    if args.json_out is not None:
+        args.json_out.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    print(load_table(report))
+    return 1 if report["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
