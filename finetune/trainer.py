@@ -12,13 +12,11 @@ The recipe, in order:
    is drawn (finetune.noise), so that "wher is my oder" reads as "where is my order".
 3. On the validation split, fit a temperature for calibrated confidences and choose the
    out-of-scope threshold.
-4. Learn from every row: the intent head becomes a weighted average of the trained head and a
-   logistic regression on the adapted encoder. The regression is fitted on the training rows
-   first, and the trained head's share in the average (0, 1/4, 1/2, 3/4 or 1) is the one that
-   reads the validation rows best; step 3's calibration is measured on that head, on rows it
-   never saw. Then the regression is refitted on all rows, the validation rows included, with
-   the share and the calibration kept (as scikit-learn's CalibratedClassifierCV does with
-   ensemble=False).
+4. Learn from every row: the intent head becomes the average of the trained head and a logistic
+   regression on the adapted encoder. The regression is fitted on the training rows for step 3's
+   calibration, which is measured on rows it never saw, and then refitted on all rows, the
+   validation rows included, with the calibration kept (as scikit-learn's
+   CalibratedClassifierCV does with ensemble=False).
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ import logging
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -322,41 +320,20 @@ def train(
     )
     bundle = NLUBundle(model, info)
     model.eval()
-    _calibrate_and_refit(
-        bundle, config, intent_train, intent_validation, sentiment_validation, carved_validation
-    )
-    logger.info(
-        "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
-    )
-    return bundle, peft_encoder
-
-
-def _calibrate_and_refit(
-    bundle: NLUBundle,
-    config: TrainingConfig,
-    intent_train: LabelledTexts,
-    intent_validation: LabelledTexts,
-    sentiment_validation: LabelledTexts | None,
-    carved_validation: bool,
-) -> None:
-    """Steps 3 and 4 of the recipe: the head's share chosen and calibrated on the validation
-    rows, then the regression refitted on every row when they were carved from the intents."""
-    model = bundle.model
     every_row = LabelledTexts(
         intent_train.texts + intent_validation.texts,
         intent_train.labels + intent_validation.labels,
     )
-    # The adapted features of every row, read once for both regressions.
-    adapted = _adapted_features(model, config, every_row)
-    trained_head = _trained_head(model)
-    share = _chosen_share(model, config, intent_train, intent_validation, adapted, trained_head)
+    # The adapted features of every row, read once for both regressions below.
+    adapted = _adapted_features(model, config, every_row if carved_validation else intent_train)
+    held_out_head = _averaged_head(model, config, intent_train, adapted)
     _calibrate(bundle, config, intent_validation, sentiment_validation)
-    if share is None or adapted is None:
-        return
-    if carved_validation:
-        _averaged_head(model, config, every_row, adapted, trained_head, share.share)
-    bundle.info.training["trained_head_share"] = share.share
-    bundle.info.training["validation_accuracy_by_share"] = share.validation_accuracy
+    if held_out_head is not None and carved_validation:
+        _averaged_head(model, config, every_row, adapted, trained=held_out_head)
+    logger.info(
+        "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
+    )
+    return bundle, peft_encoder
 
 
 def _intent_split(
@@ -410,86 +387,28 @@ def _adapted_features(
         return _frozen_vectors(model, rows.texts, 128)
 
 
-# The trained head's share in its average with the refitted regression, tried in step 4.
-HEAD_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-@dataclass(frozen=True)
-class HeadShare:
-    share: float
-    # Validation accuracy of each share tried, for the bundle's record.
-    validation_accuracy: dict[str, float]
-
-
-def _trained_head(model: MultiTaskModel) -> tuple[np.ndarray, np.ndarray]:
-    head = model.intent_head
-    return head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy()
-
-
-def _chosen_share(
-    model: MultiTaskModel,
-    config: TrainingConfig,
-    intent_train: LabelledTexts,
-    intent_validation: LabelledTexts,
-    features: np.ndarray | None,
-    trained: tuple[np.ndarray, np.ndarray],
-) -> HeadShare | None:
-    """Fit the regression on the training rows (the first rows of ``features``), set the intent
-    head to the share of ``trained`` that scores best on the validation rows (the next ones), and
-    return it; None, leaving the head as trained, without a refit."""
-    if features is None or len(set(intent_train.labels)) < 2:
-        return None
-    regression = _regression_head(model, config, intent_train, features, trained)
-    validation = features[len(intent_train) : len(intent_train) + len(intent_validation)]
-    targets = np.array([model.intent_labels.index(label) for label in intent_validation.labels])
-    accuracy = {}
-    for share in HEAD_SHARES:
-        weight, bias = _mixed(trained, regression, share)
-        accuracy[share] = float(np.mean((validation @ weight.T + bias).argmax(axis=1) == targets))
-    # Among equally good shares, the one nearest an even average: the least tuned to these rows.
-    best = max(HEAD_SHARES, key=lambda share: (accuracy[share], -abs(share - 0.5)))
-    model.init_head(model.intent_head, *_mixed(trained, regression, best))
-    return HeadShare(best, {f"{share:g}": round(accuracy[share], 4) for share in HEAD_SHARES})
-
-
 def _averaged_head(
     model: MultiTaskModel,
     config: TrainingConfig,
     rows: LabelledTexts,
-    features: np.ndarray,
-    trained: tuple[np.ndarray, np.ndarray],
-    share: float,
-) -> None:
-    """Set the intent head to ``share`` of the ``trained`` head and the rest of a logistic
-    regression fitted on the adapted features of ``rows`` (the first rows of ``features``)."""
-    regression = _regression_head(model, config, rows, features, trained)
-    model.init_head(model.intent_head, *_mixed(trained, regression, share))
-
-
-def _regression_head(
-    model: MultiTaskModel,
-    config: TrainingConfig,
-    rows: LabelledTexts,
-    features: np.ndarray,
-    trained: tuple[np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """A logistic regression on the first ``len(rows)`` rows of ``features``; a label the rows
-    lack takes the ``trained`` head's weights, so that it keeps the trained head's say alone."""
+    features: np.ndarray | None,
+    trained: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Set the intent head to the average of the ``trained`` head (by default the model's own)
+    and a logistic regression fitted on the adapted features of ``rows`` (the first rows of
+    ``features``); return the trained head, or None when there are too few rows or labels."""
+    if features is None or len(set(rows.labels)) < 2:
+        return None
+    if trained is None:
+        head = model.intent_head
+        trained = (head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy())
     weight, bias = _fit_head(
         features[: len(rows)], rows.labels, model.intent_labels, config.logistic_c
     )
-    absent = bias <= -1e4
+    absent = bias <= -1e4  # a label the rows lack keeps the trained head's say alone
     weight[absent], bias[absent] = trained[0][absent], trained[1][absent]
-    return weight, bias
-
-
-def _mixed(
-    trained: tuple[np.ndarray, np.ndarray], regression: tuple[np.ndarray, np.ndarray], share: float
-) -> tuple[np.ndarray, np.ndarray]:
-    return (
-        share * trained[0] + (1 - share) * regression[0],
-        share * trained[1] + (1 - share) * regression[1],
-    )
+    model.init_head(model.intent_head, (trained[0] + weight) / 2, (trained[1] + bias) / 2)
+    return trained
 
 
 def _sentiment_batches(rows: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
