@@ -58,8 +58,9 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
-    # Rate limits first: a client over its own limit is told so rather than "busy".
-    dependencies=[Depends(limit_messages), Depends(admit_turn)],
+    # The turn bound first: a turn refused on arrival takes no worker thread (the rate limits
+    # and the token are checked on one). A client over its own limit is refused either way.
+    dependencies=[Depends(admit_turn), Depends(limit_messages)],
     responses=errors(403, 404, 422, 429),
 )
 def send_message(
