@@ -48,7 +48,6 @@ import gc
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -66,17 +65,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
-from benchmarks.chat import Server, bare_forward_ms, inspect_checkout, served_code, server_env
+from benchmarks.chat import bare_forward_ms
 from benchmarks.common import (
-    free_port,
     machine_info,
     percentile,
     read_heldout,
     settings_or_exit,
-    wait_until_up,
 )
 from benchmarks.resend_load import QUESTIONS, Conversation, Kind, Tally, request
-from benchmarks.robustness import ServerFailed, with_bundle
+from benchmarks.robustness import ServerFailed, serving, with_bundle
 from bot.config import DEMO_DIR, ENV_PREFIX, Settings
 from retrieval.encoder import Encoder
 
@@ -95,8 +92,6 @@ GIVE_UP_SECONDS = 60.0
 RECONNECT_SECONDS = 0.2
 # How many examples of each error and each storage problem the report quotes.
 EXAMPLES = 10
-# How long a server may take to stop before it is killed.
-STOP_SECONDS = 60
 # How much of a server's own log a failed start quotes.
 LOG_TAIL_LINES = 20
 
@@ -600,41 +595,14 @@ def load_server(
     redis_url: str,
     log: TextIO,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A ``cxagent serve`` of this checkout as benchmarks.robustness.serving starts one, on
-    ``database_url``, with ``setup.workers`` processes and Redis when it has several; its
-    output goes to ``log``. Its URL and health report."""
-    server = Server("this checkout", None)
-    env = server_env(settings, server, inspect_checkout(server), scratch)
-    env[ENV_PREFIX + "DATABASE_URL"] = database_url
+    """benchmarks.robustness.serving on ``database_url``, with ``setup.workers`` processes and
+    Redis when it has several; its output goes to ``log``. Its URL and health report."""
+    environment = {ENV_PREFIX + "DATABASE_URL": database_url}
     if setup.redis:
-        env[ENV_PREFIX + "REDIS_URL"] = redis_url
-    port = free_port()
-    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)]
-    if setup.workers > 1:
-        command += ["--workers", str(setup.workers)]
-    # A session of its own: a server that will not stop is killed with its worker processes.
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=served_code(server)[1],
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(url, process)
-        except RuntimeError as error:
-            raise ServerFailed(str(error)) from None
-        yield url, httpx.get(url + "/health", timeout=10).json()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        environment[ENV_PREFIX + "REDIS_URL"] = redis_url
+    arguments = ["--workers", str(setup.workers)] if setup.workers > 1 else []
+    with serving(settings, scratch, log, environment, arguments) as served:
+        yield served
 
 
 def served_runtime(encoder_name: str) -> RuntimeName:

@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -53,6 +55,9 @@ from benchmarks.common import (
 )
 from benchmarks.typos import misspell_all
 from bot.config import ENV_PREFIX, Settings
+
+# Seconds a server has to stop before it is killed with its worker processes.
+STOP_SECONDS = 60
 
 PROGRAM = "benchmarks.robustness"
 WRITTEN_MESSAGES = Path(__file__).with_name("written_messages.csv")
@@ -263,10 +268,15 @@ class ServerFailed(RuntimeError):
 
 @contextmanager
 def serving(
-    settings: Settings, scratch: Path, log: TextIO | None = None
+    settings: Settings,
+    scratch: Path,
+    log: TextIO | None = None,
+    environment: Mapping[str, str] | None = None,
+    serve_arguments: Sequence[str] = (),
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """A ``cxagent serve`` of this checkout on a free port and a scratch database in
-    ``scratch``, as benchmarks.chat starts it: its URL and its health report. Its output goes
+    ``scratch``, as benchmarks.chat starts it (``environment`` over its settings, and
+    ``serve_arguments`` such as ``--workers 2``): its URL and its health report. Its output goes
     to ``log`` when given (at level info), else to stderr."""
     import httpx
 
@@ -275,12 +285,15 @@ def serving(
     env = server_env(settings, server, inspect_checkout(server), scratch)
     if log is not None:  # a log kept is kept whole, every request's line included
         env[ENV_PREFIX + "LOG_LEVEL"] = "info"
+    env.update(environment or {})
+    # A session of its own: a server that will not stop is killed with its worker processes.
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *serve_arguments],
         env=env,
         cwd=served_code(server)[1],
         stdout=log or sys.stderr,  # stdout is the report's
         stderr=log,
+        start_new_session=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -291,7 +304,11 @@ def serving(
         yield url, httpx.get(url + "/health", timeout=10).json()
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def ask_the_bot(settings: Settings, texts: Sequence[str]) -> tuple[list[Answer], dict[str, Any]]:
