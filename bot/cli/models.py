@@ -96,12 +96,22 @@ DEMO_BUNDLE = DEMO_DIR / "models" / "nlu-demo"
 def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
     from finetune.data import LabelledTexts, load_labelled
     from finetune.onnx_export import TOLERANCE_POINTS, TestData, export_onnx
+    from finetune.onnx_runtime import bundle_fingerprint, read_report
     from finetune.reading import SENTIMENT_LABELS
     from retrieval.knowledge_base import load_knowledge_base
 
     model = args.model or settings.nlu_bundle
     if model is None:
         raise UsageError("no bundle to export: give --model or set CXAGENT_NLU_BUNDLE")
+    current = read_report(model)
+    if current is not None and current.fingerprint == bundle_fingerprint(model) and not args.force:
+        # Run again by an install script, it costs nothing; a retrained bundle is exported anew.
+        print(
+            f"the ONNX export in {model / 'onnx'} is current (serving {current.served}); "
+            "--force exports again",
+            file=sys.stderr,
+        )
+        return
     if args.intent_data is None:
         if model.resolve() != DEMO_BUNDLE.resolve():
             raise UsageError(
@@ -262,6 +272,9 @@ def add_commands(commands: Commands) -> None:
         "--retrieval-queries", type=Path, help="text,entry_id: questions and the entry they ask"
     )
     onnx.add_argument("--base-model", help="default: the bundle's own")
+    onnx.add_argument(
+        "--force", action="store_true", help="export again even when the export is current"
+    )
     onnx.set_defaults(handler=cmd_export_onnx)
 
     split = commands.add_parser("split-data", help="stratified train/test split of a CSV file")

@@ -75,6 +75,19 @@ def test_the_export_measures_each_runtime_beside_pytorch(exported: Path) -> None
     assert report.test_rows["retrieval_queries"] == 2
 
 
+def test_exporting_a_current_export_again_does_nothing(
+    exported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    graph = exported / ONNX_DIR / FP32_FILE
+    written = graph.stat().st_mtime_ns
+    # No test data needed: nothing is exported or measured.
+    assert main(["export-onnx", "--model", str(exported)], environ={}) == 0
+    assert "is current" in capsys.readouterr().err
+    assert graph.stat().st_mtime_ns == written
+    assert main(["export-onnx", "--model", str(exported), "--force"], environ={}) == 2
+    assert "--intent-data is needed" in capsys.readouterr().err
+
+
 def test_the_gate_refuses_a_loss_beyond_the_tolerance() -> None:
     reference = {"intent_accuracy": 0.900, "oos_recall": 0.800}
     just_within = reference["intent_accuracy"] - (TOLERANCE_POINTS - 0.05) / 100
