@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import DEMO_DIR
 
 UNREACHABLE = "postgresql+psycopg://cx:hunter2@127.0.0.1:1/cx"
 
@@ -137,8 +139,13 @@ def test_evaluate_retrieval_prints_json_metrics(
 def test_serve_refuses_a_missing_index_when_told_not_to_rebuild(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A copy of the demo's knowledge base: the demo's own has an index shipped beside it,
+    # which a start copies rather than builds.
+    knowledge_base = tmp_path / "kb.yaml"
+    shutil.copy(DEMO_DIR / "knowledge_base.yaml", knowledge_base)
     environ = {
         "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+        "CXAGENT_KNOWLEDGE_BASE": str(knowledge_base),
         "CXAGENT_INDEX_DIR": str(tmp_path / "no-index"),
         "CXAGENT_REBUILD_STALE_INDEX": "false",
     }
