@@ -72,7 +72,14 @@ from benchmarks.common import (
     read_heldout,
     settings_or_exit,
 )
-from benchmarks.resend_load import QUESTIONS, Conversation, Kind, Tally, request
+from benchmarks.resend_load import (
+    QUESTIONS,
+    Conversation,
+    Kind,
+    Tally,
+    read_transcript,
+    request,
+)
 from benchmarks.robustness import ServerFailed, serving, with_bundle
 from bot.config import DEMO_DIR, ENV_PREFIX, Settings
 from retrieval.encoder import Encoder
@@ -473,21 +480,6 @@ def reply_problems(
     return problems
 
 
-async def read_transcript(
-    client: httpx.AsyncClient, tally: Tally, chat: Conversation
-) -> list[dict[str, Any]]:
-    response = await request(
-        client,
-        tally,
-        "GET",
-        f"/api/conversations/{chat.conversation_id}/messages",
-        token=chat.token,
-    )
-    response.raise_for_status()
-    messages: list[dict[str, Any]] = response.json()["messages"]
-    return messages
-
-
 def latency_summary(values: Sequence[float]) -> dict[str, float] | None:
     """p50/p95/p99 of ``values`` (ms), or None without any."""
     if not values:
@@ -511,10 +503,10 @@ async def run_scenario(
             *(read_transcript(client, tally, chat) for chat in record.conversations)
         )
     problems: list[tuple[Problem, str]] = []
-    for chat, messages in zip(record.conversations, transcripts, strict=True):
+    for chat, transcript in zip(record.conversations, transcripts, strict=True):
         problems += delivery_problems(
             chat.conversation_id,
-            messages,
+            transcript["messages"],
             record.acknowledged.get(chat.conversation_id, {}),
             record.replies.get(chat.conversation_id, set()),
         )

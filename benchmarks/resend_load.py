@@ -205,10 +205,10 @@ async def customer(
     return chat
 
 
-async def stored_ids(
+async def read_transcript(
     client: httpx.AsyncClient, tally: Tally, chat: Conversation
-) -> tuple[Counter[str], str]:
-    """How often each client_message_id is stored in the conversation, and its status."""
+) -> dict[str, Any]:
+    """The conversation as its customer reads it back: its status and messages."""
     response = await request(
         client,
         tally,
@@ -217,7 +217,15 @@ async def stored_ids(
         token=chat.token,
     )
     response.raise_for_status()
-    transcript = response.json()
+    transcript: dict[str, Any] = response.json()
+    return transcript
+
+
+async def stored_ids(
+    client: httpx.AsyncClient, tally: Tally, chat: Conversation
+) -> tuple[Counter[str], str]:
+    """How often each client_message_id is stored in the conversation, and its status."""
+    transcript = await read_transcript(client, tally, chat)
     ids = Counter(
         m["client_message_id"]
         for m in transcript["messages"]
