@@ -70,6 +70,8 @@ def check_workers(settings: Settings, workers: int) -> None:
     takes one writer at a time, so the processes would queue on its file)."""
     from sqlalchemy.engine import make_url
 
+    from bot.config import load_settings
+
     if workers < 1:
         raise UsageError(f"--workers {workers}: give 1 or more")
     if workers == 1:
@@ -78,6 +80,12 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise UsageError(
             f"--workers {workers} needs CXAGENT_REDIS_URL: live events and rate limits must "
             "be shared by the processes"
+        )
+    if load_settings(os.environ) != settings:
+        # Checked before the model loads, not after: the workers read the environment alone.
+        raise UsageError(
+            "--workers reads each process's settings from the environment, and these settings "
+            "did not come from it"
         )
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         logger.warning(
@@ -139,10 +147,9 @@ def ensure_first_admin(runtime: Runtime) -> None:
 
 def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
     """``args.workers`` processes behind one port (uvicorn's supervisor), each building its own
-    runtime from the environment, which carries what this process decided."""
+    runtime from the environment (check_workers made sure the settings came from it), which is
+    given what this process decided: the demo shop's address and the inference threads."""
     import uvicorn
-
-    from bot.config import load_settings
 
     os.environ.update(
         {
@@ -154,11 +161,6 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
             ),
         }
     )
-    if load_settings(os.environ) != settings:
-        raise UsageError(
-            "--workers reads each process's settings from the environment, and these settings "
-            "did not come from it"
-        )
     print(f"starting {args.workers} worker processes", file=sys.stderr)
     uvicorn.run(
         "bot.cli.serve:app_from_environment",
