@@ -53,7 +53,7 @@ class TurnsInFlight:
                 self._running -= 1
 
 
-def get_turns_in_flight(connection: HTTPConnection) -> TurnsInFlight:
+async def get_turns_in_flight(connection: HTTPConnection) -> TurnsInFlight:
     turns: TurnsInFlight = connection.app.state.turns_in_flight
     return turns
 

@@ -1,5 +1,10 @@
 """Dependencies routes declare in their signatures: each service a route uses, by its type,
-and the credentials it needs. Tests override ``get_runtime`` or build the app on a runtime."""
+and the credentials it needs. Tests override ``get_runtime`` or build the app on a runtime.
+
+What only reads the app's state is ``async def``: FastAPI runs a plain ``def`` dependency on a
+worker thread, and a chat turn paid a thread hop for each of them (with 40 threads busy under
+load, each hop waits for the GIL and a free thread). Whatever touches the database or Redis
+stays ``def``, off the event loop."""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ _staff_bearer = HTTPBearer(
 )
 
 
-def get_runtime(connection: HTTPConnection) -> Runtime:
+async def get_runtime(connection: HTTPConnection) -> Runtime:
     """The running service's parts; HTTP requests and WebSockets alike."""
     runtime: Runtime = connection.app.state.runtime
     return runtime
@@ -40,35 +45,35 @@ def get_runtime(connection: HTTPConnection) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_chat(runtime: RuntimeDep) -> ChatService:
+async def get_chat(runtime: RuntimeDep) -> ChatService:
     return runtime.chat
 
 
-def get_support(runtime: RuntimeDep) -> SupportService:
+async def get_support(runtime: RuntimeDep) -> SupportService:
     return runtime.support
 
 
-def get_staff_service(runtime: RuntimeDep) -> StaffService:
+async def get_staff_service(runtime: RuntimeDep) -> StaffService:
     return runtime.staff
 
 
-def get_satisfaction(runtime: RuntimeDep) -> SatisfactionService:
+async def get_satisfaction(runtime: RuntimeDep) -> SatisfactionService:
     return runtime.satisfaction
 
 
-def get_dashboard(runtime: RuntimeDep) -> DashboardService:
+async def get_dashboard(runtime: RuntimeDep) -> DashboardService:
     return runtime.dashboard
 
 
-def get_alerts(runtime: RuntimeDep) -> AlertService:
+async def get_alerts(runtime: RuntimeDep) -> AlertService:
     return runtime.alerts
 
 
-def get_events(runtime: RuntimeDep) -> EventHub:
+async def get_events(runtime: RuntimeDep) -> EventHub:
     return runtime.events
 
 
-def get_customer_token(
+async def get_customer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None:
@@ -80,7 +85,7 @@ def get_customer_token(
     return credentials.credentials
 
 
-def get_staff_token(
+async def get_staff_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
 ) -> str:
     if credentials is None:

@@ -212,7 +212,7 @@ def _address(connection: HTTPConnection) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-def get_rate_limits(connection: HTTPConnection) -> RateLimits:
+async def get_rate_limits(connection: HTTPConnection) -> RateLimits:
     limits: RateLimits = connection.app.state.rate_limits
     return limits
 

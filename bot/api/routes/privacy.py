@@ -22,11 +22,11 @@ router = APIRouter(
 )
 
 
-def get_privacy(runtime: RuntimeDep) -> PrivacyService:
+async def get_privacy(runtime: RuntimeDep) -> PrivacyService:
     return PrivacyService(runtime.sessions, runtime.settings.retention_days, events=runtime.events)
 
 
-def get_admin(member: StaffDep) -> StaffMember:
+async def get_admin(member: StaffDep) -> StaffMember:
     if member.role is not Role.ADMIN:
         raise Forbidden("only an admin can export or erase a customer's data")
     return member
