@@ -182,9 +182,21 @@ def _export_fp32(bundle: NLUBundle, path: Path) -> None:
 
 
 def _quantise(source: Path, target: Path, per_channel: bool) -> None:
+    """Dynamic int8 weights for the matrix products only.
+
+    ONNX Runtime's default also quantises the Gather that looks up the word embeddings: on the
+    demo bundle that cost 1.2 points of intent accuracy even per channel, where the matrix
+    products alone, per channel, lost nothing on any measure (retrieval gained a point).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel)
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+        op_types_to_quantize=["MatMul", "Gemm"],
+    )
 
 
 class _ServedGraph(nn.Module):

@@ -19,7 +19,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = re.findall(r"```bash\n(.+?)\n```", README)
     assert TEST_COMMAND in commands
     assert TEST_COMMAND in (REPO_ROOT / ".ci" / "run").read_text()
-    assert "pip install -e . && cxagent export-onnx && cxagent serve" in commands
+    assert "pip install -e . && cxagent export-onnx && cxagent index && cxagent serve" in commands
 
 
 def test_the_screenshots_the_readme_shows_exist() -> None:

@@ -233,15 +233,27 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
     from bot.runtime import served_encoder
     from retrieval.knowledge_base import load_knowledge_base
-    from retrieval.retriever import build_index
+    from retrieval.retriever import build_index, load_or_build_index, shipped_index_dir
 
     knowledge_base = load_knowledge_base(settings.knowledge_base)
     encoder = served_encoder(settings)
-    print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)
-    index = build_index(knowledge_base, encoder, settings.index_type)
-    index.save(settings.index_dir)
+    if args.force:
+        print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)
+        index = build_index(knowledge_base, encoder, settings.index_type)
+        index.save(settings.index_dir)
+    else:
+        # Run by the install command after export-onnx: an index that is current (for the
+        # served graph and this knowledge base) is kept, so running it again costs nothing.
+        index = load_or_build_index(
+            knowledge_base,
+            encoder,
+            settings.index_dir,
+            settings.index_type,
+            shipped=shipped_index_dir(settings.knowledge_base),
+        )
     print(
-        f"indexed {len(index.keys)} rows ({settings.index_type}) into {settings.index_dir}",
+        f"{len(index.keys)} rows ({settings.index_type}) in {settings.index_dir}, "
+        f"for {encoder.name}",
         file=sys.stderr,
     )
 
@@ -262,6 +274,10 @@ def add_commands(commands: Commands) -> None:
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         handler=cmd_migrate
     )
-    commands.add_parser("index", help="build the FAISS index over the knowledge base").set_defaults(
-        handler=cmd_index
+    index = commands.add_parser(
+        "index",
+        help="build the FAISS index over the knowledge base for the served model (kept when "
+        "current)",
     )
+    index.add_argument("--force", action="store_true", help="build it again even if current")
+    index.set_defaults(handler=cmd_index)

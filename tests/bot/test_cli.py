@@ -153,6 +153,39 @@ def test_serve_refuses_a_missing_index_when_told_not_to_rebuild(
     assert "run `cxagent index`" in capsys.readouterr().err
 
 
+def test_index_builds_once_and_keeps_a_current_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    knowledge_base = tmp_path / "kb.yaml"
+    knowledge_base.write_text(
+        "company: Test\n"
+        "entries:\n"
+        "  - id: returns\n"
+        "    intent: returns\n"
+        "    questions: [how do I return something]\n"
+        "    answer: Returns are free within 30 days.\n"
+        "  - id: delivery\n"
+        "    intent: delivery\n"
+        "    questions: [when will my parcel come]\n"
+        "    answer: Parcels arrive in two to four days.\n",
+        encoding="utf-8",
+    )
+    environ = {
+        "CXAGENT_KNOWLEDGE_BASE": str(knowledge_base),
+        "CXAGENT_INDEX_DIR": str(tmp_path / "index"),
+        "CXAGENT_NLU_BUNDLE": "none",
+    }
+    saved = tmp_path / "index" / "index.faiss"
+
+    assert main(["index"], environ=environ) == 0
+    built = saved.stat().st_mtime_ns
+    assert main(["index"], environ=environ) == 0
+    assert saved.stat().st_mtime_ns == built  # current: kept as it was
+    assert main(["index", "--force"], environ=environ) == 0
+    assert saved.stat().st_mtime_ns != built
+    assert "2 rows (flat)" in capsys.readouterr().err
+
+
 def test_serve_stops_on_a_bad_rules_file_naming_the_rule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
