@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from bot.storage.models import ReplySuggestion, utcnow
@@ -273,3 +274,19 @@ def test_the_usage_window_ends_now_and_erasing_the_customer_erases_their_records
     assert erased.json()["rows"]["reply_suggestions"] == 3
     with desk.sessions() as session:
         assert session.scalars(select(ReplySuggestion)).all() == []
+
+
+def test_a_reply_and_its_record_are_stored_together_or_not_at_all(
+    client: TestClient, desk: Runtime
+) -> None:
+    agent = log_in(client, "sam")
+    customer = taken_by(client, agent)
+    member = desk.staff.authenticate(agent["Authorization"].removeprefix("Bearer "))
+
+    def failing_record(session: Session, reply_id: int) -> None:
+        raise RuntimeError("the record could not be written")
+
+    with pytest.raises(RuntimeError):
+        desk.support.reply(member, customer.id, "Hello", alongside=failing_record)
+    transcript = client.get(f"/api/staff/conversations/{customer.id}", headers=agent).json()
+    assert [m["role"] for m in transcript["messages"]] == ["customer", "bot"]
