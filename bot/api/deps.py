@@ -23,6 +23,7 @@ from bot.live.events import EventHub
 from bot.runtime import Runtime
 from bot.support.accounts import StaffMember, StaffService
 from bot.support.service import SupportService
+from bot.support.suggestions import SuggestionService
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -51,6 +52,12 @@ async def get_chat(runtime: RuntimeDep) -> ChatService:
 
 async def get_support(runtime: RuntimeDep) -> SupportService:
     return runtime.support
+
+
+async def get_suggestions(runtime: RuntimeDep) -> SuggestionService:
+    # Made for each request from the runtime's services, which it only holds (no state of its
+    # own): it reads with whatever chat service and knowledge base the runtime serves now.
+    return SuggestionService(sessions=runtime.sessions, chat=runtime.chat, support=runtime.support)
 
 
 async def get_staff_service(runtime: RuntimeDep) -> StaffService:
@@ -108,6 +115,7 @@ def get_staff_member(token: StaffTokenDep, staff: StaffServiceDep) -> StaffMembe
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CustomerTokenDep = Annotated[str, Depends(get_customer_token)]
 SupportDep = Annotated[SupportService, Depends(get_support)]
+SuggestionsDep = Annotated[SuggestionService, Depends(get_suggestions)]
 SatisfactionDep = Annotated[SatisfactionService, Depends(get_satisfaction)]
 DashboardDep = Annotated[DashboardService, Depends(get_dashboard)]
 AlertsDep = Annotated[AlertService, Depends(get_alerts)]

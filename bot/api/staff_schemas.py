@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from bot.api.deps import MAX_ROW_ID
 from bot.api.nul import NulFree
 from bot.api.schemas import NOT_ONLY_SPACES, StaffMessageOut
 from bot.support.accounts import Role
@@ -193,6 +194,60 @@ class LookupResultOut(BaseModel):
     latency_ms: float
 
 
+EntryId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# The suggestions on screen, with room for one picked from those shown for an earlier message.
+MAX_SHOWN = 10
+# What the service asks of a SuggestionUseIn (``_consistent``), for clients that read the
+# schema: an entry with the outcome `used` or `edited`, and none with `none`.
+STARTED_FROM_AN_ENTRY_OR_NONE: dict[str, Any] = {
+    "anyOf": [
+        {
+            "properties": {"outcome": {"const": "none"}, "entry_id": {"type": "null"}},
+        },
+        {
+            "properties": {"outcome": {"enum": ["used", "edited"]}, "entry_id": {"type": "string"}},
+            "required": ["entry_id"],
+        },
+    ]
+}
+
+
+class SuggestionUseIn(NulFree):
+    """What the reply started from: the suggested replies on screen when it was sent (GET
+    …/suggestions) and the one it started from, if any."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=STARTED_FROM_AN_ENTRY_OR_NONE)
+
+    message_id: int = Field(
+        ge=1, le=MAX_ROW_ID, description="the customer message the suggestions were shown for"
+    )
+    shown: list[EntryId] = Field(
+        max_length=MAX_SHOWN,
+        description="the entries on screen; those the reply did not start from count as ignored",
+        json_schema_extra={"uniqueItems": True},
+        examples=[["track_order.where_is_my_order", "track_order.order_late"]],
+    )
+    entry_id: EntryId | None = Field(
+        None,
+        description="the entry the reply started from (shown, even if no longer on screen); "
+        "null when it started from none",
+    )
+    outcome: Literal["none", "used", "edited"] = Field(
+        description="`used`: sent as it was suggested; `edited`: changed first; `none`: none used"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SuggestionUseIn:
+        if len(set(self.shown)) != len(self.shown):
+            raise ValueError("`shown` names an entry twice")
+        if (self.outcome == "none") != (self.entry_id is None):
+            raise ValueError(
+                "give `entry_id` with the outcome `used` or `edited`, and none with `none` "
+                f"(got outcome {self.outcome!r}, entry_id {self.entry_id!r})"
+            )
+        return self
+
+
 class ReplyIn(NulFree):
     model_config = ConfigDict(extra="forbid")
 
@@ -201,6 +256,50 @@ class ReplyIn(NulFree):
         "spaces at either end",
         json_schema_extra=NOT_ONLY_SPACES,
     )
+    suggestions: SuggestionUseIn | None = Field(
+        None,
+        description="what the reply started from, when suggested replies were shown; recorded "
+        "with the reply",
+    )
+
+
+class SuggestionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    entry_id: str
+    question: str = Field(description="the entry's first question, which names it")
+    answer: str = Field(
+        description="as the bot would send it: the slots filled from the conversation and the "
+        "customer's profile, or the entry's fallback when one is not known"
+    )
+    score: float = Field(description="the retriever's cosine similarity, -1 to 1")
+
+
+class SuggestionsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    conversation_id: str
+    message_id: int = Field(description="the customer's last message, which they answer")
+    message_text: str = Field(description="that message as stored (redacted)")
+    suggestions: list[SuggestionOut] = Field(description="at most 3, best first")
+
+
+class EntryUsageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    entry_id: str
+    question: str | None = Field(description="null when the entry is no longer in the base")
+    used: int = Field(description="replies sent as suggested")
+    edited: int = Field(description="replies that started from it and were changed")
+    ignored: int = Field(description="times shown beside a reply that did not start from it")
+
+
+class SuggestionUsageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    since: datetime
+    until: datetime
+    entries: list[EntryUsageOut] = Field(description="the most edited or ignored first")
 
 
 class IntentCorrectionIn(NulFree):

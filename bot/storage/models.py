@@ -284,3 +284,22 @@ class ErasedActivity(Base):
     csat_answers: Mapped[int] = mapped_column(default=0)
     csat_total: Mapped[int] = mapped_column(default=0)
     action_calls: Mapped[int] = mapped_column(default=0)
+
+
+class ReplySuggestion(Base):
+    """What became of one suggested reply (bot.support.suggestions) when a person answered a
+    customer: the knowledge-base entry their reply started from (used as is, or edited), or one
+    shown beside the reply box and not used (ignored). Per entry, these show which answers
+    people keep rewriting or passing over."""
+
+    __tablename__ = "reply_suggestions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    # The customer message the suggestions answered, and the person's reply.
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    reply_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    entry_id: Mapped[str] = mapped_column(String(128), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # used | edited | ignored
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

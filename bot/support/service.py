@@ -5,7 +5,7 @@ action is recorded with who took it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -312,7 +312,7 @@ class SupportService:
             )
         with self.sessions() as session:
             conversation = _conversation(session, conversation_id)
-            self._must_hold(conversation, member)
+            self.must_hold(conversation, member)
             customer_id = turn_context(conversation, self.identity_secret).verified_customer_id
         result = self._run(spec, values, customer_id)
         with self.sessions.begin() as session:
@@ -369,13 +369,23 @@ class SupportService:
             record(session, member, "take", conversation_id)
         self.events.announce(conversation_id, "taken", Status.WITH_AGENT, member.name)
 
-    def reply(self, member: StaffMember, conversation_id: str, text: str) -> MessageView:
+    def reply(
+        self,
+        member: StaffMember,
+        conversation_id: str,
+        text: str,
+        *,
+        alongside: Callable[[Session, int], None] | None = None,
+    ) -> MessageView:
+        """Send the person's reply to the customer. ``alongside(session, reply_id)`` writes what
+        belongs with the reply in its transaction (what became of the suggested replies), so
+        that the reply and its record are stored together or not at all."""
         stripped = text.strip()
         if not stripped or len(stripped) > self.max_message_chars:
             raise Rejected(f"a reply must have 1 to {self.max_message_chars} characters")
         with self.sessions.begin() as session:
             conversation = _conversation(session, conversation_id, lock=True)
-            self._must_hold(conversation, member)
+            self.must_hold(conversation, member)
             now = utcnow()
             view = MessageView(id=0, role=MessageRole.AGENT, text=redact(stripped), created_at=now)
             message_id = session.execute(
@@ -390,6 +400,8 @@ class SupportService:
             ).scalar_one()
             conversation.last_message_at = now
             record(session, member, "reply", conversation_id, message_id)
+            if alongside is not None:
+                alongside(session, message_id)
         sent = MessageView(
             id=message_id, role=MessageRole.AGENT, text=stripped, created_at=now, author=member.name
         )
@@ -402,7 +414,7 @@ class SupportService:
     def typing(self, member: StaffMember, conversation_id: str) -> None:
         """Tell the customer that the person who has their conversation is writing."""
         with self.sessions() as session:
-            self._must_hold(_conversation(session, conversation_id), member)
+            self.must_hold(_conversation(session, conversation_id), member)
         self.events.publish(
             conversation_topic(conversation_id),
             {"type": "typing", "who": "agent", "name": member.name},
@@ -414,7 +426,7 @@ class SupportService:
         with self.sessions.begin() as session:
             conversation = _conversation(session, conversation_id, lock=True)
             if conversation.status == Status.WITH_AGENT:
-                self._must_hold(conversation, member)
+                self.must_hold(conversation, member)
             conversation.status = move(conversation.status, Status.BOT)
             conversation.leave_queue()
             conversation.dialogue = DialogueState().stored()
@@ -425,7 +437,7 @@ class SupportService:
         with self.sessions.begin() as session:
             conversation = _conversation(session, conversation_id, lock=True)
             if conversation.status == Status.WITH_AGENT:
-                self._must_hold(conversation, member)
+                self.must_hold(conversation, member)
             conversation.status = move(conversation.status, Status.CLOSED)
             conversation.closed_at = utcnow()
             conversation.leave_queue()
@@ -460,7 +472,8 @@ class SupportService:
             )
 
     @staticmethod
-    def _must_hold(conversation: Conversation, member: StaffMember) -> None:
+    def must_hold(conversation: Conversation, member: StaffMember) -> None:
+        """Forbidden unless the member has the conversation (an admin, anyone's taken one)."""
         if conversation.status != Status.WITH_AGENT:
             raise Forbidden(f"take the conversation over first (it is {conversation.status})")
         if conversation.assigned_staff_id != member.id and member.role is not Role.ADMIN:

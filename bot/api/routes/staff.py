@@ -22,6 +22,7 @@ from bot.api.deps import (
     StaffDep,
     StaffServiceDep,
     StaffTokenDep,
+    SuggestionsDep,
     SupportDep,
     get_staff_member,
 )
@@ -52,6 +53,7 @@ from bot.conversation.states import Status
 from bot.errors import ServiceError
 from bot.live.events import STAFF_TOPIC
 from bot.support.accounts import session_topic
+from bot.support.suggestions import StartedFrom, SuggestionUse
 
 # Logging in, and the socket (which shows its token in a header of its own), are open to
 # anyone; every other route is on `router`, which demands a staff token before the route runs.
@@ -170,9 +172,26 @@ def take(conversation_id: str, member: StaffDep, support: SupportDep) -> None:
     responses=errors(403, 404, 422),
 )
 def reply(
-    conversation_id: str, body: ReplyIn, member: StaffDep, support: SupportDep
+    conversation_id: str,
+    body: ReplyIn,
+    member: StaffDep,
+    support: SupportDep,
+    suggestions: SuggestionsDep,
 ) -> StaffMessageOut:
-    return StaffMessageOut.model_validate(support.reply(member, conversation_id, body.text))
+    """With ``suggestions``, what became of the suggested replies shown is recorded with the
+    reply: the one it started from used or edited, the others ignored (422 for a message that
+    is not one of this conversation's customer messages, or an entry the base does not hold)."""
+    if body.suggestions is None:
+        return StaffMessageOut.model_validate(support.reply(member, conversation_id, body.text))
+    use = SuggestionUse(
+        message_id=body.suggestions.message_id,
+        shown=tuple(body.suggestions.shown),
+        entry_id=body.suggestions.entry_id,
+        started_from=StartedFrom(body.suggestions.outcome),
+    )
+    return StaffMessageOut.model_validate(
+        suggestions.reply(member, conversation_id, body.text, use)
+    )
 
 
 @router.post(

@@ -1,6 +1,7 @@
 /* One conversation: the transcript with the model's reading of each message (and its
    correction) and each call to the company's API beside the message that caused it, the
-   actions its status allows, the reply box, the look-up panel, and the customer's profile. */
+   actions its status allows, the reply box with the suggested replies above it, the look-up
+   panel, and the customer's profile. */
 
 import { h } from "../shared/dom.js";
 import { atMostEvery, debounce } from "../shared/timing.js";
@@ -9,6 +10,8 @@ import { api, eraseCustomer, exportCustomer } from "./api.js";
 import { STATUS_LABELS, fmtDateTime, initials, moneyFmt, pct, priorityLabel, readingLines, relTime, satisfactionClass, sentimentLabel, timeFmt } from "./format.js";
 import { lookupPanel } from "./lookup-panel.js";
 import { isAdmin, session } from "./session.js";
+import { suggestionUse } from "./suggestion-use.js";
+import { suggestionsPanel } from "./suggestions-panel.js";
 import { badge, errorBox } from "./ui.js";
 
 const TYPING_EVERY_MS = 3000;
@@ -38,6 +41,12 @@ export function conversationView(main, id) {
   const intentsList = h("datalist", { id: "known-intents" });
   // Built once: a live reload must not take the agent's values or focus from it.
   const lookup = lookupPanel(id, () => load());
+  // What the reply starts from, reported with it; the panel stays while the view lives.
+  const use = suggestionUse();
+  const suggestions = suggestionsPanel(id, {
+    use,
+    onPick: (suggestion) => { replyInput.value = suggestion.answer; replyInput.focus(); },
+  });
   // Admins only; built once, so that a live reload keeps a confirmation the admin has open.
   const privacy = isAdmin() ? privacyPanel(() => detail && detail.customer) : null;
   let sideCards = null;
@@ -47,7 +56,7 @@ export function conversationView(main, id) {
     errors,
     h("div", { class: "conv-layout" },
       h("section", { class: "conv-main card card-flush", "aria-label": "Conversation" },
-        head, transcript, customerTyping, banner, replyError, replyForm),
+        head, transcript, customerTyping, banner, replyError, suggestions.el, replyForm),
       side),
     intentsList);
 
@@ -154,6 +163,7 @@ export function conversationView(main, id) {
     }[c.status] || "";
 
     lookup.update(c);
+    suggestions.update(c);
 
     // After the reply box is shown or hidden: it changes the transcript's height.
     renderTranscript();
@@ -370,7 +380,10 @@ export function conversationView(main, id) {
     replyError.clear();
     sendButton.disabled = true;
     try {
-      await api("POST", `/api/staff/conversations/${encodeURIComponent(id)}/messages`, { text });
+      const startedFrom = use.report(text);
+      await api("POST", `/api/staff/conversations/${encodeURIComponent(id)}/messages`,
+        startedFrom ? { text, suggestions: startedFrom } : { text });
+      use.sent();
       replyInput.value = "";
       typingGate.reset();
       await load();
@@ -409,7 +422,7 @@ export function conversationView(main, id) {
       clearTimeout(customerTypingTimer);
       customerTypingTimer = setTimeout(() => { customerTyping.hidden = true; }, 6000);
     },
-    dispose: () => { reload.cancel(); clearTimeout(customerTypingTimer); loading += 1; },
+    dispose: () => { reload.cancel(); clearTimeout(customerTypingTimer); suggestions.dispose(); loading += 1; },
   };
 }
 

@@ -1,11 +1,12 @@
 /* The dashboard: KPIs and charts of satisfaction, resolution (by the bot, and by its actions in
-   the company's systems), escalations, sentiment and intents over 7, 30 or 90 days, and the
-   questions the bot could not answer. */
+   the company's systems), escalations, sentiment and intents over 7, 30 or 90 days, the
+   questions the bot could not answer, and what became of the suggested replies per entry. */
 
 import { h } from "../shared/dom.js";
 import { api } from "./api.js";
 import { chartCard, chartColors, emptyChart, hBarChart, legend, lineChart, stackedBars } from "./charts.js";
 import { fmtDate, fmtDateTime, pct, relTime } from "./format.js";
+import { suggestionUsageCard } from "./suggestion-usage.js";
 import { errorBox, pageHeader, segmented } from "./ui.js";
 
 export function dashboardView(main) {
@@ -164,7 +165,8 @@ export function dashboardView(main) {
         chartCard("escalations", "Escalations by reason", `${t.escalations ?? 0} in total`, escBody),
         chartCard("sentiment", "Sentiment over time", "customer messages per day", sentBody),
         chartCard("intents", "Top intents", "what customers ask about", intentBody),
-        table));
+        table,
+        suggestionUsageCard(days)));
   }
 
   load();
