@@ -116,6 +116,13 @@ class Settings(BaseModel):
         description="Chat turns one process runs at once; a turn beyond it is refused with 503 "
         "and Retry-After before anything is stored, and the client sends it again.",
     )
+    turn_target_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="The time a chat turn should take in the server under load: fewer turns "
+        "than max_turns_in_flight are let in at once when turns take longer (the rest get 503 "
+        "and Retry-After).",
+    )
     retention_days: int | None = Field(
         None,
         ge=1,

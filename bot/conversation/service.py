@@ -324,6 +324,12 @@ class ChatService:
             readings[0] = on_topic(readings[0], after_topic, context, self.thresholds)
         return readings
 
+    @property
+    def reading_seconds(self) -> float | None:
+        """How long reading a message has lately taken, its wait for the model included: what
+        grows first when the process has more turns than its cores can serve."""
+        return self._read_together.seconds
+
     def read(self, text: str) -> Reading:
         """The model's reading and the retrieval hits: one forward pass on the inference thread,
         shared with the other turns waiting for it."""
