@@ -1,7 +1,9 @@
 """Everything a running service holds: database, knowledge base, encoder, index, services.
 
 Built once per process (``build_runtime``), before the web server starts, so that a database
-that is down or a stale index is reported at start-up rather than at the first request.
+that is down or a stale index is reported at start-up rather than at the first request. The
+knowledge base and its retriever are then swapped whenever an editor changes the knowledge base
+(bot.support.knowledge_sync, ``Runtime.serve_retriever``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from bot.config import Settings, warn_about_identity
 from bot.conversation.escalation import load_escalation_rules
 from bot.conversation.policy import Thresholds
 from bot.conversation.service import ChatService
+from bot.conversation.spelling import Speller
 from bot.live.events import EventHub, RedisEventHub
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 from bot.support.accounts import StaffService
+from bot.support.knowledge import KnowledgeService, knowledge_base_of
+from bot.support.knowledge_sync import KnowledgeSync
 from bot.support.service import SupportService
 from finetune.bundle import BundleError, BundleInfo
 from finetune.onnx_runtime import OnnxBundle, load_exported
@@ -54,8 +59,24 @@ class Runtime:
     dashboard: DashboardService
     # Calls the company's API for actions; None without actions or without the API's address.
     runner: ActionRunner | None
+    knowledge: KnowledgeService
+    # Keeps the retriever on the database's latest knowledge base (started by build_runtime).
+    knowledge_sync: KnowledgeSync | None = None
+    # The intents the NLU bundle knows, beside the knowledge base's, for intent corrections.
+    model_intents: frozenset[str] = frozenset()
+
+    def serve_retriever(self, retriever: Retriever) -> None:
+        """Put a retriever over a new knowledge base in service. Each holder is switched by one
+        assignment, so a turn in flight keeps what it read, and the next turn reads the new."""
+        speller = Speller.of(retriever.knowledge_base)
+        intents = frozenset(self.model_intents | set(retriever.knowledge_base.intents))
+        self.retriever, self.knowledge_base = retriever, retriever.knowledge_base
+        self.chat.retriever, self.chat.speller = retriever, speller
+        self.support.known_intents = intents
 
     def close(self) -> None:
+        if self.knowledge_sync is not None:
+            self.knowledge_sync.close()
         if self.runner is not None:
             self.runner.close()
         self.events.close()
@@ -74,7 +95,13 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             migrate(engine)
         # Checked before the model loads: a wrong Redis address should not cost a minute.
         events = RedisEventHub(settings.redis_url) if settings.redis_url else EventHub()
-        knowledge_base = load_knowledge_base(settings.knowledge_base)
+        sessions = create_session_factory(engine)
+        knowledge = KnowledgeService(sessions, events)
+        # The database holds the knowledge base; the YAML file fills it the first time.
+        imported = load_knowledge_base(settings.knowledge_base)
+        knowledge.import_if_empty(imported)
+        snapshot = knowledge.snapshot()
+        knowledge_base = knowledge_base_of(snapshot, imported)
         rules = load_escalation_rules(settings.escalation_rules)
         actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
         if encoder is None:
@@ -96,7 +123,6 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             events.close()
         engine.dispose()
         raise
-    sessions = create_session_factory(engine)
     runner = (
         ActionRunner(settings.company_api_url, settings.company_api_token.get_secret_value())
         if settings.company_api_url and actions.actions
@@ -141,7 +167,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         runner=runner,
         identity_secret=chat.identity_secret,
     )
-    return Runtime(
+    runtime = Runtime(
         settings,
         engine,
         sessions,
@@ -156,7 +182,21 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         events,
         DashboardService(sessions, satisfaction),
         runner,
+        knowledge,
+        model_intents=frozenset(model_intents),
     )
+    runtime.knowledge_sync = KnowledgeSync(
+        knowledge,
+        events,
+        retriever,
+        snapshot.revision,
+        runtime.serve_retriever,
+        imported=imported,
+        index_type=settings.index_type,
+        check_seconds=settings.knowledge_check_seconds,
+    )
+    runtime.knowledge_sync.start()
+    return runtime
 
 
 def served_encoder(settings: Settings) -> Encoder:
