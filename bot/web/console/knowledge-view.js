@@ -59,6 +59,9 @@ export function suggestedId(question) {
 
 const ACTION_NAMES = { import: "imported", create: "created", edit: "edited", retire: "retired", revert: "reverted" };
 
+// The list's filter outlives the view, which is mounted again for each entry opened.
+let lastFilter = "";
+
 const show = (value) => (value === undefined || value === null ? "—" : typeof value === "string" ? value : JSON.stringify(value, null, 1));
 
 export function knowledgeView(main, id, route = {}) {
@@ -67,7 +70,7 @@ export function knowledgeView(main, id, route = {}) {
     return { name: "knowledge" };
   }
   const errors = errorBox();
-  const filter = h("input", { type: "search", class: "kb-filter", "data-testid": "kb-filter", placeholder: "Filter by id, question or answer", "aria-label": "Filter entries" });
+  const filter = h("input", { type: "search", class: "kb-filter", "data-testid": "kb-filter", placeholder: "Filter by id, question or answer", "aria-label": "Filter entries", value: lastFilter });
   const list = h("tbody");
   const panel = h("div", { class: "kb-panel" });
   const newButton = h("a", { class: "btn btn-primary btn-sm", href: "#/knowledge/new", "data-testid": "kb-new" }, "New entry");
@@ -97,6 +100,7 @@ export function knowledgeView(main, id, route = {}) {
   }
 
   function renderList() {
+    lastFilter = filter.value;
     const needle = filter.value.trim().toLowerCase();
     const shown = entries.filter((e) => !needle || JSON.stringify(e.content).toLowerCase().includes(needle));
     list.replaceChildren(...shown.map((e) => h("tr", { "data-testid": "kb-entry-row", dataset: { id: e.id }, class: `${e.retired ? "is-inactive" : ""}${e.id === id ? " is-selected" : ""}` },
@@ -105,6 +109,7 @@ export function knowledgeView(main, id, route = {}) {
         h("div", { class: "muted small kb-first-question", text: e.content.questions[0] })),
       h("td", null, h("code", { text: e.content.intent })),
       h("td", { class: "num", text: `v${e.version}` }))));
+    list.querySelector(".is-selected")?.scrollIntoView({ block: "nearest" });
   }
   filter.addEventListener("input", renderList);
 
