@@ -42,7 +42,8 @@ router = APIRouter(
     prefix="/api/staff/knowledge",
     tags=["knowledge"],
     dependencies=[Depends(require_editor)],
-    responses=errors(401, 403, 503),
+    # 422: every route checks its path (an entry id's length) and its query or body.
+    responses=errors(401, 403, 422, 503),
 )
 
 
