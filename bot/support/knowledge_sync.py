@@ -11,6 +11,7 @@ retriever it started with, and the next turn gets the new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -50,6 +51,9 @@ class KnowledgeSync:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # The thread's loop and task, for close() to cancel the wait at once.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -59,8 +63,12 @@ class KnowledgeSync:
 
     def close(self) -> None:
         self._stopping.set()
+        if self._loop is not None and self._task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                self._loop.call_soon_threadsafe(self._task.cancel)
         if self._thread is not None:
-            self._thread.join(timeout=self.check_seconds + 5)
+            # A sync under way (an index being built) finishes first; it is never cut short.
+            self._thread.join(timeout=30)
 
     def sync(self) -> bool:
         """Serve the database's knowledge base if it is newer than the one served; True if it
@@ -82,7 +90,14 @@ class KnowledgeSync:
             return True
 
     async def _follow(self) -> None:
-        """Wake on an announcement or every ``check_seconds``, and sync."""
+        """Wake on an announcement or every ``check_seconds``, and sync, until closed."""
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        if self._stopping.is_set():  # closed before the loop was there to cancel
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._listen()
+
+    async def _listen(self) -> None:
         while not self._stopping.is_set():
             async with self.events.subscribe(KNOWLEDGE_TOPIC) as listener:
                 while not self._stopping.is_set():

@@ -4,13 +4,19 @@ encoder)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from bot.errors import Conflict, Forbidden, NotFound, Rejected
-from bot.runtime import Runtime
+from bot.live.events import EventHub
+from bot.runtime import Runtime, build_runtime
 from bot.support.accounts import Role, StaffMember
-from bot.support.knowledge import KnowledgeAction
+from bot.support.knowledge import KnowledgeAction, KnowledgeService
 from retrieval.knowledge_base import load_knowledge_base
+from tests.fakes import FakeEncoder
+from tests.helpers.service import make_settings
 
 RETURNS = "returns.policy"
 
@@ -125,3 +131,47 @@ def test_a_change_is_served_without_a_restart(
     before, after = served.vectors_by_text(), runtime.retriever.vectors_by_text()
     assert all((after[text] == vector).all() for text, vector in before.items())
     assert runtime.knowledge_sync.sync() is False
+
+
+def served_soon(runtime: Runtime, entry_id: str, answer: str) -> bool:
+    """Whether the worker's thread serves the answer within a deadline far shorter than any
+    check interval these tests set, so only the path under test can have served it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if entry_id in runtime.knowledge_base and runtime.knowledge_base[entry_id].answer == answer:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_serves_a_change_on_its_notice_without_waiting_for_its_check(
+    database_url: str, tmp_path: Path, mini_kb_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    settings = make_settings(database_url, tmp_path, mini_kb_path, knowledge_check_seconds=60)
+    runtime = build_runtime(settings, encoder=fake_encoder)
+    try:
+        editor = runtime.staff.create_account("eve", "a long password", Role.EDITOR, "Eve")
+        content = runtime.knowledge.entry(RETURNS).content
+        runtime.knowledge.edit(RETURNS, {**content, "answer": "Sixty days."}, editor)
+        assert served_soon(runtime, RETURNS, "Sixty days.")
+    finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_that_missed_the_notice_catches_up_on_its_check(
+    database_url: str, tmp_path: Path, mini_kb_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    settings = make_settings(database_url, tmp_path, mini_kb_path, knowledge_check_seconds=0.2)
+    runtime = build_runtime(settings, encoder=fake_encoder)
+    try:
+        editor = runtime.staff.create_account("eve", "a long password", Role.EDITOR, "Eve")
+        # Another process (the command line, or a worker while Redis was away): its notice
+        # goes to a hub nobody here listens to.
+        elsewhere = KnowledgeService(runtime.sessions, EventHub())
+        content = elsewhere.entry(RETURNS).content
+        elsewhere.edit(RETURNS, {**content, "answer": "Ninety days."}, editor)
+        assert served_soon(runtime, RETURNS, "Ninety days.")
+    finally:
+        runtime.close()
