@@ -36,7 +36,7 @@ from finetune.onnx_runtime import OnnxBundle, load_exported
 from finetune.reading import MessageReader
 from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder
-from retrieval.knowledge_base import KnowledgeBase, load_knowledge_base
+from retrieval.knowledge_base import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
 from retrieval.retriever import Retriever, load_or_build_index, shipped_index_dir
 
 logger = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         sessions = create_session_factory(engine)
         knowledge = KnowledgeService(sessions, events)
         # The database holds the knowledge base; the YAML file fills it the first time.
-        imported = load_knowledge_base(settings.knowledge_base)
-        knowledge.import_if_empty(imported)
+        imported = _knowledge_base_file(settings, needed=knowledge.revision() == 0)
+        if imported is not None:
+            knowledge.import_if_empty(imported)
         snapshot = knowledge.snapshot()
         knowledge_base = knowledge_base_of(snapshot, imported)
         rules = load_escalation_rules(settings.escalation_rules)
@@ -197,6 +198,19 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     )
     runtime.knowledge_sync.start()
     return runtime
+
+
+def _knowledge_base_file(settings: Settings, needed: bool) -> KnowledgeBase | None:
+    """The YAML file's knowledge base. Once the database has one, the file only tells whether
+    the database's is still the file's (whose index may be shipped): a file that is gone or
+    broken by then is a warning, not a reason to refuse to start."""
+    try:
+        return load_knowledge_base(settings.knowledge_base)
+    except KnowledgeBaseError as error:
+        if needed:
+            raise
+        logger.warning("serving the database's knowledge base; its YAML file: %s", error)
+        return None
 
 
 def served_encoder(settings: Settings) -> Encoder:

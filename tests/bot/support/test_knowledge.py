@@ -14,7 +14,7 @@ from bot.live.events import EventHub
 from bot.runtime import Runtime, build_runtime
 from bot.support.accounts import Role, StaffMember
 from bot.support.knowledge import KnowledgeAction, KnowledgeService
-from retrieval.knowledge_base import load_knowledge_base
+from retrieval.knowledge_base import KnowledgeBaseError, load_knowledge_base
 from tests.fakes import FakeEncoder
 from tests.helpers.service import make_settings
 
@@ -175,3 +175,17 @@ def test_a_worker_that_missed_the_notice_catches_up_on_its_check(
         assert served_soon(runtime, RETURNS, "Ninety days.")
     finally:
         runtime.close()
+
+
+def test_once_imported_the_database_is_served_even_if_the_file_is_gone(
+    runtime: Runtime, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    gone = runtime.settings.model_copy(update={"knowledge_base": tmp_path / "gone.yaml"})
+    again = build_runtime(gone, encoder=fake_encoder)
+    try:
+        assert again.knowledge_base.entries == runtime.knowledge_base.entries
+    finally:
+        again.close()
+    fresh = gone.model_copy(update={"database_url": f"sqlite:///{tmp_path}/fresh.db"})
+    with pytest.raises(KnowledgeBaseError, match="cannot read knowledge base"):
+        build_runtime(fresh, encoder=fake_encoder)
