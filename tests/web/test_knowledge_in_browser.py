@@ -183,6 +183,7 @@ def test_an_unanswered_question_becomes_an_entrys_question_in_two_clicks(
     row.get_by_test_id("unanswered-entry").select_option(entry)
     row.get_by_test_id("unanswered-add").click()  # two
     expect(row.get_by_test_id("unanswered-status")).to_have_text(f"Added to {entry}.")
+    screenshot(page, "console-unanswered")
 
     # The change is served once this process's retriever has it (its sync thread swaps it in).
     expect_soon(lambda: question in runtime.knowledge_base[entry].questions)
@@ -193,6 +194,17 @@ def test_an_unanswered_question_becomes_an_entrys_question_in_two_clicks(
     expect(page.get_by_test_id("kb-questions")).to_have_value(re.compile(question))
     expect(page.get_by_test_id("kb-version")).to_have_count(2)
     assert axe_violations(page) == []
+
+    # "New entry" opens the form with the question in it; the entry is made as it is filled.
+    page.get_by_test_id("nav-dashboard").click()
+    row.get_by_test_id("unanswered-new-entry").click()
+    expect(page.get_by_test_id("kb-questions")).to_have_value(question)
+    expect(page.get_by_test_id("kb-id")).to_have_value("new.my_parcel_is_wet")
+    page.get_by_test_id("kb-intent").fill("damaged_item")
+    page.get_by_test_id("kb-answer").fill("Let it dry, and if the item is damaged, tell us.")
+    page.get_by_test_id("kb-save").click()
+    expect(page.get_by_test_id("kb-version")).to_have_count(1)
+    expect(page.get_by_test_id("kb-author")).to_have_text("Eve Editor")
 
 
 def expect_soon(condition: Callable[[], bool], seconds: float = 15.0) -> None:
