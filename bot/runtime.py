@@ -96,15 +96,15 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         # Checked before the model loads: a wrong Redis address should not cost a minute.
         events = RedisEventHub(settings.redis_url) if settings.redis_url else EventHub()
         sessions = create_session_factory(engine)
-        knowledge = KnowledgeService(sessions, events)
         # The database holds the knowledge base; the YAML file fills it the first time.
+        actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
+        knowledge = KnowledgeService(sessions, events, actions)
         imported = _knowledge_base_file(settings, needed=knowledge.revision() == 0)
         if imported is not None:
             knowledge.import_if_empty(imported)
         snapshot = knowledge.snapshot()
         knowledge_base = knowledge_base_of(snapshot, imported)
         rules = load_escalation_rules(settings.escalation_rules)
-        actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
         if encoder is None:
             encoder = served_encoder(settings)
         bundle_info = served_bundle_info(encoder)

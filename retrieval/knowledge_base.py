@@ -51,6 +51,9 @@ class Entry:
     answer: str
     fallback: str | None = None
     variants: tuple[Variant, ...] = ()
+    # The action (by name, in the company's actions file) answering this entry runs; None: the
+    # one the actions file names for this entry or its intent, if any.
+    action: str | None = None
 
     def render(self, known: dict[str, str | None], profile: dict[str, object] | None = None) -> str:
         """The answer (or the first variant the customer's ``profile`` matches) with slots filled
@@ -142,7 +145,21 @@ def parse_entry(item: object, where: str = "", position: int | None = None) -> E
     ):
         raise KnowledgeBaseError(f"{where}: `questions` must be a list of non-empty strings")
     answer, fallback = _answer_and_fallback(where, item)
-    variants = item.get("variants", [])
+    action = item.get("action")
+    if action is not None and (not isinstance(action, str) or not action.strip()):
+        raise KnowledgeBaseError(f"{where}: `action` must be the name of an action")
+    return Entry(
+        id=item["id"],
+        intent=item["intent"],
+        questions=tuple(q.strip() for q in questions),
+        answer=answer,
+        fallback=fallback,
+        variants=_parse_variants(where, item.get("variants", [])),
+        action=action.strip() if action is not None else None,
+    )
+
+
+def _parse_variants(where: str, variants: object) -> tuple[Variant, ...]:
     if not isinstance(variants, list):
         raise KnowledgeBaseError(f"{where}: `variants` must be a list")
     parsed = []
@@ -161,14 +178,7 @@ def parse_entry(item: object, where: str = "", position: int | None = None) -> E
                 *_answer_and_fallback(there, variant),
             )
         )
-    return Entry(
-        id=item["id"],
-        intent=item["intent"],
-        questions=tuple(q.strip() for q in questions),
-        answer=answer,
-        fallback=fallback,
-        variants=tuple(parsed),
-    )
+    return tuple(parsed)
 
 
 def _answer_and_fallback(where: str, item: dict[str, object]) -> tuple[str, str | None]:
@@ -211,6 +221,8 @@ def entry_document(entry: Entry) -> dict[str, object]:
             }
             for variant in entry.variants
         ]
+    if entry.action is not None:
+        document["action"] = entry.action
     return document
 
 

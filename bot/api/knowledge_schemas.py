@@ -40,6 +40,12 @@ class EntryIn(NulFree):
         None, max_length=4000, description="the wording without slots, needed when answer has any"
     )
     variants: list[VariantIn] = Field(default_factory=list, max_length=20)
+    action: str | None = Field(
+        None,
+        max_length=64,
+        description="the action (by name, in the actions file) answering this entry runs; "
+        "null: the one the actions file names for the entry or its intent",
+    )
 
     def document(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True, exclude_defaults=False)
@@ -79,8 +85,18 @@ class EntryOut(BaseModel):
     version: int
     updated_at: datetime
     action: str | None = Field(
-        None, description="the action (actions YAML) this entry or its intent triggers"
+        None,
+        description="the action answering this entry runs: the entry's own, else the one the "
+        "actions file names for it or its intent",
     )
+
+
+class ActionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    description: str
+    writes: bool
 
 
 class VersionOut(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actions.spec import ActionCatalog
 from bot.errors import Conflict, Forbidden, NotFound, Rejected
 from bot.live.events import EventHub
 from bot.storage.models import KnowledgeEntry, KnowledgeVersion, Staff, utcnow
@@ -117,18 +118,39 @@ def check_editor(member: StaffMember) -> None:
         raise Forbidden("only an editor or an admin can change the knowledge base")
 
 
-def validated(document: object) -> Entry:
-    """The entry a document describes, or Rejected naming the field that is wrong."""
-    try:
-        return parse_entry(document)
-    except KnowledgeBaseError as error:
-        raise Rejected(str(error)) from None
-
-
 class KnowledgeService:
-    def __init__(self, sessions: sessionmaker[Session], events: EventHub | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        events: EventHub | None = None,
+        actions: ActionCatalog | None = None,
+    ) -> None:
+        """``actions``: the company's, which an entry's ``action`` must name (None: not
+        checked, as by the command line without the actions file)."""
         self.sessions = sessions
         self.events = events if events is not None else EventHub()
+        self.actions = actions
+
+    def validated(self, document: object) -> Entry:
+        """The entry a document describes, or Rejected naming the field that is wrong."""
+        try:
+            entry = parse_entry(document)
+        except KnowledgeBaseError as error:
+            raise Rejected(str(error)) from None
+        self.check_actions((entry,))
+        return entry
+
+    def check_actions(self, entries: tuple[Entry, ...]) -> None:
+        """Rejected for an entry that names an action the company does not have."""
+        if self.actions is None:
+            return
+        names = sorted(action.name for action in self.actions.actions)
+        for entry in entries:
+            if entry.action is not None and entry.action not in names:
+                raise Rejected(
+                    f"entry {entry.id!r}: `action` {entry.action!r} is not an action of the "
+                    f"actions file; it has: {', '.join(names) or 'none'}"
+                )
 
     # -- what the workers serve
 
@@ -169,6 +191,7 @@ class KnowledgeService:
         """Make the live knowledge base exactly ``entries`` (a YAML file's, already checked):
         new entries are created, changed ones get a version, ones missing from it are retired;
         each change is recorded as an import. Counts of each."""
+        self.check_actions(entries)
         counts = {"created": 0, "changed": 0, "retired": 0, "unchanged": 0}
         wanted = {entry.id: entry for entry in entries}
         with self._writing() as session:
@@ -239,7 +262,7 @@ class KnowledgeService:
 
     def create(self, document: object, by: StaffMember) -> EntryState:
         check_editor(by)
-        entry = validated(document)
+        entry = self.validated(document)
         with self._writing() as session:
             if session.get(KnowledgeEntry, entry.id) is not None:
                 raise Conflict(
@@ -263,7 +286,7 @@ class KnowledgeService:
         """The entry's new content. ``base_version`` is the version the editor started from:
         Conflict if someone changed the entry since, rather than overwrite their change."""
         check_editor(by)
-        entry = validated(document)
+        entry = self.validated(document)
         if entry.id != entry_id:
             raise Rejected(f"an entry's id cannot change ({entry_id!r} to {entry.id!r})")
         with self._writing() as session:
@@ -292,7 +315,7 @@ class KnowledgeService:
             if question.casefold() in (q.casefold() for q in questions):
                 raise Conflict(f"entry {entry_id!r} has this question already")
             content = entry_document(
-                validated({**row.content, "questions": [*questions, question]})
+                self.validated({**row.content, "questions": [*questions, question]})
             )
             self._change(session, row, KnowledgeAction.EDIT, content, False, by)
             return _state(row)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from bot.api.deps import RuntimeDep, StaffDep, get_staff_member
 from bot.api.knowledge_schemas import (
+    ActionOut,
     ComparisonOut,
     EditIn,
     EntryIn,
@@ -48,8 +49,9 @@ router = APIRouter(
 
 
 def entry_out(state: EntryState, runtime: Runtime) -> EntryOut:
-    actions = runtime.chat.actions
-    action = actions.for_entry(state.id) or actions.for_intent(str(state.content["intent"]))
+    action = runtime.chat.actions.for_answer(
+        state.id, str(state.content["intent"]), state.content.get("action")
+    )
     return EntryOut(
         id=state.id,
         content=state.content,
@@ -58,6 +60,12 @@ def entry_out(state: EntryState, runtime: Runtime) -> EntryOut:
         updated_at=state.updated_at,
         action=action.name if action is not None else None,
     )
+
+
+@router.get("/actions", response_model=list[ActionOut])
+def actions(runtime: RuntimeDep) -> list[ActionOut]:
+    """The actions an entry may name (the company's actions file)."""
+    return [ActionOut.model_validate(action) for action in runtime.chat.actions.actions]
 
 
 @router.get("/entries", response_model=list[EntryOut])

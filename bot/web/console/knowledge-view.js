@@ -1,6 +1,6 @@
 /* The Knowledge page (#/knowledge, #/knowledge/{id}, #/knowledge/new/{question}): editors and
    admins list the knowledge base's entries, edit one (questions, answer, fallback, variants,
-   intent), retire it, see its history with who changed what, compare two versions and revert
+   intent, the action it runs), retire it, see its history with who changed what, compare two versions and revert
    to one. A saved change is live on every worker within seconds; the server checks the rules
    (slots need a fallback, …) and its refusal is shown as it is. */
 
@@ -35,7 +35,7 @@ export function parseWhen(text) {
 
 /** The entry document the API takes, from the form's values: one question per line, empty
     optional fields left out. */
-export function entryDocument({ id, intent, questions, answer, fallback, variants }) {
+export function entryDocument({ id, intent, questions, answer, fallback, variants, action = "" }) {
   const document = {
     id: id.trim(),
     intent: intent.trim(),
@@ -48,6 +48,7 @@ export function entryDocument({ id, intent, questions, answer, fallback, variant
     })),
   };
   if (fallback.trim()) document.fallback = fallback.trim();
+  if (action) document.action = action;
   return document;
 }
 
@@ -86,6 +87,7 @@ export function knowledgeView(main, id, route = {}) {
       panel));
 
   let entries = [];
+  let actions = [];
   let disposed = false;
 
   async function loadList() {
@@ -114,6 +116,12 @@ export function knowledgeView(main, id, route = {}) {
   filter.addEventListener("input", renderList);
 
   async function openEntry() {
+    try {
+      actions = await api("GET", "/api/staff/knowledge/actions");
+    } catch (err) {
+      if (err.status !== 401) errors.show(err.message);
+    }
+    if (disposed) return;
     if (!id || id === "new") return renderEditor(null, route.question || "");
     try {
       const entry = await api("GET", entryUrl(id));
@@ -146,18 +154,22 @@ export function knowledgeView(main, id, route = {}) {
       variantRows.append(row);
     };
     (content.variants || []).forEach(addVariant);
+    // The entry's own action, or none: the one the actions file names for the entry or intent.
+    const action = h("select", { name: "action", "data-testid": "kb-action-select" },
+      h("option", { value: "", text: entry && entry.action && !content.action ? `As the actions file says (${entry.action})` : "As the actions file says" }),
+      actions.map((a) => h("option", { value: a.name, text: `${a.name}${a.writes ? " (changes things)" : ""}`, selected: a.name === content.action })));
     const save = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "kb-save" }, entry ? "Save" : "Create entry");
     const retire = entry && !entry.retired ? h("button", { type: "button", class: "btn btn-danger-ghost", "data-testid": "kb-retire" }, "Retire") : null;
     const form = h("form", { class: "card kb-form", "aria-labelledby": "kb-form-title", novalidate: true },
       h("div", { class: "card-head" },
         h("h2", { id: "kb-form-title", text: entry ? entry.id : "New entry" }),
         entry ? h("span", { class: "muted small", text: `version ${entry.version}${entry.retired ? " · retired" : ""}` }) : null),
-      entry && entry.action ? h("p", { class: "small", "data-testid": "kb-action" }, "Triggers the action ", h("code", { text: entry.action }), " (actions YAML).") : null,
       field("Id", idInput, entry ? null : "letters, digits, dots, dashes, underscores; cannot change later"),
       field("Intent", intent),
       field("Questions", questions, "one way a customer asks per line"),
       field("Answer", answer, "may use {customer_name}, {order_id}, {email}"),
       field("Fallback", fallback, "the answer without slots, used when a slot is unknown"),
+      field("Action", action, "what the bot does in the company's systems when it answers with this entry"),
       h("div", null, h("h3", { class: "small", text: "Variants" }), variantRows,
         h("button", { type: "button", class: "btn btn-sm", "data-testid": "kb-add-variant", onclick: () => addVariant() }, "Add variant")),
       formError, formOk,
@@ -168,7 +180,7 @@ export function knowledgeView(main, id, route = {}) {
       formError.hidden = true;
       formOk.hidden = true;
       const document = entryDocument({
-        id: idInput.value, intent: intent.value, questions: questions.value, answer: answer.value, fallback: fallback.value,
+        id: idInput.value, intent: intent.value, questions: questions.value, answer: answer.value, fallback: fallback.value, action: action.value,
         variants: [...variantRows.querySelectorAll(".kb-variant")].map((row) => ({
           when: row.querySelector("[name=variant-when]").value,
           answer: row.querySelector("[name=variant-answer]").value,

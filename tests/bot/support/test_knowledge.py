@@ -189,3 +189,15 @@ def test_once_imported_the_database_is_served_even_if_the_file_is_gone(
     fresh = gone.model_copy(update={"database_url": f"sqlite:///{tmp_path}/fresh.db"})
     with pytest.raises(KnowledgeBaseError, match="cannot read knowledge base"):
         build_runtime(fresh, encoder=fake_encoder)
+
+
+def test_an_entry_names_only_an_action_the_company_has(
+    runtime: Runtime, editors: tuple[StaffMember, StaffMember]
+) -> None:
+    editor, _ = editors
+    content = runtime.knowledge.entry(RETURNS).content
+    # The test service has no actions file: no name is one of its actions.
+    with pytest.raises(Rejected, match="not an action of the actions file; it has: none"):
+        runtime.knowledge.edit(RETURNS, {**content, "action": "order_status"}, editor)
+    with pytest.raises(Rejected, match="`action` must be the name"):
+        runtime.knowledge.edit(RETURNS, {**content, "action": " "}, editor)

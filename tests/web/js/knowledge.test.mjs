@@ -29,7 +29,9 @@ test("the form becomes the entry document: one question a line, empty optionals 
     id: "gift.wrap", intent: "gift", questions: ["Do you gift wrap?", "wrap it please"], answer: "Yes.",
     variants: [{ when: { tier: "gold" }, answer: "Free for you." }],
   });
-  assert.equal(entryDocument({ id: "a", intent: "b", questions: "q", answer: "Hi {customer_name}", fallback: "Hi", variants: [] }).fallback, "Hi");
+  const slotted = entryDocument({ id: "a", intent: "b", questions: "q", answer: "Hi {customer_name}", fallback: "Hi", variants: [], action: "order_status" });
+  assert.equal(slotted.fallback, "Hi");
+  assert.equal(slotted.action, "order_status");
 });
 
 test("a new entry's id is suggested from the question", () => {
