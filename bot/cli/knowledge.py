@@ -16,12 +16,15 @@ from bot.config import Settings
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.actions.spec import load_actions
     from bot.support.knowledge import KnowledgeService
     from retrieval.knowledge_base import load_knowledge_base
 
     knowledge_base = load_knowledge_base(args.file)  # checked whole before anything is written
+    # The actions its entries name must be the company's, as in the console.
+    actions = load_actions(settings.actions) if settings.actions else None
     with database_sessions(settings) as sessions:
-        counts = KnowledgeService(sessions).import_entries(knowledge_base.entries)
+        counts = KnowledgeService(sessions, actions=actions).import_entries(knowledge_base.entries)
     print(
         f"imported {args.file}: {counts['created']} entries created, {counts['changed']} "
         f"changed, {counts['retired']} retired, {counts['unchanged']} unchanged",

@@ -49,3 +49,17 @@ def test_a_broken_file_is_one_line_and_changes_nothing(
     broken.write_text("entries:\n  - id: a\n    intent: b\n    questions: [q]\n    answer: '{x}'\n")
     assert main(["kb", "import", str(broken)], environ={"CXAGENT_DATABASE_URL": sqlite_url}) == 2
     assert "unknown slot(s) ['x']" in capsys.readouterr().err
+
+
+def test_an_entry_naming_an_action_the_company_lacks_is_refused(
+    sqlite_url: str, mini_kb_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = yaml.safe_load(mini_kb_path.read_text())
+    document["entries"][0]["action"] = "launch_rocket"
+    named = tmp_path / "named.yaml"
+    named.write_text(yaml.safe_dump(document))
+    # The demo's actions file, the default.
+    assert main(["kb", "import", str(named)], environ={"CXAGENT_DATABASE_URL": sqlite_url}) == 2
+    error = capsys.readouterr().err
+    assert "'launch_rocket' is not an action of the actions file" in error
+    assert "order_status" in error
