@@ -87,7 +87,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     """Raises DatabaseUnavailable, KnowledgeBaseError, EscalationRulesError, ModelNotFound,
     BundleError, EventHubUnavailable or an index error, each with a message fit to show as it
     is."""
-    engine = create_db_engine(settings.database_url, pool_size=settings.request_threads)
+    # A connection for each request thread, and one for the knowledge base's sync thread.
+    engine = create_db_engine(settings.database_url, pool_size=settings.request_threads + 1)
     events: EventHub | None = None
     try:
         check_database(engine)
