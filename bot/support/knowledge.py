@@ -45,7 +45,7 @@ KNOWLEDGE_TOPIC = "knowledge"
 EDITING_ROLES = frozenset({Role.EDITOR, Role.ADMIN})
 
 # The fields of an entry's document, in the order a comparison lists them.
-ENTRY_FIELDS = ("id", "intent", "questions", "answer", "fallback", "variants")
+ENTRY_FIELDS = ("id", "intent", "questions", "answer", "fallback", "variants", "action")
 
 
 class KnowledgeAction(StrEnum):

@@ -201,3 +201,14 @@ def test_an_entry_names_only_an_action_the_company_has(
         runtime.knowledge.edit(RETURNS, {**content, "action": "order_status"}, editor)
     with pytest.raises(Rejected, match="`action` must be the name"):
         runtime.knowledge.edit(RETURNS, {**content, "action": " "}, editor)
+
+
+def test_a_comparison_shows_a_changed_action(
+    runtime: Runtime, editors: tuple[StaffMember, StaffMember]
+) -> None:
+    editor, _ = editors
+    unchecked = KnowledgeService(runtime.sessions)  # no actions file to check names against
+    content = unchecked.entry(RETURNS).content
+    unchecked.edit(RETURNS, {**content, "action": "start_return"}, editor)
+    changes = unchecked.compare(RETURNS, 1, 2).changes
+    assert [(c.field, c.before, c.after) for c in changes] == [("action", None, "start_return")]
