@@ -48,7 +48,7 @@ class EntryIn(NulFree):
     )
 
     def document(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True, exclude_defaults=False)
+        return self.model_dump(exclude_none=True)
 
 
 class EditIn(NulFree):
