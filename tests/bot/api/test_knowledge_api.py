@@ -51,6 +51,9 @@ def test_an_edit_a_history_a_comparison_and_a_revert(client: TestClient, desk: R
     ]
     reverted = client.post(f"{RETURNS}/revert", json={"version": 1}, headers=editor)
     assert reverted.json()["content"] == entry["content"]
+    assert desk.knowledge_sync is not None
+    desk.knowledge_sync.sync()  # what its thread does on the notice
+    assert client.get("/health").json()["knowledge_base_revision"] == desk.knowledge.revision()
     history = client.get(f"{RETURNS}/history", headers=editor).json()
     assert [(v["version"], v["action"], v["author"]) for v in history] == [
         (3, "revert", "Eve Editor"),
