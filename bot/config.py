@@ -52,7 +52,16 @@ class Settings(BaseModel):
         True, description="Apply database migrations at start-up (off: run `cxagent migrate`)."
     )
     knowledge_base: Path = Field(
-        DEMO_DIR / "knowledge_base.yaml", description="Knowledge base: entries, questions, answers."
+        DEMO_DIR / "knowledge_base.yaml",
+        description="Knowledge base (YAML): imported into an empty database at start-up; the "
+        "console then edits it there.",
+    )
+    knowledge_check_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How often each worker reads the knowledge base's revision, to catch up on "
+        "an edit whose notice it missed.",
     )
     escalation_rules: Path = Field(
         DEMO_DIR / "escalation.yaml",

@@ -8,6 +8,7 @@
 - the operator and the company's developer (`actions`): actions check
 - whoever answers customers' privacy requests (`customers`): customer export, customer
   erase, purge
+- whoever keeps the knowledge base (`knowledge`): kb import, kb export
 
 Errors a person can act on (`CxagentError`) become one line and exit code 2, here and only here.
 """
@@ -20,7 +21,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from bot.cli import actions, analytics, customers, models, serve, staff
+from bot.cli import actions, analytics, customers, knowledge, models, serve, staff
 from bot.cli.common import Handler
 from bot.config import Settings, load_settings
 from retrieval.errors import CxagentError
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "CXAGENT_* environment variables (see the README).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for audience in (serve, staff, models, analytics, actions, customers):
+    for audience in (serve, staff, models, analytics, actions, customers, knowledge):
         audience.add_commands(commands)
     return parser
 
