@@ -10,6 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.api.admission import BUSY, Busy, TurnsInFlight
+from bot.conversation.identity import CustomerIdentity
+from bot.conversation.service import ClientGone
+from bot.conversation.turn import Reading
 from bot.runtime import Runtime
 from tests.bot.api.test_chat_api import count_messages, start
 from tests.helpers.sockets import TimedSocket
@@ -124,3 +127,23 @@ def test_slow_turns_that_do_not_wait_for_the_model_keep_the_bound() -> None:
         with turns.admitted():
             pass
     assert turns.bound == 32
+
+
+def test_a_turn_whose_client_left_is_dropped_before_it_is_read(runtime: Runtime) -> None:
+    started = runtime.chat.start_conversation(CustomerIdentity())
+    read: list[str] = []
+    reading = runtime.chat.read
+
+    def counted(text: str) -> Reading:
+        read.append(text)
+        return reading(text)
+
+    runtime.chat.read = counted  # type: ignore[method-assign]
+    turn = (started.conversation_id, started.customer_token, "where is my order", "m-1")
+
+    with pytest.raises(ClientGone):
+        runtime.chat.post_message(*turn, gone=lambda: True)
+    assert count_messages(runtime) == 0 and read == []
+    # The client comes back and sends it again: stored once, and read this time.
+    assert runtime.chat.post_message(*turn, gone=lambda: False).reply is not None
+    assert count_messages(runtime) == 2 and read == ["where is my order"]
