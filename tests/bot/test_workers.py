@@ -15,6 +15,7 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import _postgres_schema_url
+from tests.helpers.servers import up
 
 START_SECONDS = 300  # three model loads (the checks, then each worker) on a busy CI machine
 
@@ -84,13 +85,6 @@ def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
         process.wait(timeout=60)
         log.close()
         next(schema, None)  # drops the schema
-
-
-def up(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.mark.real_model

@@ -1,5 +1,6 @@
 """An ASGI app served for real by uvicorn on a free local port, in a thread, for as long as a
-test needs it: the way browser tests reach the service and action tests reach a company API."""
+test needs it: the way browser tests reach the service and action tests reach a company API;
+and whether a server started in its own process is up yet."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import httpx
 
 START_TIMEOUT = 30.0
 
@@ -33,3 +36,11 @@ def uvicorn_serving(app: Any, **config: Any) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def up(url: str) -> bool:
+    """Whether the server at ``url`` answers /health with 200 (not yet, or no longer: False)."""
+    try:
+        return httpx.get(url + "/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False

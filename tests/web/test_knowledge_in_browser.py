@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from bot.support.accounts import Role
 from tests.conftest import _postgres_schema_url
+from tests.helpers.servers import up
 from tests.web.pages import Console, LiveService, Widget, axe_violations, screenshot
 
 EDITOR_PASSWORD = "an editor's long password"
@@ -96,13 +96,6 @@ def two_servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, str]]:
             server.process.terminate()
             server.process.wait(timeout=60)
         next(schema, None)  # drops the schema
-
-
-def up(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass(frozen=True)
