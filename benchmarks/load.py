@@ -28,9 +28,9 @@ taken to its answer (the REST response, or the socket's ``reply`` frame); ``mess
 the message's first attempt, waits and resends included. Afterwards every transcript is read
 back: each acknowledged message must be stored exactly once, and each reply.
 
-The first server also serves one customer alone (REST), and before any server starts each
-runtime's bare forward pass is timed in this process, so the lone customer's turn p50 stands
-beside the forward pass of the runtime that served it.
+The first server also serves one customer alone over each transport, and before any server
+starts each runtime's bare forward pass is timed in this process, so the lone customer's turn
+p50 stands beside the forward pass of the runtime that served it.
 
 Prints JSON (or writes it to ``--json-out``), then a markdown table: per scenario messages/s,
 p50/p95/p99, errors by kind and the stored-once check; then the servers that did not run, the
@@ -717,7 +717,8 @@ class ServerRun:
 
     server: dict[str, Any]
     scenarios: list[dict[str, Any]] = field(default_factory=list)
-    alone: dict[str, Any] | None = None
+    # The lone customer over each transport, when asked for.
+    alone: list[dict[str, Any]] | None = None
 
 
 def log_tail(path: Path) -> list[str]:
@@ -773,10 +774,13 @@ def measure_server(
 def measure_on(
     url: str, setup: ServerSetup, options: LoadOptions, run: ServerRun, alone: bool
 ) -> None:
-    """On a running server: the lone customer when ``alone``, then a scenario per transport."""
+    """On a running server: the lone customer over each transport when ``alone`` (the widget
+    writes over the socket; an integration may post), then a scenario per transport."""
     if alone:
-        print(f"{PROGRAM}: one customer alone, {setup.label}", file=sys.stderr)
-        run.alone = measure_scenario(url, setup, Transport.REST, 1, options)
+        run.alone = []
+        for transport in options.transports:
+            print(f"{PROGRAM}: one customer alone, {transport}, {setup.label}", file=sys.stderr)
+            run.alone.append(measure_scenario(url, setup, transport, 1, options))
     for transport in options.transports:
         print(
             f"{PROGRAM}: {options.customers} customers, {transport}, {setup.label}", file=sys.stderr
@@ -842,9 +846,9 @@ def load_benchmark(
             "knowledge_base": str(settings.knowledge_base),
         },
         "bare_forward_ms": forward,
-        "alone": None
+        "alone": []
         if lone is None or lone.alone is None
-        else alone_report(lone.alone, lone.server["served_runtime"], forward),
+        else [alone_report(each, lone.server["served_runtime"], forward) for each in lone.alone],
         "servers": [run.server for run in runs],
         "scenarios": [entry for run in runs for entry in run.scenarios],
     }
@@ -853,9 +857,7 @@ def load_benchmark(
 
 
 def failed(report: dict[str, Any]) -> bool:
-    measured = list(report["scenarios"])
-    if report["alone"] is not None:
-        measured.append(report["alone"])
+    measured = [*report["scenarios"], *report["alone"]]
     return any(server["status"] == "failed" for server in report["servers"]) or any(
         scenario_failed(entry) for entry in measured
     )
@@ -891,13 +893,12 @@ def load_table(report: dict[str, Any]) -> str:
             if server.get("log_tail"):
                 why += f"; its log ends: {server['log_tail'][-1]}"
             lines.append(f"- {server['label']}: {server['status']} ({why})")
-    alone = report["alone"]
-    if alone is not None:
+    for alone in report["alone"]:
         turn = alone["turn_ms"] or {}
         lines.append(
-            f"- one customer alone ({alone['server']}, {alone['served_runtime']}): turn p50 "
-            f"{_cell(turn.get('p50'))} ms, {_cell(alone['turn_p50_over_forward_p50'])}× the "
-            "bare forward pass"
+            f"- one customer alone ({alone['transport']}, {alone['server']}, "
+            f"{alone['served_runtime']}): turn p50 {_cell(turn.get('p50'))} ms, "
+            f"{_cell(alone['turn_p50_over_forward_p50'])}× the bare forward pass"
         )
     passes = [
         f"{runtime} {measured['p50']:g} ms"
