@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,8 @@ from bot.conversation.escalation import load_escalation_rules
 from bot.conversation.policy import Thresholds
 from bot.conversation.service import ChatService
 from bot.live.events import EventHub, RedisEventHub
+from bot.models_registry import ModelRegistry
+from bot.serving_swap import ModelFollower, follow_registry, registry_of
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 from bot.support.accounts import StaffService
 from bot.support.service import SupportService
@@ -54,8 +57,12 @@ class Runtime:
     dashboard: DashboardService
     # Calls the company's API for actions; None without actions or without the API's address.
     runner: ActionRunner | None
+    # Swaps in the model the registry promotes (bot.serving_swap); None with an injected encoder.
+    model_follower: ModelFollower | None = None
 
     def close(self) -> None:
+        if self.model_follower is not None:
+            self.model_follower.close()
         if self.runner is not None:
             self.runner.close()
         self.events.close()
@@ -68,6 +75,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     is."""
     engine = create_db_engine(settings.database_url, pool_size=settings.request_threads)
     events: EventHub | None = None
+    registry: ModelRegistry | None = None
+    serving: Path | None = None
     try:
         check_database(engine)
         if settings.auto_migrate:
@@ -78,7 +87,10 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         rules = load_escalation_rules(settings.escalation_rules)
         actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
         if encoder is None:
-            encoder = served_encoder(settings)
+            # A version promoted in the model registry serves instead of CXAGENT_NLU_BUNDLE.
+            registry = registry_of(settings, engine)
+            serving = registry.serving_bundle()
+            encoder = served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
         bundle_info = served_bundle_info(encoder)
         if bundle_info is not None:
             _warn_if_fitted_to_another_knowledge_base(bundle_info, knowledge_base)
@@ -141,7 +153,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         runner=runner,
         identity_secret=chat.identity_secret,
     )
-    return Runtime(
+    runtime = Runtime(
         settings,
         engine,
         sessions,
@@ -157,6 +169,11 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         DashboardService(sessions, satisfaction),
         runner,
     )
+    if registry is not None:
+        runtime.model_follower = follow_registry(
+            runtime, registry, serving, served_encoder, served_bundle_info
+        )
+    return runtime
 
 
 def served_encoder(settings: Settings) -> Encoder:
