@@ -34,11 +34,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import Conflict, NotFound
 from bot.storage.models import Message, ModelServing
 from finetune.bundle import read_info
 from finetune.onnx_export import TOLERANCE_POINTS, TestData, _worse_than, load_test_data
 from finetune.onnx_runtime import bundle_fingerprint
-from retrieval.errors import CxagentError
 
 TEST_SET_DIR = "test-set"
 TEST_SET_FILE = "test-set.json"
@@ -50,9 +50,18 @@ TEST_SET_ROLES = ("intent_data", "sentiment_data", "knowledge_base", "retrieval_
 CONFIGURED = "CXAGENT_NLU_BUNDLE"
 
 
-class RegistryError(CxagentError, ValueError):
-    """A registry request that cannot be done: an unknown version, no test set, nothing to roll
-    back to; the message says what to do instead."""
+class RegistryError(Conflict, ValueError):
+    """A registry request that does not fit its state: no test set, nothing to roll back to, a
+    version serving already; the message says what to do instead."""
+
+
+class UnknownVersion(RegistryError, NotFound):
+    pass
+
+
+class NotMeasured(RegistryError):
+    """A comparison asked of the service, which does not load models to measure them: the
+    command line measures (`cxagent models evaluate`)."""
 
 
 class PromotionRefused(RegistryError):
@@ -109,18 +118,37 @@ class Comparison:
     # Which measures the candidate loses beyond the tolerance on, "" if none.
     worse: str
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Per measure: the candidate's value, the serving model's, the change in points and
+        whether it loses beyond the tolerance (NaN where a side lacks the measure)."""
+        found = []
+        for name in sorted(set(self.candidate) | set(self.serving)):
+            new, old = self.candidate.get(name, math.nan), self.serving.get(name, math.nan)
+            change = (new - old) * 100
+            worse = name in self.serving and not (-change <= TOLERANCE_POINTS)
+            found.append(
+                {
+                    "measure": name,
+                    "candidate": new,
+                    "serving": old,
+                    "change": change,
+                    "worse": worse,
+                }
+            )
+        return found
+
     def table(self) -> str:
-        measures = sorted(set(self.candidate) | set(self.serving))
         lines = [
             f"| measure | {self.candidate_name} | {self.serving_name} | change (points) | |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for name in measures:
-            new, old = self.candidate.get(name, math.nan), self.serving.get(name, math.nan)
-            change = (new - old) * 100
-            lost = not (-change <= TOLERANCE_POINTS) and name in self.serving
-            verdict = f"worse (over {TOLERANCE_POINTS})" if lost else "ok"
-            lines.append(f"| {name} | {new:.4f} | {old:.4f} | {change:+.2f} | {verdict} |")
+        for row in self.rows():
+            verdict = f"worse (over {TOLERANCE_POINTS})" if row["worse"] else "ok"
+            cells = [
+                "–" if math.isnan(row[name]) else format(row[name], spec)
+                for name, spec in (("candidate", ".4f"), ("serving", ".4f"), ("change", "+.2f"))
+            ]
+            lines.append(f"| {row['measure']} | " + " | ".join(cells) + f" | {verdict} |")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -288,7 +316,7 @@ class ModelRegistry:
         path = self.folder / VERSIONS_DIR / version / RECORD_FILE
         if not path.is_file():
             known = ", ".join(record.version for record in self.records()) or "none yet"
-            raise RegistryError(f"no model version {version!r} in {self.folder} (known: {known})")
+            raise UnknownVersion(f"no model version {version!r} in {self.folder} (known: {known})")
         record = self._read_record(path)
         serving, served = self._statuses()
         record.status = (
@@ -303,14 +331,20 @@ class ModelRegistry:
     def bundle_dir(self, version: str) -> Path:
         return self.folder / VERSIONS_DIR / version
 
-    def evaluate(self, version: str, again: bool = False) -> dict[str, float]:
+    def evaluate(self, version: str, again: bool = False, measure: bool = True) -> dict[str, float]:
         """The version's measures on the test set, measured once per test set (``again``
-        measures anew) and kept in its record."""
+        measures anew) and kept in its record; ``measure`` False raises NotMeasured instead of
+        loading the model."""
         record = self.record(version)
         test_set = self.test_set_hash()
         evaluation = record.evaluation
         if evaluation is not None and evaluation.get("test_set") == test_set and not again:
             return dict(evaluation["measures"])
+        if not measure:
+            raise NotMeasured(
+                f"{version} is not measured on the current test set: run `cxagent models "
+                f"evaluate {version}` first"
+            )
         measures = self.measurer(self.bundle_dir(version), self.test_data())
         record.evaluation = {"test_set": test_set, "measured_at": _now(), "measures": measures}
         self._write_record(record)
@@ -343,14 +377,19 @@ class ModelRegistry:
         version = self.serving_version()
         return self.bundle_dir(version) if version is not None else self.configured_bundle
 
-    def compare(self, version: str) -> Comparison:
-        """The candidate beside what serves now, on the test set."""
+    def compare(self, version: str, measure: bool = True) -> Comparison:
+        """The candidate beside what serves now, on the test set (``measure`` False: from the
+        evaluations kept, or NotMeasured)."""
         self.record(version)  # an unknown version is refused before anything is measured
-        candidate = self.evaluate(version)
+        candidate = self.evaluate(version, measure=measure)
         serving = self.serving_version()
         if serving is not None:
-            reference, serving_name = self.evaluate(serving), serving
+            reference, serving_name = self.evaluate(serving, measure=measure), serving
         elif self.configured_bundle is not None:
+            if not measure:
+                raise NotMeasured(
+                    f"{CONFIGURED} serves, which is measured only by `cxagent models promote`"
+                )
             reference = self.measurer(self.configured_bundle, self.test_data())
             serving_name = f"{CONFIGURED} ({self.configured_bundle.name})"
         else:
@@ -359,13 +398,15 @@ class ModelRegistry:
             version, serving_name, candidate, reference, _worse_than(candidate, reference)
         )
 
-    def promote(self, version: str, by: str, force: bool = False) -> Comparison:
+    def promote(
+        self, version: str, by: str, force: bool = False, measure: bool = True
+    ) -> Comparison:
         """Serve ``version`` from now on, if it is no worse than what serves (or ``force``);
         raises PromotionRefused with the comparison otherwise."""
         current = self.serving_version()
         if version == current:
             raise RegistryError(f"{version} is serving already")
-        comparison = self.compare(version)
+        comparison = self.compare(version, measure)
         if comparison.worse and not force:
             raise PromotionRefused(comparison)
         change = ModelServing(

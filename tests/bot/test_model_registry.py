@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,8 +30,7 @@ from bot.models_registry import (
 )
 from bot.storage.db import create_db_engine, create_session_factory, migrate
 from bot.storage.models import Message
-from finetune.bundle import ADAPTER_DIR, BUNDLE_FILE, HEADS_FILE, BundleInfo
-from finetune import onnx_export
+from tests.helpers.model_registry import fake_bundle, measured_registry
 from tests.helpers.service import MINI_KB
 from tests.helpers.training import INTENTS, OOS, SENTIMENT, write
 
@@ -52,23 +51,6 @@ NEW_INTENT_MESSAGE = "what time do you open"
 # ---- the registry's bookkeeping, with measures given (no model) ---------------------------
 
 
-def fake_bundle(folder: Path, seed: str) -> Path:
-    """A folder that reads as a bundle (its description and files), distinct by ``seed``."""
-    folder.mkdir(parents=True)
-    info = BundleInfo(
-        base_model="bundled",
-        base_fingerprint="0" * 64,
-        intent_labels=["oos", "refund"],
-        sentiment_labels=None,
-        training={"epochs": 1, "seed": 13},
-        data={"intent_hash": seed * 8, "intent_rows": 10},
-    )
-    (folder / BUNDLE_FILE).write_text(json.dumps(asdict(info)), encoding="utf-8")
-    (folder / ADAPTER_DIR).mkdir()
-    (folder / HEADS_FILE).write_bytes(seed.encode())
-    return folder
-
-
 @pytest.fixture
 def bookkeeping(tmp_path: Path) -> Iterator[tuple[ModelRegistry, dict[str, dict[str, float]]]]:
     """A registry on SQLite whose measurer answers from a table (bundle folder name → measures),
@@ -76,17 +58,7 @@ def bookkeeping(tmp_path: Path) -> Iterator[tuple[ModelRegistry, dict[str, dict[
     engine = create_db_engine(f"sqlite:///{tmp_path}/cx.db")
     migrate(engine)
     measures: dict[str, dict[str, float]] = {}
-
-    def measurer(bundle: Path, test: onnx_export.TestData) -> dict[str, float]:
-        assert len(test.intents) == 2
-        record = json.loads((bundle / BUNDLE_FILE).read_text())
-        return measures[record["data"]["intent_hash"][:1]]
-
-    registry = ModelRegistry(
-        tmp_path / "registry", create_session_factory(engine), None, measurer=measurer
-    )
-    intents = write(tmp_path / "test.csv", [("refund me", "refund"), ("sing", "oos")], "intent")
-    registry.name_test_set({"intent_data": intents}, "ops")
+    registry = measured_registry(tmp_path / "registry", create_session_factory(engine), measures)
     yield registry, measures
     engine.dispose()
 
