@@ -9,6 +9,7 @@ import { dashboardView } from "./dashboard-view.js";
 import { initials } from "./format.js";
 import { staffLive } from "./live.js";
 import { hideLogin, showLogin, wireLogin } from "./login-view.js";
+import { modelsView } from "./models-view.js";
 import { queueView } from "./queue-view.js";
 import { createRouter } from "./router.js";
 import { isAdmin, restore, session, signedIn, signedOut } from "./session.js";
@@ -22,6 +23,7 @@ const router = createRouter($("#main"), {
   conversations: conversationView,
   dashboard: dashboardView,
   staff: staffView,
+  models: modelsView,
 });
 
 let reconnecting = false;
@@ -87,6 +89,7 @@ function startApp() {
   $("#who-name").textContent = name;
   $("#who-avatar").textContent = initials(name);
   $("#nav-staff").hidden = !isAdmin();
+  $("#nav-models").hidden = !isAdmin();
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/queue";
   live.stop();
   live.connect();

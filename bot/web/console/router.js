@@ -6,7 +6,7 @@ export function parseRoute(hash) {
   const parts = hash.replace(/^#/, "").split("/").filter(Boolean);
   const name = parts[0];
   if (name === "conversations" && parts[1]) return { name, id: decodeURIComponent(parts[1]) };
-  if (name === "dashboard" || name === "staff") return { name };
+  if (name === "dashboard" || name === "staff" || name === "models") return { name };
   return { name: "queue" };
 }
 
