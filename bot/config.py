@@ -91,7 +91,7 @@ class Settings(BaseModel):
         "divided among `cxagent serve --workers`.",
     )
     model_registry: Path = Field(
-        Path("var/models"),
+        Path("var/model-registry"),
         description="Folder of the registered model versions (`cxagent models`); when one is "
         "promoted, it is served instead of CXAGENT_NLU_BUNDLE. Shared by every machine that "
         "serves.",
