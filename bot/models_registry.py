@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,9 @@ VERSIONS_DIR = "versions"
 RECORD_FILE = "record.json"
 # The files of a test set, by role: what export-onnx takes as --intent-data and the others.
 TEST_SET_ROLES = ("intent_data", "sentiment_data", "knowledge_base", "retrieval_queries")
+# A version id: when it was registered (UTC) and the start of the bundle's hash. Checked before a
+# version names a folder, so that no id reaches outside the registry.
+VERSION_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{10}")
 # What serves when the registry has promoted nothing (or rolled its first promotion back).
 CONFIGURED = "CXAGENT_NLU_BUNDLE"
 
@@ -314,7 +318,7 @@ class ModelRegistry:
 
     def record(self, version: str) -> ModelRecord:
         path = self.folder / VERSIONS_DIR / version / RECORD_FILE
-        if not path.is_file():
+        if not VERSION_ID.fullmatch(version) or not path.is_file():
             known = ", ".join(record.version for record in self.records()) or "none yet"
             raise UnknownVersion(f"no model version {version!r} in {self.folder} (known: {known})")
         record = self._read_record(path)

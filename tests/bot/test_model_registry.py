@@ -108,6 +108,9 @@ def test_promotion_compares_refuses_forces_and_rolls_back(
         registry.rollback("eve")
     with pytest.raises(RegistryError, match="no model version 'nope'"):
         registry.promote("nope", "eve")
+    # An id that is not a version's never names a folder, however the folder looks.
+    with pytest.raises(RegistryError, match="no model version"):
+        registry.record(f"../versions/{a}")
 
 
 def test_an_evaluation_is_kept_until_the_test_set_changes(

@@ -21,7 +21,7 @@ from bot.api.model_schemas import (
 )
 from bot.api.openapi import errors
 from bot.errors import Forbidden
-from bot.models_registry import Comparison, ModelRegistry, RegistryError
+from bot.models_registry import VERSION_ID, Comparison, ModelRegistry, RegistryError
 from bot.support.accounts import Role, StaffMember
 from finetune.onnx_export import TOLERANCE_POINTS
 
@@ -46,7 +46,14 @@ async def get_admin(member: StaffDep) -> StaffMember:
 
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AdminDep = Annotated[StaffMember, Depends(get_admin)]
-VersionPath = Annotated[str, Path(max_length=64, description="a version id")]
+VersionPath = Annotated[
+    str,
+    Path(
+        pattern=VERSION_ID.pattern,
+        description="a version id: YYYYMMDD-HHMMSS-<10 hex digits>",
+        examples=["20261201-001826-69f3ebee28"],
+    ),
+]
 
 
 @router.get("", response_model=ModelsOut)
