@@ -118,8 +118,9 @@ class ModelFollower:
         self._serve = serve
         self._check_seconds = check_seconds
         self._stop = threading.Event()
-        # A bundle that failed to load is not tried again until the pointer moves.
-        self._failed: Path | None = None
+        # A bundle that failed to load is not tried again until the pointer moves (a list: the
+        # bundle itself may be None, CXAGENT_NLU_BUNDLE's "none").
+        self._failed: list[Path | None] = []
         self._thread = threading.Thread(
             target=self._run, name="cxagent-model-follower", daemon=True
         )
@@ -135,18 +136,18 @@ class ModelFollower:
     def check(self) -> bool:
         """Follow the pointer once: True if another model was put in service."""
         wanted = self.registry.serving_bundle()
-        if wanted == self.serving or wanted == self._failed:
+        if wanted == self.serving or wanted in self._failed:
             return False
         logger.info("model registry: loading %s to serve it in place of %s", wanted, self.serving)
         try:
             loaded = self._load(wanted)
         except Exception:
             logger.exception("model registry: %s failed to load; the current model serves", wanted)
-            self._failed = wanted
+            self._failed = [wanted]
             return False
         self._serve(loaded)
         logger.info("model registry: now serving %s", wanted)
-        self.serving, self._failed = wanted, None
+        self.serving, self._failed = wanted, []
         return True
 
     def _run(self) -> None:
