@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.models_registry import (
@@ -267,15 +266,38 @@ START_SECONDS = 300
 SWAP_SECONDS = 120
 
 
-@pytest.fixture
-def served(
-    bundles: dict[str, Path], tmp_path: Path
-) -> Iterator[tuple[str, ModelRegistry, dict[str, str]]]:
-    """`cxagent serve` serving the ``old`` bundle from the registry, checking it every 0.2 s;
-    its URL, the registry (on the server's database) and the registered versions."""
-    from benchmarks.common import free_port
+@dataclass(frozen=True)
+class Served:
+    url: str
+    registry: ModelRegistry
+    versions: dict[str, str]  # "old" (serving at start) and "new", by their version ids
+    workers: int
+    log: Path
 
-    engine = create_db_engine(f"sqlite:///{tmp_path}/cx.db")
+    def swapped_workers(self, version: str) -> int:
+        """How many processes said they now serve ``version``."""
+        lines = self.log.read_text().splitlines()
+        return sum(1 for line in lines if "model registry: now serving" in line and version in line)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(1, id="one-process-sqlite"),
+        pytest.param(2, id="two-workers-postgres", marks=pytest.mark.postgres),
+    ]
+)
+def served(
+    request: pytest.FixtureRequest, bundles: dict[str, Path], tmp_path: Path
+) -> Iterator[Served]:
+    """`cxagent serve` serving the ``old`` bundle from the registry and checking it every
+    0.2 s: one process on SQLite, or two workers on PostgreSQL and Redis."""
+    from benchmarks.common import free_port
+    from tests.conftest import _postgres_schema_url
+
+    workers: int = request.param
+    schema = _postgres_schema_url() if workers > 1 else None
+    database = next(schema) if schema is not None else f"sqlite:///{tmp_path}/cx.db"
+    engine = create_db_engine(database)
     migrate(engine)
     registry = ModelRegistry(tmp_path / "registry", create_session_factory(engine), None)
     registry.name_test_set({"intent_data": bundles["intent_data"]}, "ops")
@@ -284,7 +306,7 @@ def served(
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("CXAGENT_")}
     env.update(
-        CXAGENT_DATABASE_URL=f"sqlite:///{tmp_path}/cx.db",
+        CXAGENT_DATABASE_URL=database,
         CXAGENT_MODEL_REGISTRY=str(tmp_path / "registry"),
         CXAGENT_MODEL_CHECK_SECONDS="0.2",
         CXAGENT_NLU_BUNDLE="none",
@@ -292,11 +314,15 @@ def served(
         CXAGENT_ACTIONS="none",
         CXAGENT_INDEX_DIR=str(tmp_path / "index"),
         CXAGENT_RATE_LIMITS="false",
+        CXAGENT_LOG_LEVEL="info",
         HF_HUB_OFFLINE="1",
     )
-    log = (tmp_path / "serve.log").open("w")
+    if workers > 1:
+        env["CXAGENT_REDIS_URL"] = request.getfixturevalue("redis_url")
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -304,16 +330,18 @@ def served(
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_SECONDS
-        while served_encoder(url) is None:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        while log_path.read_text().count("Application startup complete") < workers:
+            assert process.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "the server did not start in time"
             time.sleep(0.5)
-        yield url, registry, versions
+        yield Served(url, registry, versions, workers, log_path)
     finally:
         process.terminate()
         process.wait(timeout=60)
         log.close()
         engine.dispose()
+        if schema is not None:
+            next(schema, None)  # drops the schema
 
 
 def served_encoder(url: str) -> str | None:
@@ -378,36 +406,36 @@ class Load:
 
 @pytest.mark.real_model
 @pytest.mark.timeout(900)
-def test_a_promotion_reaches_a_running_server_without_a_failed_request(
-    served: tuple[str, ModelRegistry, dict[str, str]], tmp_path: Path
+def test_a_promotion_reaches_every_worker_without_a_failed_request(
+    served: Served, tmp_path: Path
 ) -> None:
-    url, registry, versions = served
-    assert versions["old"] in (served_encoder(url) or "")
-    load = Load(url)
+    old, new = served.versions["old"], served.versions["new"]
+    assert old in (served_encoder(served.url) or "")
+    load = Load(served.url)
     customers = [threading.Thread(target=load.customer, args=(n,)) for n in range(4)]
     for thread in customers:
         thread.start()
     try:
         load.wait_for(after_swap=False, count=8)  # the load is on before the promotion
-        registry.promote(versions["new"], "eve")
+        served.registry.promote(new, "eve")
         deadline = time.monotonic() + SWAP_SECONDS
-        while versions["new"] not in (served_encoder(url) or ""):
-            assert time.monotonic() < deadline, "the server did not swap to the new model"
+        while served.swapped_workers(new) < served.workers:
+            assert time.monotonic() < deadline, "not every worker swapped to the new model"
+            assert not load.failures, load.failures
             time.sleep(0.1)
         load.swapped.set()
         load.wait_for(after_swap=True, count=8)
+        assert new in (served_encoder(served.url) or "")
     finally:
         load.stop.set()
         for thread in customers:
             thread.join(timeout=60)
     assert not load.failures, load.failures
 
-    engine = create_engine(f"sqlite:///{tmp_path}/cx.db")
-    with sessionmaker(engine)() as session:
+    with served.registry.sessions() as session:
         intents = dict(session.execute(select(Message.id, Message.intent)).all())
-    engine.dispose()
     # The first messages were read before the promotion, by the old model, which cannot read
-    # opening hours; every message sent once the server reported the swap, by the new one.
+    # opening hours; every message sent once every worker had swapped, by the new one.
     assert "opening_hours" not in [intents[i] for i, _ in load.sent[:8]]
     after = [intents[i] for i, after in load.sent if after]
     assert len(after) >= 8 and set(after) == {"opening_hours"}, after
