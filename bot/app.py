@@ -13,7 +13,16 @@ from bot.api.errors import install_error_handlers
 from bot.api.limits import RateLimits
 from bot.api.nul import NulFreeUrls
 from bot.api.openapi import describe
-from bot.api.routes import conversations, health, models, privacy, staff, suggestions, web
+from bot.api.routes import (
+    conversations,
+    health,
+    knowledge,
+    models,
+    privacy,
+    staff,
+    suggestions,
+    web,
+)
 from bot.api.security import CrossOriginOnly, SecurityHeaders
 from bot.api.validation import install_validation_handler
 from bot.config import Settings
@@ -29,6 +38,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         # The threads that run requests; the database pool has a connection for each.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.runtime = build_runtime(settings) if runtime is None else runtime
+        # Bounded by the model's recent latency (bot.api.admission), so made with the runtime.
+        app.state.turns_in_flight = TurnsInFlight(
+            settings.max_turns_in_flight,
+            settings.turn_target_seconds,
+            latency=lambda: app.state.runtime.chat.reading_seconds,
+        )
         try:
             yield
         finally:
@@ -49,7 +64,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NulFreeUrls)
     app.state.rate_limits = RateLimits(settings)
-    app.state.turns_in_flight = TurnsInFlight(settings.max_turns_in_flight)
     app.state.metrics_token = settings.metrics_token
 
     app.include_router(health.router)
@@ -58,6 +72,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(staff.router)
     app.include_router(suggestions.router)
     app.include_router(privacy.router)
+    app.include_router(knowledge.router)
     app.include_router(models.router)
     app.include_router(web.router)
     return app

@@ -52,7 +52,16 @@ class Settings(BaseModel):
         True, description="Apply database migrations at start-up (off: run `cxagent migrate`)."
     )
     knowledge_base: Path = Field(
-        DEMO_DIR / "knowledge_base.yaml", description="Knowledge base: entries, questions, answers."
+        DEMO_DIR / "knowledge_base.yaml",
+        description="Knowledge base (YAML): imported into an empty database at start-up; the "
+        "console then edits it there.",
+    )
+    knowledge_check_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How often each worker reads the knowledge base's revision, to catch up on "
+        "an edit whose notice it missed.",
     )
     escalation_rules: Path = Field(
         DEMO_DIR / "escalation.yaml",
@@ -127,6 +136,13 @@ class Settings(BaseModel):
         ge=1,
         description="Chat turns one process runs at once; a turn beyond it is refused with 503 "
         "and Retry-After before anything is stored, and the client sends it again.",
+    )
+    turn_target_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="The time a chat turn should take in the server under load: fewer turns "
+        "than max_turns_in_flight are let in at once when turns take longer (the rest get 503 "
+        "and Retry-After).",
     )
     retention_days: int | None = Field(
         None,

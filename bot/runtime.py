@@ -1,7 +1,9 @@
 """Everything a running service holds: database, knowledge base, encoder, index, services.
 
 Built once per process (``build_runtime``), before the web server starts, so that a database
-that is down or a stale index is reported at start-up rather than at the first request.
+that is down or a stale index is reported at start-up rather than at the first request. The
+knowledge base and its retriever are then swapped whenever an editor changes the knowledge base
+(bot.support.knowledge_sync, ``Runtime.serve_retriever``).
 """
 
 from __future__ import annotations
@@ -23,18 +25,21 @@ from bot.config import Settings, warn_about_identity
 from bot.conversation.escalation import load_escalation_rules
 from bot.conversation.policy import Thresholds
 from bot.conversation.service import ChatService
+from bot.conversation.spelling import Speller
 from bot.live.events import EventHub, RedisEventHub
 from bot.models_registry import ModelRegistry
 from bot.serving_swap import ModelFollower, follow_registry, registry_of
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 from bot.support.accounts import StaffService
+from bot.support.knowledge import KnowledgeService, knowledge_base_of
+from bot.support.knowledge_sync import KnowledgeSync
 from bot.support.service import SupportService
 from finetune.bundle import BundleError, BundleInfo
 from finetune.onnx_runtime import OnnxBundle, load_exported
 from finetune.reading import MessageReader
 from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder
-from retrieval.knowledge_base import KnowledgeBase, load_knowledge_base
+from retrieval.knowledge_base import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
 from retrieval.retriever import Retriever, load_or_build_index, shipped_index_dir
 
 logger = logging.getLogger(__name__)
@@ -57,12 +62,29 @@ class Runtime:
     dashboard: DashboardService
     # Calls the company's API for actions; None without actions or without the API's address.
     runner: ActionRunner | None
+    knowledge: KnowledgeService
+    # Keeps the retriever on the database's latest knowledge base (started by build_runtime).
+    knowledge_sync: KnowledgeSync | None = None
+    # The intents the NLU bundle knows, beside the knowledge base's, for intent corrections.
+    model_intents: frozenset[str] = frozenset()
     # Swaps in the model the registry promotes (bot.serving_swap); None with an injected encoder.
     model_follower: ModelFollower | None = None
 
+    def serve_retriever(self, retriever: Retriever) -> None:
+        """Put a retriever over a new knowledge base in service. Each holder is switched by one
+        assignment, so a turn in flight keeps what it read, and the next turn reads the new."""
+        speller = Speller.of(retriever.knowledge_base)
+        intents = frozenset(self.model_intents | set(retriever.knowledge_base.intents))
+        self.retriever, self.knowledge_base = retriever, retriever.knowledge_base
+        self.chat.retriever, self.chat.speller = retriever, speller
+        self.support.known_intents = intents
+
     def close(self) -> None:
+        # The model follower first: a swap under way goes through the knowledge sync.
         if self.model_follower is not None:
             self.model_follower.close()
+        if self.knowledge_sync is not None:
+            self.knowledge_sync.close()
         if self.runner is not None:
             self.runner.close()
         self.events.close()
@@ -73,7 +95,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     """Raises DatabaseUnavailable, KnowledgeBaseError, EscalationRulesError, ModelNotFound,
     BundleError, EventHubUnavailable or an index error, each with a message fit to show as it
     is."""
-    engine = create_db_engine(settings.database_url, pool_size=settings.request_threads)
+    # A connection for each request thread, and one for the knowledge base's sync thread.
+    engine = create_db_engine(settings.database_url, pool_size=settings.request_threads + 1)
     events: EventHub | None = None
     registry: ModelRegistry | None = None
     serving: Path | None = None
@@ -83,12 +106,19 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             migrate(engine)
         # Checked before the model loads: a wrong Redis address should not cost a minute.
         events = RedisEventHub(settings.redis_url) if settings.redis_url else EventHub()
-        knowledge_base = load_knowledge_base(settings.knowledge_base)
-        rules = load_escalation_rules(settings.escalation_rules)
+        sessions = create_session_factory(engine)
+        # The database holds the knowledge base; the YAML file fills it the first time.
         actions = load_actions(settings.actions) if settings.actions else ActionCatalog()
+        knowledge = KnowledgeService(sessions, events, actions)
+        imported = _knowledge_base_file(settings, needed=knowledge.revision() == 0)
+        if imported is not None:
+            knowledge.import_if_empty(imported)
+        snapshot = knowledge.snapshot()
+        knowledge_base = knowledge_base_of(snapshot, imported)
+        rules = load_escalation_rules(settings.escalation_rules)
         if encoder is None:
             # A version promoted in the model registry serves instead of CXAGENT_NLU_BUNDLE.
-            registry = registry_of(settings, engine)
+            registry = registry_of(settings, sessions)
             serving = registry.serving_bundle()
             encoder = served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
         bundle_info = served_bundle_info(encoder)
@@ -108,7 +138,6 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
             events.close()
         engine.dispose()
         raise
-    sessions = create_session_factory(engine)
     runner = (
         ActionRunner(settings.company_api_url, settings.company_api_token.get_secret_value())
         if settings.company_api_url and actions.actions
@@ -168,12 +197,38 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         events,
         DashboardService(sessions, satisfaction),
         runner,
+        knowledge,
+        model_intents=frozenset(model_intents),
     )
+    runtime.knowledge_sync = KnowledgeSync(
+        knowledge,
+        events,
+        retriever,
+        snapshot.revision,
+        runtime.serve_retriever,
+        imported=imported,
+        index_type=settings.index_type,
+        check_seconds=settings.knowledge_check_seconds,
+    )
+    runtime.knowledge_sync.start()
     if registry is not None:
         runtime.model_follower = follow_registry(
             runtime, registry, serving, served_encoder, served_bundle_info
         )
     return runtime
+
+
+def _knowledge_base_file(settings: Settings, needed: bool) -> KnowledgeBase | None:
+    """The YAML file's knowledge base. Once the database has one, the file only tells whether
+    the database's is still the file's (whose index may be shipped): a file that is gone or
+    broken by then is a warning, not a reason to refuse to start."""
+    try:
+        return load_knowledge_base(settings.knowledge_base)
+    except KnowledgeBaseError as error:
+        if needed:
+            raise
+        logger.warning("serving the database's knowledge base; its YAML file: %s", error)
+        return None
 
 
 def served_encoder(settings: Settings) -> Encoder:

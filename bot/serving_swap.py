@@ -3,13 +3,14 @@ a restart and without a failed request.
 
 A thread of its own checks the database's serving pointer (bot.models_registry) every
 CXAGENT_MODEL_CHECK_SECONDS. When it names another bundle, the thread loads that bundle (its
-ONNX export when current, as at start-up), builds or loads the knowledge-base index for its
-encoder, and only then swaps the chat service's reader and retriever, on the inference thread
-(retrieval.inference): every forward pass and search runs there, one batch at a time, so no
-batch reads with one model and searches the other's index, a turn in flight finishes its pass on
-the model it started with, and the next pass reads with the new one. Until the new model is
-ready, the old one answers; if it fails to load, the old one keeps answering and the log says
-why.
+ONNX export when current, as at start-up), then, between two syncs of the knowledge base
+(bot.support.knowledge_sync, so that neither undoes the other), builds or loads the index of
+the knowledge base served now with the new encoder, and swaps the chat service's reader and
+retriever on the inference thread (retrieval.inference): every forward pass and search runs
+there, one batch at a time, so no batch reads with one model and searches the other's index, a
+turn in flight finishes its pass on the model it started with, and the next pass reads with the
+new one. Until the new model is ready, the old one answers; if it fails to load, the old one
+keeps answering and the log says why.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.conversation.service import ChatService
 from bot.models_registry import ModelRegistry
-from bot.storage.db import create_session_factory
+from bot.support.knowledge_sync import KnowledgeSync
 from bot.support.service import SupportService
 from finetune.bundle import BundleInfo
 from finetune.reading import MessageReader
@@ -37,10 +37,8 @@ from retrieval.retriever import Retriever, load_or_build_index, shipped_index_di
 logger = logging.getLogger(__name__)
 
 
-def registry_of(settings: Settings, engine: Engine) -> ModelRegistry:
-    return ModelRegistry(
-        settings.model_registry, create_session_factory(engine), settings.nlu_bundle
-    )
+def registry_of(settings: Settings, sessions: sessionmaker[Session]) -> ModelRegistry:
+    return ModelRegistry(settings.model_registry, sessions, settings.nlu_bundle)
 
 
 class Runtime(Protocol):
@@ -51,6 +49,8 @@ class Runtime(Protocol):
     retriever: Retriever
     chat: ChatService
     support: SupportService
+    knowledge_sync: KnowledgeSync | None
+    model_intents: frozenset[str]
 
 
 # bot.runtime's served_encoder and served_bundle_info, given here so as not to import it.
@@ -58,45 +58,43 @@ EncoderFor = Callable[[Settings], Encoder]
 InfoOf = Callable[[Encoder], BundleInfo | None]
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    bundle: Path | None
-    encoder: Encoder
-    retriever: Retriever
-
-
-def load_model(runtime: Runtime, bundle: Path | None, encoder_for: EncoderFor) -> LoadedModel:
-    """The bundle's encoder and a retriever over the knowledge base served now, built with it
-    (the index is loaded if current, built and saved otherwise, as at start-up)."""
+def swap_model(
+    runtime: Runtime, bundle: Path | None, encoder_for: EncoderFor, info_of: InfoOf
+) -> None:
+    """Load ``bundle`` (slow: done first, while the current model serves) and put it in
+    service with an index of the knowledge base served now."""
     settings = runtime.settings.model_copy(update={"nlu_bundle": bundle})
     encoder = encoder_for(settings)
-    knowledge_base = runtime.retriever.knowledge_base
-    index = load_or_build_index(
-        knowledge_base,
-        encoder,
-        settings.index_dir,
-        settings.index_type,
-        shipped=shipped_index_dir(settings.knowledge_base),
-    )
-    return LoadedModel(bundle, encoder, Retriever(knowledge_base, encoder, index))
+    info = info_of(encoder)
+    model_intents = frozenset(info.intent_labels) if info is not None else frozenset()
 
-
-def serve_model(runtime: Runtime, loaded: LoadedModel, info_of: InfoOf) -> None:
-    """Put a loaded model in service. Runs on the inference thread (see the module's
-    docstring): between two batches, never during one."""
-
-    def swap() -> None:
-        runtime.encoder, runtime.retriever = loaded.encoder, loaded.retriever
-        runtime.chat.nlu = loaded.encoder if isinstance(loaded.encoder, MessageReader) else None
-        runtime.chat.retriever = loaded.retriever
-        # Staff may correct a message to any intent the model now knows.
-        info = info_of(loaded.encoder)
-        model_intents = set(info.intent_labels) if info is not None else set()
-        runtime.support.known_intents = frozenset(
-            model_intents | set(loaded.retriever.knowledge_base.intents)
+    def change(current: Retriever) -> Retriever:
+        # Between two knowledge-base syncs: the knowledge base cannot change meanwhile.
+        knowledge_base = current.knowledge_base
+        index = load_or_build_index(
+            knowledge_base,
+            encoder,
+            settings.index_dir,
+            settings.index_type,
+            shipped=shipped_index_dir(settings.knowledge_base),
         )
+        retriever = Retriever(knowledge_base, encoder, index)
 
-    run_inference(swap)
+        def swap() -> None:
+            runtime.encoder, runtime.retriever = encoder, retriever
+            runtime.chat.nlu = encoder if isinstance(encoder, MessageReader) else None
+            runtime.chat.retriever = retriever
+            # Staff may correct a message to any intent the model now knows.
+            runtime.model_intents = model_intents
+            runtime.support.known_intents = model_intents | set(knowledge_base.intents)
+
+        run_inference(swap)
+        return retriever
+
+    if runtime.knowledge_sync is not None:
+        runtime.knowledge_sync.swap(change)
+    else:
+        change(runtime.retriever)
 
 
 class ModelFollower:
@@ -106,16 +104,14 @@ class ModelFollower:
         self,
         registry: ModelRegistry,
         serving: Path | None,
-        load: Callable[[Path | None], LoadedModel],
-        serve: Callable[[LoadedModel], None],
+        swap: Callable[[Path | None], None],
         check_seconds: float,
     ) -> None:
-        """``serving``: the bundle this process serves now; ``load`` prepares another one (slow,
-        on this thread), ``serve`` swaps it in."""
+        """``serving``: the bundle this process serves now; ``swap`` loads another one and puts
+        it in service (slow, on this thread), or raises if it cannot load it."""
         self.registry = registry
         self.serving = serving
-        self._load = load
-        self._serve = serve
+        self._swap = swap
         self._check_seconds = check_seconds
         self._stop = threading.Event()
         # A bundle that failed to load is not tried again until the pointer moves (a list: the
@@ -131,7 +127,8 @@ class ModelFollower:
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=30)
+            # A swap under way finishes first; it is never cut short.
+            self._thread.join(timeout=60)
 
     def check(self) -> bool:
         """Follow the pointer once: True if another model was put in service."""
@@ -140,12 +137,11 @@ class ModelFollower:
             return False
         logger.info("model registry: loading %s to serve it in place of %s", wanted, self.serving)
         try:
-            loaded = self._load(wanted)
+            self._swap(wanted)
         except Exception:
             logger.exception("model registry: %s failed to load; the current model serves", wanted)
             self._failed = [wanted]
             return False
-        self._serve(loaded)
         logger.info("model registry: now serving %s", wanted)
         self.serving, self._failed = wanted, []
         return True
@@ -170,8 +166,7 @@ def follow_registry(
     follower = ModelFollower(
         registry,
         serving,
-        load=lambda bundle: load_model(runtime, bundle, encoder_for),
-        serve=lambda loaded: serve_model(runtime, loaded, info_of),
+        swap=lambda bundle: swap_model(runtime, bundle, encoder_for, info_of),
         check_seconds=runtime.settings.model_check_seconds,
     )
     follower.start()

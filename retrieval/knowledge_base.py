@@ -7,6 +7,7 @@ uses slots carries a ``fallback`` wording used whenever a slot's value is not kn
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ class Entry:
     answer: str
     fallback: str | None = None
     variants: tuple[Variant, ...] = ()
+    # The action (by name, in the company's actions file) answering this entry runs; None: the
+    # one the actions file names for this entry or its intent, if any.
+    action: str | None = None
 
     def render(self, known: dict[str, str | None], profile: dict[str, object] | None = None) -> str:
         """The answer (or the first variant the customer's ``profile`` matches) with slots filled
@@ -103,24 +107,33 @@ def load_knowledge_base(path: Path) -> KnowledgeBase:
     if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
         raise KnowledgeBaseError(f"{path}: expected a mapping with a list under `entries`")
     entries = [
-        _parse_entry(path, position, item) for position, item in enumerate(document["entries"])
+        parse_entry(item, f"{path}: ", position)
+        for position, item in enumerate(document["entries"])
     ]
-    if not entries:
-        raise KnowledgeBaseError(f"{path}: `entries` is empty")
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.id in seen:
-            raise KnowledgeBaseError(f"{path}: entry id {entry.id!r} is used twice")
-        seen.add(entry.id)
+    check_entries(entries, f"{path}: ")
     return KnowledgeBase(tuple(entries), hashlib.sha256(raw).hexdigest(), path)
 
 
-def _parse_entry(path: Path, position: int, item: object) -> Entry:
-    where = f"{path}: entry #{position + 1}"
+def check_entries(entries: list[Entry], where: str = "") -> None:
+    """The rules a whole knowledge base follows: some entries, each id once."""
+    if not entries:
+        raise KnowledgeBaseError(f"{where}`entries` is empty")
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise KnowledgeBaseError(f"{where}entry id {entry.id!r} is used twice")
+        seen.add(entry.id)
+
+
+def parse_entry(item: object, where: str = "", position: int | None = None) -> Entry:
+    """One entry from its document (as the YAML file has it, or as ``entry_document`` gives it);
+    KnowledgeBaseError names the entry (``where`` first) and the field that is wrong."""
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        where = f"{where}entry {item['id']!r}"
+    else:
+        where = f"{where}entry" + (f" #{position + 1}" if position is not None else "")
     if not isinstance(item, dict):
         raise KnowledgeBaseError(f"{where} is not a mapping")
-    if isinstance(item.get("id"), str):
-        where = f"{path}: entry {item['id']!r}"
     for key in ("id", "intent", "answer"):
         if not isinstance(item.get(key), str) or not item[key].strip():
             raise KnowledgeBaseError(f"{where}: `{key}` must be a non-empty string")
@@ -132,7 +145,21 @@ def _parse_entry(path: Path, position: int, item: object) -> Entry:
     ):
         raise KnowledgeBaseError(f"{where}: `questions` must be a list of non-empty strings")
     answer, fallback = _answer_and_fallback(where, item)
-    variants = item.get("variants", [])
+    action = item.get("action")
+    if action is not None and (not isinstance(action, str) or not action.strip()):
+        raise KnowledgeBaseError(f"{where}: `action` must be the name of an action")
+    return Entry(
+        id=item["id"],
+        intent=item["intent"],
+        questions=tuple(q.strip() for q in questions),
+        answer=answer,
+        fallback=fallback,
+        variants=_parse_variants(where, item.get("variants", [])),
+        action=action.strip() if action is not None else None,
+    )
+
+
+def _parse_variants(where: str, variants: object) -> tuple[Variant, ...]:
     if not isinstance(variants, list):
         raise KnowledgeBaseError(f"{where}: `variants` must be a list")
     parsed = []
@@ -151,14 +178,7 @@ def _parse_entry(path: Path, position: int, item: object) -> Entry:
                 *_answer_and_fallback(there, variant),
             )
         )
-    return Entry(
-        id=item["id"],
-        intent=item["intent"],
-        questions=tuple(q.strip() for q in questions),
-        answer=answer,
-        fallback=fallback,
-        variants=tuple(parsed),
-    )
+    return tuple(parsed)
 
 
 def _answer_and_fallback(where: str, item: dict[str, object]) -> tuple[str, str | None]:
@@ -179,3 +199,41 @@ def _answer_and_fallback(where: str, item: dict[str, object]) -> tuple[str, str 
     if fallback is not None and (not isinstance(fallback, str) or template_slots(fallback)):
         raise KnowledgeBaseError(f"{where}: `fallback` must be text without slots")
     return answer.strip(), fallback.strip() if isinstance(fallback, str) else None
+
+
+def entry_document(entry: Entry) -> dict[str, object]:
+    """The entry as the YAML file writes it (and ``parse_entry`` reads it): optional fields only
+    when set."""
+    document: dict[str, object] = {
+        "id": entry.id,
+        "intent": entry.intent,
+        "questions": list(entry.questions),
+        "answer": entry.answer,
+    }
+    if entry.fallback is not None:
+        document["fallback"] = entry.fallback
+    if entry.variants:
+        document["variants"] = [
+            {
+                "when": dict(variant.when),
+                "answer": variant.answer,
+                **({"fallback": variant.fallback} if variant.fallback is not None else {}),
+            }
+            for variant in entry.variants
+        ]
+    if entry.action is not None:
+        document["action"] = entry.action
+    return document
+
+
+def entries_hash(entries: tuple[Entry, ...]) -> str:
+    """A content hash of entries that come from no file (a database): sha256 of their
+    documents as canonical JSON."""
+    canonical = json.dumps([entry_document(e) for e in entries], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dump_knowledge_base(entries: tuple[Entry, ...]) -> str:
+    """The YAML document ``load_knowledge_base`` reads back to the same entries."""
+    document = {"entries": [entry_document(entry) for entry in entries]}
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)

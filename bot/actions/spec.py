@@ -342,6 +342,13 @@ class ActionCatalog(_Frozen):
     def for_entry(self, entry_id: str) -> ActionSpec | None:
         return self._by_entry.get(entry_id)
 
+    def for_answer(self, entry_id: str, intent: str, named: str | None) -> ActionSpec | None:
+        """The action answering a knowledge-base entry runs: the one the entry names (set in
+        the console), else the one this file names for the entry, else for its intent."""
+        if named is not None:
+            return self.get(named)
+        return self.for_entry(entry_id) or self.for_intent(intent)
+
     def for_follow_up(self, entry_id: str) -> ActionSpec | None:
         return next((a for a in self.actions if entry_id in a.follow_ups), None)
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.api.admission import BUSY, Busy
+from bot.conversation.service import ClientGone
 from bot.errors import (
     Conflict,
     Forbidden,
@@ -69,6 +70,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     PoolTimeout,
     Busy,
+    ClientGone,
 )
 
 
@@ -81,6 +83,8 @@ def unavailable(error: BaseException) -> str | None:
         return str(error)
     if isinstance(error, Busy):
         return BUSY
+    if isinstance(error, ClientGone):
+        return str(error)  # nobody reads it: the client has left
     if isinstance(error, PoolTimeout):
         logger.warning("database pool exhausted: %s", str(error).splitlines()[0])
         return POOL_BUSY

@@ -214,6 +214,11 @@ class HealthOut(BaseModel):
     knowledge_base_entries: int
     index_rows: int
     encoder: str
+    knowledge_base_revision: int = Field(
+        description="the revision of the knowledge base this process serves (how many changes "
+        "were ever made to it, its first import's included); every process reaches the newest "
+        "within seconds"
+    )
 
 
 def _a_number(value: Any) -> Any:

@@ -9,6 +9,7 @@
 - the operator and the company's developer (`actions`): actions check
 - whoever answers customers' privacy requests (`customers`): customer export, customer
   erase, purge
+- whoever keeps the knowledge base (`knowledge`): kb import, kb export
 
 Errors a person can act on (`CxagentError`) become one line and exit code 2, here and only here;
 a handler that returns a number exits with it (a refused promotion: 1).
@@ -22,7 +23,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from bot.cli import actions, analytics, customers, model_registry, models, serve, staff
+from bot.cli import actions, analytics, customers, knowledge, model_registry, models, serve, staff
 from bot.cli.common import Handler
 from bot.config import Settings, load_settings
 from retrieval.errors import CxagentError
@@ -37,7 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
         "CXAGENT_* environment variables (see the README).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for audience in (serve, staff, models, model_registry, analytics, actions, customers):
+    for audience in (
+        serve,
+        staff,
+        models,
+        model_registry,
+        analytics,
+        actions,
+        customers,
+        knowledge,
+    ):
         audience.add_commands(commands)
     return parser
 

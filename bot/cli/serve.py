@@ -11,7 +11,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import Commands, UsageError
+from bot.cli.common import Commands, UsageError, database_sessions
 from bot.config import DEMO_DIR, Settings
 
 logger = logging.getLogger(__name__)
@@ -232,10 +232,16 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
     from bot.runtime import served_encoder
+    from bot.support.knowledge import KnowledgeService, knowledge_base_of
     from retrieval.knowledge_base import load_knowledge_base
     from retrieval.retriever import build_index, load_or_build_index, shipped_index_dir
 
-    knowledge_base = load_knowledge_base(settings.knowledge_base)
+    # The knowledge base served is the database's (the YAML file fills an empty one).
+    imported = load_knowledge_base(settings.knowledge_base)
+    with database_sessions(settings) as sessions:
+        knowledge = KnowledgeService(sessions)
+        knowledge.import_if_empty(imported)
+        knowledge_base = knowledge_base_of(knowledge.snapshot(), imported)
     encoder = served_encoder(settings)
     if args.force:
         print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)

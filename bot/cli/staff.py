@@ -31,6 +31,6 @@ def add_commands(commands: Commands) -> None:
         help="create a console account; the password is asked for (or read from stdin)",
     )
     add_staff.add_argument("username")
-    add_staff.add_argument("--role", choices=["agent", "admin"], default="agent")
+    add_staff.add_argument("--role", choices=["agent", "editor", "admin"], default="agent")
     add_staff.add_argument("--name", help="the name colleagues see (default: the username)")
     add_staff.set_defaults(handler=cmd_add_staff)

@@ -213,7 +213,8 @@ def _triggered(decision: Decision, catalog: ActionCatalog) -> ActionSpec | None:
     """The action the answered knowledge-base entry (or its intent) stands for, if any."""
     if decision.action not in ANSWERING or decision.entry is None:
         return None
-    return catalog.for_entry(decision.entry.id) or catalog.for_intent(decision.entry.intent)
+    entry = decision.entry
+    return catalog.for_answer(entry.id, entry.intent, entry.action)
 
 
 def _follow_up(

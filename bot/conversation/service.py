@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 import uuid
@@ -64,6 +65,8 @@ from bot.storage.models import (
 from finetune.reading import OOS_LABEL, MessageReader
 from retrieval.inference import Batcher
 from retrieval.retriever import Retriever
+
+logger = logging.getLogger(__name__)
 
 # A turn writes through plain table statements: the ORM's unit of work and its per-statement
 # bookkeeping cost about 3 ms a turn, a third of the model's forward pass.
@@ -123,6 +126,12 @@ class Transcript:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ClientGone(Exception):
+    """The customer's connection closed while their turn waited: it was dropped before the
+    model read it, and nothing of it was stored (a client that comes back sends it again, with
+    the same id)."""
 
 
 class ChatService:
@@ -264,9 +273,18 @@ class ChatService:
             self._authorised(session, conversation_id, token)
 
     def post_message(
-        self, conversation_id: str, token: str, text: str, client_message_id: str | None = None
+        self,
+        conversation_id: str,
+        token: str,
+        text: str,
+        client_message_id: str | None = None,
+        gone: Callable[[], bool] | None = None,
     ) -> Turn:
         """Store the customer's message and the bot's reply in one transaction and return both.
+
+        ``gone`` says whether the client has left; asked once the turn has its thread, before
+        the model reads the message, so that a turn that waited for a client who gave up does
+        not spend a forward pass (ClientGone, nothing stored).
 
         A message resent with the same ``client_message_id`` returns the first turn again, also
         when the two arrive at once: the second to store it hits the unique constraint and
@@ -274,7 +292,7 @@ class ChatService:
         """
         text = admit(text, self.max_message_chars)
         try:
-            return self._take_message(conversation_id, token, text, client_message_id)
+            return self._take_message(conversation_id, token, text, client_message_id, gone)
         except IntegrityError:
             if client_message_id is None:
                 raise
@@ -286,7 +304,12 @@ class ChatService:
             return earlier
 
     def _take_message(
-        self, conversation_id: str, token: str, text: str, client_message_id: str | None
+        self,
+        conversation_id: str,
+        token: str,
+        text: str,
+        client_message_id: str | None,
+        gone: Callable[[], bool] | None,
     ) -> Turn:
         started = time.perf_counter()
         with self.sessions.begin() as session:
@@ -294,6 +317,9 @@ class ChatService:
             earlier = self._earlier_turn(session, conversation_id, client_message_id)
             if earlier is not None:
                 return earlier
+            if gone is not None and gone():
+                logger.info("a turn dropped: its client left before it was read")
+                raise ClientGone("the connection closed before the message was read")
             context = turn_context(conversation, self.identity_secret)
             heard = hear(text, context, self.speller)
             reading, *others = self.read_questions(heard, context)
@@ -323,6 +349,12 @@ class ChatService:
             after_topic = self.read(with_topic(topic, readings[0].text))
             readings[0] = on_topic(readings[0], after_topic, context, self.thresholds)
         return readings
+
+    @property
+    def reading_seconds(self) -> float | None:
+        """How long reading a message has lately taken, its wait for the model included: what
+        grows first when the process has more turns than its cores can serve."""
+        return self._read_together.seconds
 
     def read(self, text: str) -> Reading:
         """The model's reading and the retrieval hits: one forward pass on the inference thread,

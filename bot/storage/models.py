@@ -174,7 +174,7 @@ class Staff(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))  # agent | admin
+    role: Mapped[str] = mapped_column(String(16))  # agent | editor | admin
     # scrypt: "scrypt$<salt hex>$<hash hex>"; the password itself is never stored.
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
@@ -302,6 +302,44 @@ class ReplySuggestion(Base):
     entry_id: Mapped[str] = mapped_column(String(128), index=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(16))  # used | edited | ignored
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KnowledgeEntry(Base):
+    """A knowledge-base entry as it stands now (bot.support.knowledge); retired entries stay,
+    so that their history and a revert still have them."""
+
+    __tablename__ = "knowledge_entries"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Where the entry stands in the knowledge base (the YAML file's order, new ones at the end).
+    position: Mapped[int] = mapped_column()
+    # The entry's document, as the YAML file writes it (retrieval.knowledge_base.entry_document).
+    content: Mapped[dict[str, Any]] = mapped_column()
+    retired: Mapped[bool] = mapped_column(default=False)
+    # The number of its latest version (1, 2, …).
+    version: Mapped[int] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeVersion(Base):
+    """Every change to a knowledge-base entry: the whole entry after it, who made it and when.
+    Its id grows with every change to any entry, so the largest is the knowledge base's
+    revision, which every worker compares with the one it serves."""
+
+    __tablename__ = "knowledge_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("knowledge_entries.id"), index=True)
+    version: Mapped[int] = mapped_column()
+    action: Mapped[str] = mapped_column(String(16))  # import | create | edit | retire | revert
+    content: Mapped[dict[str, Any]] = mapped_column()
+    retired: Mapped[bool] = mapped_column(default=False)
+    # Who made the change; None for an import from the command line or at start-up.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The version a revert went back to.
+    reverted_to: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

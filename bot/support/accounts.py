@@ -33,6 +33,8 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 class Role(StrEnum):
     AGENT = "agent"
+    # An agent who also edits the knowledge base in the console (an admin may too).
+    EDITOR = "editor"
     ADMIN = "admin"
 
 

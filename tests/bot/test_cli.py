@@ -171,6 +171,7 @@ def test_index_builds_once_and_keeps_a_current_index(
         encoding="utf-8",
     )
     environ = {
+        "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/i.db",
         "CXAGENT_KNOWLEDGE_BASE": str(knowledge_base),
         "CXAGENT_INDEX_DIR": str(tmp_path / "index"),
         "CXAGENT_NLU_BUNDLE": "none",

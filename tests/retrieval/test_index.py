@@ -147,3 +147,42 @@ def test_retrieval_metrics() -> None:
 def test_vectors_are_unit_length(fake_encoder: FakeEncoder) -> None:
     vectors = fake_encoder.encode(["hello there", "x"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+
+
+class CountingEncoder(FakeEncoder):
+    """Counts the texts it encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.encoded += len(texts)
+        return super().encode(texts)
+
+
+def test_an_updated_index_encodes_only_changed_entries_and_equals_a_full_build(
+    mini_kb_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from retrieval.knowledge_base import KnowledgeBase, entries_hash
+    from retrieval.retriever import updated_index
+
+    encoder = CountingEncoder()
+    before = load_knowledge_base(mini_kb_path)
+    previous = Retriever(before, encoder, build_index(before, encoder))
+    first, *others = before.entries
+    changed = replace(first, questions=(*first.questions, "is my parcel lost"))
+    entries = (changed, *others)
+    after = KnowledgeBase(entries, entries_hash(entries))
+
+    encoder.encoded = 0
+    updated = updated_index(previous, after)
+    assert encoder.encoded == len(changed.questions) + 1  # its questions and its answer
+    full = build_index(after, encoder)
+    assert updated.keys == full.keys
+    assert updated.metadata.corpus_hash == after.content_hash
+    assert np.allclose(
+        updated.index.reconstruct_n(0, len(entries)), full.index.reconstruct_n(0, len(entries))
+    )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from playwright.sync_api import expect
 
@@ -43,10 +43,17 @@ class LiveService:
         return f"http://127.0.0.1:{self.proxy.port}"
 
 
+class Reachable(Protocol):
+    """Where the pages are served: a LiveService, or any server a test started."""
+
+    @property
+    def url(self) -> str: ...
+
+
 class Widget:
     """The customer's side: the demo page with the widget, as a customer uses it."""
 
-    def __init__(self, page: Any, service: LiveService) -> None:
+    def __init__(self, page: Any, service: Reachable) -> None:
         self.page = page
         page.goto(f"{service.url}/demo")
         page.get_by_test_id("cx-launcher").click()
@@ -74,7 +81,7 @@ class Widget:
 class Console:
     """The staff side: the console, logged in."""
 
-    def __init__(self, page: Any, service: LiveService, username: str, password: str) -> None:
+    def __init__(self, page: Any, service: Reachable, username: str, password: str) -> None:
         self.page = page
         page.goto(f"{service.url}/console")
         page.get_by_test_id("login-username").fill(username)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Depends, WebSocket, status
+from anyio import from_thread
+from fastapi import APIRouter, Depends, Request, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -64,9 +65,17 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
     responses=errors(403, 404, 422, 429),
 )
 def send_message(
-    conversation_id: str, body: MessageIn, chat: ChatDep, token: CustomerTokenDep
+    conversation_id: str,
+    body: MessageIn,
+    chat: ChatDep,
+    token: CustomerTokenDep,
+    request: Request,
 ) -> TurnOut:
-    turn = chat.post_message(conversation_id, token, body.text, body.client_message_id)
+    def gone() -> bool:
+        # Asked from this worker thread; the connection's state is the event loop's.
+        return bool(from_thread.run(request.is_disconnected))
+
+    turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
     return TurnOut.model_validate(turn)
 
 

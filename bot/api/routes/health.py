@@ -31,6 +31,9 @@ def health(runtime: RuntimeDep) -> HealthOut:
         knowledge_base_entries=len(runtime.knowledge_base),
         index_rows=len(runtime.retriever.index.keys),
         encoder=runtime.encoder.name,
+        knowledge_base_revision=(
+            runtime.knowledge_sync.revision if runtime.knowledge_sync is not None else 0
+        ),
     )
 
 

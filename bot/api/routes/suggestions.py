@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from bot.api.admission import admit_turn
 from bot.api.deps import StaffDep, SuggestionsDep, get_staff_member
 from bot.api.openapi import errors
 from bot.api.staff_schemas import SuggestionsOut, SuggestionUsageOut
@@ -23,6 +24,8 @@ router = APIRouter(
 @router.get(
     "/conversations/{conversation_id}/suggestions",
     response_model=SuggestionsOut,
+    # A forward pass like a chat turn's: counted with them, refused with 503 when they are.
+    dependencies=[Depends(admit_turn)],
     responses=errors(403, 404, 409),
 )
 def suggestions(

@@ -6,6 +6,7 @@ import { h } from "../shared/dom.js";
 import { api } from "./api.js";
 import { chartCard, chartColors, emptyChart, hBarChart, legend, lineChart, stackedBars } from "./charts.js";
 import { fmtDate, fmtDateTime, pct, relTime } from "./format.js";
+import { canEditKnowledge } from "./knowledge-view.js";
 import { suggestionUsageCard } from "./suggestion-usage.js";
 import { errorBox, pageHeader, segmented } from "./ui.js";
 
@@ -144,18 +145,21 @@ export function dashboardView(main) {
     });
 
     const unanswered = d.unanswered || [];
+    const editing = canEditKnowledge();
     const table = h("section", { class: "card card-flush wide", "aria-labelledby": "unanswered-title" },
       h("div", { class: "card-head padded" },
         h("h2", { id: "unanswered-title", text: "Questions the bot could not answer" }),
         h("span", { class: "muted small", text: "candidates for new knowledge entries" })),
       h("table", { class: "table", "data-testid": "unanswered" },
-        h("thead", null, h("tr", null, h("th", { scope: "col", text: "Question" }), h("th", { scope: "col", class: "num", text: "Times asked" }), h("th", { scope: "col", text: "Last asked" }))),
+        h("thead", null, h("tr", null, h("th", { scope: "col", text: "Question" }), h("th", { scope: "col", class: "num", text: "Times asked" }), h("th", { scope: "col", text: "Last asked" }),
+          editing ? h("th", { scope: "col" }, h("span", { class: "sr-only", text: "Knowledge base" })) : null)),
         h("tbody", null, unanswered.length === 0
-          ? h("tr", null, h("td", { colspan: "3", class: "muted empty-cell", text: "Nothing unanswered in this period." }))
-          : unanswered.map((u) => h("tr", null,
+          ? h("tr", null, h("td", { colspan: editing ? "4" : "3", class: "muted empty-cell", text: "Nothing unanswered in this period." }))
+          : unanswered.map((u) => h("tr", { "data-testid": "unanswered-row" },
             h("td", { class: "question", text: u.text }),
             h("td", { class: "num", text: String(u.count) }),
-            h("td", null, h("time", { datetime: u.last_at, title: fmtDateTime(u.last_at), text: relTime(u.last_at) })))))));
+            h("td", null, h("time", { datetime: u.last_at, title: fmtDateTime(u.last_at), text: relTime(u.last_at) })),
+            editing ? h("td", null, toKnowledge(u.text)) : null)))));
 
     body.replaceChildren(
       kpis,
@@ -167,6 +171,45 @@ export function dashboardView(main) {
         chartCard("intents", "Top intents", "what customers ask about", intentBody),
         table,
         suggestionUsageCard(days)));
+  }
+
+  // An unanswered question becomes a new entry (the Knowledge page's form, the question filled
+  // in), or one more question of an entry: "Add to entry…", choose it, "Add".
+  let entryChoices = null;
+  function toKnowledge(question) {
+    const status = h("span", { class: "small muted", role: "status", "data-testid": "unanswered-status" });
+    const choose = h("select", { "data-testid": "unanswered-entry", "aria-label": `Entry to add "${question}" to`, hidden: true });
+    const add = h("button", { type: "button", class: "btn btn-sm btn-primary", "data-testid": "unanswered-add", hidden: true }, "Add");
+    const open = h("button", { type: "button", class: "btn btn-sm", "data-testid": "unanswered-add-to-entry" }, "Add to entry…");
+    open.addEventListener("click", async () => {
+      open.disabled = true;
+      try {
+        entryChoices = entryChoices || (await api("GET", "/api/staff/knowledge/entries")).filter((e) => !e.retired);
+        choose.replaceChildren(...entryChoices.map((e) => h("option", { value: e.id, text: `${e.id} — ${e.content.questions[0]}` })));
+        open.hidden = true;
+        choose.hidden = false;
+        add.hidden = false;
+        choose.focus();
+      } catch (err) {
+        if (err.status !== 401) status.textContent = err.message;
+        open.disabled = false;
+      }
+    });
+    add.addEventListener("click", async () => {
+      add.disabled = true;
+      try {
+        const entry = await api("POST", `/api/staff/knowledge/entries/${encodeURIComponent(choose.value)}/questions`, { question });
+        status.textContent = `Added to ${entry.id}.`;
+        choose.hidden = true;
+        add.hidden = true;
+      } catch (err) {
+        if (err.status !== 401) status.textContent = err.message;
+        add.disabled = false;
+      }
+    });
+    return h("div", { class: "unanswered-actions" },
+      h("a", { class: "btn btn-sm", href: `#/knowledge/new/${encodeURIComponent(question)}`, "data-testid": "unanswered-new-entry" }, "New entry"),
+      open, choose, add, status);
   }
 
   load();

@@ -7,6 +7,7 @@ import { api, onSessionEnded } from "./api.js";
 import { conversationView } from "./conversation-view.js";
 import { dashboardView } from "./dashboard-view.js";
 import { initials } from "./format.js";
+import { canEditKnowledge, knowledgeView } from "./knowledge-view.js";
 import { staffLive } from "./live.js";
 import { hideLogin, showLogin, wireLogin } from "./login-view.js";
 import { modelsView } from "./models-view.js";
@@ -23,6 +24,7 @@ const router = createRouter($("#main"), {
   conversations: conversationView,
   dashboard: dashboardView,
   staff: staffView,
+  knowledge: knowledgeView,
   models: modelsView,
 });
 
@@ -89,6 +91,7 @@ function startApp() {
   $("#who-name").textContent = name;
   $("#who-avatar").textContent = initials(name);
   $("#nav-staff").hidden = !isAdmin();
+  $("#nav-knowledge").hidden = !canEditKnowledge();
   $("#nav-models").hidden = !isAdmin();
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/queue";
   live.stop();

@@ -1,4 +1,5 @@
-/* Hash routes (#/queue, #/conversations/{id}, #/dashboard, #/staff): one view mounted at a
+/* Hash routes (#/queue, #/conversations/{id}, #/dashboard, #/staff, #/knowledge,
+   #/knowledge/{id}, #/knowledge/new/{question}): one view mounted at a
    time in <main>; the previous one is disposed (its timers and pending loads dropped). */
 
 /** "#/conversations/abc" → {name: "conversations", id: "abc"}; anything unknown is the queue. */
@@ -7,6 +8,10 @@ export function parseRoute(hash) {
   const name = parts[0];
   if (name === "conversations" && parts[1]) return { name, id: decodeURIComponent(parts[1]) };
   if (name === "dashboard" || name === "staff" || name === "models") return { name };
+  if (name === "knowledge") {
+    if (parts[1] === "new") return { name, id: "new", question: parts[2] ? decodeURIComponent(parts[2]) : "" };
+    return parts[1] ? { name, id: decodeURIComponent(parts[1]) } : { name };
+  }
   return { name: "queue" };
 }
 
@@ -16,7 +21,7 @@ export function navEntry(route) {
 }
 
 /**
- * createRouter(main, views): views maps a route name to view(main, id) → {onLive?(frame),
+ * createRouter(main, views): views maps a route name to view(main, id, route) → {onLive?(frame),
  * onTyping?(frame), dispose?()}.
  */
 export function createRouter(main, views) {
@@ -31,7 +36,7 @@ export function createRouter(main, views) {
     dispose();
     const current = parseRoute(location.hash);
     main.replaceChildren();
-    view = views[current.name](main, current.id);
+    view = views[current.name](main, current.id, current);
     for (const link of document.querySelectorAll(".nav a")) {
       if (link.dataset.route === navEntry(current)) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");

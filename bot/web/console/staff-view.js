@@ -6,6 +6,8 @@ import { initials } from "./format.js";
 import { isAdmin, session } from "./session.js";
 import { badge, errorBox, pageHeader } from "./ui.js";
 
+const ROLE_NAMES = { agent: "Agent", editor: "Editor", admin: "Admin" };
+
 // "Set password": an inline field that PATCHes the account's password. One's own needs the
 // current password too (an open console is not enough); an admin resets another's without it.
 function passwordSetter(account, after) {
@@ -67,7 +69,7 @@ export function staffView(main) {
   const username = h("input", { "data-testid": "staff-username", name: "username", required: true, autocomplete: "off", maxlength: "64" });
   const name = h("input", { "data-testid": "staff-name", name: "name", autocomplete: "off", maxlength: "200", placeholder: "shown to colleagues and customers" });
   const password = h("input", { "data-testid": "staff-password", name: "password", type: "password", required: true, autocomplete: "new-password" });
-  const role = h("select", { "data-testid": "staff-role", name: "role" }, h("option", { value: "agent", text: "Agent" }), h("option", { value: "admin", text: "Admin" }));
+  const role = h("select", { "data-testid": "staff-role", name: "role" }, h("option", { value: "agent", text: "Agent" }), h("option", { value: "editor", text: "Editor" }), h("option", { value: "admin", text: "Admin" }));
   const create = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "staff-create" }, "Create account");
   const form = h("form", { class: "card staff-form", "aria-labelledby": "new-account" },
     h("h2", { id: "new-account", text: "New account" }),
@@ -97,7 +99,7 @@ export function staffView(main) {
     return h("tr", { "data-testid": "staff-row", dataset: { id: String(a.id), username: a.username, active: String(a.active) }, class: a.active ? "" : "is-inactive" },
       h("td", null, h("div", { class: "cust" }, h("span", { class: "avatar avatar-sm", "aria-hidden": "true", text: initials(a.name) }), h("span", { text: a.name }), self ? badge("you", "plain") : null)),
       h("td", null, h("code", { text: a.username })),
-      h("td", null, badge(a.role === "admin" ? "Admin" : "Agent", a.role === "admin" ? "gold" : "tier")),
+      h("td", null, badge(ROLE_NAMES[a.role] || a.role, a.role === "admin" ? "gold" : "tier")),
       h("td", null, h("span", { class: `status ${a.active ? "status-active" : "status-closed"}` }, h("span", { class: "dot", "aria-hidden": "true" }), a.active ? "active" : "inactive")),
       h("td", { class: "num" }, passwordSetter(a, null), self ? null : h("button", {
         type: "button", class: a.active ? "btn btn-sm btn-danger-ghost" : "btn btn-sm",

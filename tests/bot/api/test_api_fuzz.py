@@ -95,6 +95,7 @@ def fuzz_app(desk: Runtime) -> Iterator[tuple[FastAPI, KnownIds, SchemathesisCon
                 "message_id": message_id,
                 "staff_id": me["id"],
                 "customer": str(detail["customer"]["id"]),
+                "entry_id": "returns.policy",
             }
         )
         config = _config(

@@ -3,11 +3,16 @@ and the same message sent again after Retry-After is stored once."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections import deque
+from contextlib import AbstractContextManager, ExitStack
 
+import pytest
 from fastapi.testclient import TestClient
 
-from bot.api.admission import BUSY, TurnsInFlight
+from bot.api.admission import BUSY, Busy, TurnsInFlight
+from bot.conversation.identity import CustomerIdentity
+from bot.conversation.service import ClientGone
+from bot.conversation.turn import Reading
 from bot.runtime import Runtime
 from tests.bot.api.test_chat_api import count_messages, start
 from tests.helpers.sockets import TimedSocket
@@ -79,3 +84,66 @@ def test_the_bound_counts_turns_running_and_frees_a_slot_when_a_turn_fails() -> 
     except RuntimeError:
         pass
     assert turns.running == 0
+
+
+def test_the_bound_falls_when_reading_lags_and_comes_back_when_it_is_quick() -> None:
+    # The model reads one message after another: its latency grows with the turns waiting.
+    per_turn = {"seconds": 1 / 16}
+    turns = TurnsInFlight(
+        32, target_seconds=0.5, latency=lambda: max(turns.running, 1) * per_turn["seconds"]
+    )
+    assert turns.bound == 32
+
+    def steady_load(finished: int, customers: int) -> int:
+        """``customers`` always writing: as each turn ends, the next one is let in if the
+        bound allows (refused ones try again at the next ending). The bound under that load."""
+        in_flight: deque[AbstractContextManager[None]] = deque()
+        for _ in range(finished):
+            while len(in_flight) < min(customers, turns.bound):
+                turn = turns.admitted()
+                turn.__enter__()
+                in_flight.append(turn)
+            in_flight.popleft().__exit__(None, None, None)
+        bound = turns.bound
+        while in_flight:
+            in_flight.popleft().__exit__(None, None, None)
+        return bound
+
+    # 16 messages a second: 8 turns in flight keep reading near half a second (32 took 2 s).
+    assert 6 <= steady_load(100, customers=32) <= 11
+    with ExitStack() as stack:
+        for _ in range(turns.bound):
+            stack.enter_context(turns.admitted())
+        with pytest.raises(Busy), turns.admitted():
+            pass
+    per_turn["seconds"] = 0.001
+    assert steady_load(100, customers=32) == 32
+
+
+def test_slow_turns_that_do_not_wait_for_the_model_keep_the_bound() -> None:
+    # Reading is quick (the company's API is what is slow): no turn is refused for it.
+    turns = TurnsInFlight(32, target_seconds=0.5, latency=lambda: 0.02)
+    for _ in range(100):
+        with turns.admitted():
+            pass
+    assert turns.bound == 32
+
+
+def test_a_turn_whose_client_left_is_dropped_before_it_is_read(runtime: Runtime) -> None:
+    started = runtime.chat.start_conversation(CustomerIdentity())
+    read: list[str] = []
+    reading = runtime.chat.read
+
+    def counted(text: str) -> Reading:
+        read.append(text)
+        return reading(text)
+
+    runtime.chat.read = counted  # type: ignore[method-assign]
+    turn = (started.conversation_id, started.customer_token, "where is my order", "m-1")
+
+    with pytest.raises(ClientGone):
+        runtime.chat.post_message(*turn, gone=lambda: True)
+    assert count_messages(runtime) == 0 and read == []
+    # The client comes back and sends it again: stored once, and read this time.
+    assert runtime.chat.post_message(*turn, gone=lambda: False).reply is not None
+    assert count_messages(runtime) == 2 and read == ["where is my order"]

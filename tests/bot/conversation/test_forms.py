@@ -158,3 +158,11 @@ def test_find_slot_prefers_the_shops_own_spelling_of_a_known_value() -> None:
     assert find_slot(ORDER, "it is bc204518", {"order_id": "BC-204518"}) == "BC-204518"
     assert find_slot(ORDER, "it is bc204518", {}) == "BC204518"
     assert find_slot(EMAIL, "mail me at p@example.com.", {}) == "p@example.com"
+
+
+def test_an_entry_that_names_an_action_runs_it_instead_of_its_intents() -> None:
+    # Linked in the console: paying about an order is answered with the order's status.
+    linked = Entry(PAY.id, PAY.intent, PAY.questions, PAY.answer, action="order_status")
+    assert form_move(answering(PAY), "how can I pay?", DialogueState(), {}, CATALOG) is None
+    move = form_move(answering(linked), "how can I pay?", DialogueState(), {}, CATALOG)
+    assert move == Ask(STATUS, ORDER, {})
