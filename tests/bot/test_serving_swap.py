@@ -1,6 +1,6 @@
-"""A process's follower of the model registry, on its own: it loads and serves what the pointer
-names, once; a bundle that fails to load leaves the current model serving and is not tried
-again until the pointer moves."""
+"""A process's follower of the model registry: it loads and serves what the pointer names, once;
+a bundle that fails to load leaves the current model serving and is not tried again until the
+pointer moves; a swap and the knowledge base's syncs build on each other."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from bot.serving_swap import ModelFollower
+from bot.config import Settings
+from bot.runtime import build_runtime
+from bot.serving_swap import ModelFollower, swap_model
+from bot.support.accounts import Role
+from finetune.bundle import BundleInfo
+from retrieval.encoder import Encoder
+from tests.fakes import FakeReader
+from tests.helpers.service import make_settings
 
 
 class Pointer:
@@ -60,3 +67,37 @@ def test_a_bundle_that_fails_to_load_leaves_the_current_one_serving(
     assert "broken failed to load; the current model serves" in caplog.text
     pointer.bundle = Path("v2")
     assert following.check() is True and following.serving == Path("v2")
+
+
+def test_a_swapped_model_serves_with_the_knowledge_base_and_its_next_edit(
+    sqlite_url: str, tmp_path: Path, mini_kb_path: Path
+) -> None:
+    """A swap replaces the reader and the retriever together, with an index of the entries
+    served; the knowledge base's next edit is indexed with the new model, and the intents staff
+    may correct to stay the new model's."""
+    runtime = build_runtime(make_settings(sqlite_url, tmp_path, mini_kb_path), encoder=FakeReader())
+    try:
+        new = FakeReader(fingerprint="fake-v2")
+        info = BundleInfo("bundled", "0" * 64, ["oos", "opening_hours"], None)
+
+        def encoder_for(settings: Settings) -> Encoder:
+            assert settings.nlu_bundle == Path("v2")
+            return new
+
+        swap_model(runtime, Path("v2"), encoder_for, lambda encoder: info)
+        assert runtime.chat.nlu is new and runtime.encoder is new
+        assert runtime.chat.retriever is runtime.retriever and runtime.retriever.encoder is new
+        assert runtime.retriever.index.metadata.encoder_fingerprint == "fake-v2"
+        assert runtime.knowledge_sync is not None
+        assert runtime.knowledge_sync.retriever is runtime.retriever
+        assert "opening_hours" in runtime.support.known_intents
+
+        editor = runtime.staff.create_account("eve", "a long password", Role.EDITOR, "Eve")
+        entry = {"id": "gift.wrap", "intent": "gift", "questions": ["gift wrap?"], "answer": "Yes."}
+        runtime.knowledge.create(entry, editor)
+        assert runtime.knowledge_sync.sync() is True
+        assert runtime.chat.retriever.encoder is new
+        assert runtime.chat.retriever.index.keys[-1] == "gift.wrap"
+        assert {"opening_hours", "gift"} <= runtime.support.known_intents
+    finally:
+        runtime.close()
