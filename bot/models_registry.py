@@ -483,9 +483,12 @@ class ModelRegistry:
             "metrics": row.metrics,
         }
         for version in (row.version, row.previous):
-            if version is None:
+            path = self.folder / VERSIONS_DIR / str(version) / RECORD_FILE
+            if version is None or not path.is_file():
+                # The database's log is the record; a version's folder removed by hand only
+                # loses its copy.
                 continue
-            record = self._read_record(self.folder / VERSIONS_DIR / version / RECORD_FILE)
+            record = self._read_record(path)
             record.history.append(event)
             record.status = Status.SERVING if version == row.version else Status.RETIRED
             self._write_record(record)
