@@ -13,7 +13,16 @@ from bot.api.errors import install_error_handlers
 from bot.api.limits import RateLimits
 from bot.api.nul import NulFreeUrls
 from bot.api.openapi import describe
-from bot.api.routes import conversations, health, knowledge, privacy, staff, suggestions, web
+from bot.api.routes import (
+    conversations,
+    health,
+    knowledge,
+    models,
+    privacy,
+    staff,
+    suggestions,
+    web,
+)
 from bot.api.security import CrossOriginOnly, SecurityHeaders
 from bot.api.validation import install_validation_handler
 from bot.config import Settings
@@ -64,5 +73,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(suggestions.router)
     app.include_router(privacy.router)
     app.include_router(knowledge.router)
+    app.include_router(models.router)
     app.include_router(web.router)
     return app

@@ -99,6 +99,18 @@ class Settings(BaseModel):
         description="Threads of each process's forward pass (ONNX Runtime). Unset: the cores "
         "divided among `cxagent serve --workers`.",
     )
+    model_registry: Path = Field(
+        Path("var/model-registry"),
+        description="Folder of the registered model versions (`cxagent models`); when one is "
+        "promoted, it is served instead of CXAGENT_NLU_BUNDLE. Shared by every machine that "
+        "serves.",
+    )
+    model_check_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often each process checks the database for a promoted or rolled-back "
+        "model version, which it then loads in the background and swaps in.",
+    )
     intent_threshold: float = Field(
         0.6,
         ge=0.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,8 @@ from bot.conversation.policy import Thresholds
 from bot.conversation.service import ChatService
 from bot.conversation.spelling import Speller
 from bot.live.events import EventHub, RedisEventHub
+from bot.models_registry import ModelRegistry
+from bot.serving_swap import ModelFollower, follow_registry, registry_of
 from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
 from bot.support.accounts import StaffService
 from bot.support.knowledge import KnowledgeService, knowledge_base_of
@@ -64,6 +67,8 @@ class Runtime:
     knowledge_sync: KnowledgeSync | None = None
     # The intents the NLU bundle knows, beside the knowledge base's, for intent corrections.
     model_intents: frozenset[str] = frozenset()
+    # Swaps in the model the registry promotes (bot.serving_swap); None with an injected encoder.
+    model_follower: ModelFollower | None = None
 
     def serve_retriever(self, retriever: Retriever) -> None:
         """Put a retriever over a new knowledge base in service. Each holder is switched by one
@@ -75,6 +80,9 @@ class Runtime:
         self.support.known_intents = intents
 
     def close(self) -> None:
+        # The model follower first: a swap under way goes through the knowledge sync.
+        if self.model_follower is not None:
+            self.model_follower.close()
         if self.knowledge_sync is not None:
             self.knowledge_sync.close()
         if self.runner is not None:
@@ -90,6 +98,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     # A connection for each request thread, and one for the knowledge base's sync thread.
     engine = create_db_engine(settings.database_url, pool_size=settings.request_threads + 1)
     events: EventHub | None = None
+    registry: ModelRegistry | None = None
+    serving: Path | None = None
     try:
         check_database(engine)
         if settings.auto_migrate:
@@ -107,7 +117,10 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         knowledge_base = knowledge_base_of(snapshot, imported)
         rules = load_escalation_rules(settings.escalation_rules)
         if encoder is None:
-            encoder = served_encoder(settings)
+            # A version promoted in the model registry serves instead of CXAGENT_NLU_BUNDLE.
+            registry = registry_of(settings, sessions)
+            serving = registry.serving_bundle()
+            encoder = served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
         bundle_info = served_bundle_info(encoder)
         if bundle_info is not None:
             _warn_if_fitted_to_another_knowledge_base(bundle_info, knowledge_base)
@@ -198,6 +211,10 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         check_seconds=settings.knowledge_check_seconds,
     )
     runtime.knowledge_sync.start()
+    if registry is not None:
+        runtime.model_follower = follow_registry(
+            runtime, registry, serving, served_encoder, served_bundle_info
+        )
     return runtime
 
 

@@ -60,6 +60,39 @@ class TestData:
     retrieval_queries: LabelledTexts | None = None
 
 
+def load_test_data(
+    intent_data: Path,
+    sentiment_data: Path | None = None,
+    knowledge_base: Path | None = None,
+    retrieval_queries: Path | None = None,
+) -> TestData:
+    """Test data from its files: intents (text,intent, oos rows included), sentiments
+    (text,sentiment), and for retrieval a knowledge base whose questions are searched with the
+    queries (text,entry_id). Shared by export-onnx and the model registry's test set."""
+    from finetune.data import load_labelled
+    from finetune.reading import SENTIMENT_LABELS
+    from retrieval.knowledge_base import load_knowledge_base
+
+    if (knowledge_base is None) != (retrieval_queries is None):
+        raise BundleError("a knowledge base and retrieval queries go together")
+    corpus = queries = None
+    if knowledge_base is not None and retrieval_queries is not None:
+        entries = load_knowledge_base(knowledge_base).entries
+        pairs = [(question, entry.id) for entry in entries for question in entry.questions]
+        corpus = LabelledTexts([q for q, _ in pairs], [entry_id for _, entry_id in pairs])
+        queries = load_labelled(retrieval_queries, "entry_id")
+    return TestData(
+        intents=load_labelled(intent_data, "intent"),
+        sentiments=(
+            load_labelled(sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
+            if sentiment_data
+            else None
+        ),
+        retrieval_corpus=corpus,
+        retrieval_queries=queries,
+    )
+
+
 def export_onnx(
     bundle_dir: Path,
     test: TestData,

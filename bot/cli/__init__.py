@@ -3,14 +3,16 @@
 - the operator (`serve`): serve, migrate, index
 - whoever manages the console's accounts (`staff`): add-staff
 - the ML engineer (`models`): train, evaluate, split-data, export-training-data,
-  evaluate-retrieval
+  evaluate-retrieval; (`model_registry`): models test-set, register, list, evaluate, promote,
+  rollback, history
 - the analyst (`analytics`): fit-satisfaction, refresh-profiles, fit-churn, segment
 - the operator and the company's developer (`actions`): actions check
 - whoever answers customers' privacy requests (`customers`): customer export, customer
   erase, purge
 - whoever keeps the knowledge base (`knowledge`): kb import, kb export
 
-Errors a person can act on (`CxagentError`) become one line and exit code 2, here and only here.
+Errors a person can act on (`CxagentError`) become one line and exit code 2, here and only here;
+a handler that returns a number exits with it (a refused promotion: 1).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from bot.cli import actions, analytics, customers, knowledge, models, serve, staff
+from bot.cli import actions, analytics, customers, knowledge, model_registry, models, serve, staff
 from bot.cli.common import Handler
 from bot.config import Settings, load_settings
 from retrieval.errors import CxagentError
@@ -36,7 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
         "CXAGENT_* environment variables (see the README).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for audience in (serve, staff, models, analytics, actions, customers, knowledge):
+    for audience in (
+        serve,
+        staff,
+        models,
+        model_registry,
+        analytics,
+        actions,
+        customers,
+        knowledge,
+    ):
         audience.add_commands(commands)
     return parser
 
@@ -57,11 +68,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         settings = load_settings(os.environ if environ is None else environ)
         configure_logging(settings)
-        handler(settings, args)
+        code = handler(settings, args)
     except CxagentError as error:
         # Its message already says what is wrong and how to fix it: one line, no traceback.
         print(f"cxagent {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code or 0

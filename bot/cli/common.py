@@ -14,7 +14,8 @@ from retrieval.errors import CxagentError
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-Handler: TypeAlias = Callable[[Settings, argparse.Namespace], None]
+# A handler returns None when it succeeded, or the exit code of a refusal it printed.
+Handler: TypeAlias = Callable[[Settings, argparse.Namespace], int | None]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 

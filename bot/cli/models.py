@@ -94,11 +94,8 @@ DEMO_BUNDLE = DEMO_DIR / "models" / "nlu-demo"
 
 
 def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
-    from finetune.data import LabelledTexts, load_labelled
-    from finetune.onnx_export import TOLERANCE_POINTS, TestData, export_onnx
+    from finetune.onnx_export import TOLERANCE_POINTS, export_onnx, load_test_data
     from finetune.onnx_runtime import bundle_fingerprint, read_report
-    from finetune.reading import SENTIMENT_LABELS
-    from retrieval.knowledge_base import load_knowledge_base
 
     model = args.model or settings.nlu_bundle
     if model is None:
@@ -125,21 +122,8 @@ def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
         args.retrieval_queries = DEMO_DIR / "heldout_questions.csv"
     if (args.knowledge_base is None) != (args.retrieval_queries is None):
         raise UsageError("--knowledge-base and --retrieval-queries go together")
-    corpus = queries = None
-    if args.knowledge_base is not None:
-        knowledge_base = load_knowledge_base(args.knowledge_base)
-        pairs = [(q, entry.id) for entry in knowledge_base.entries for q in entry.questions]
-        corpus = LabelledTexts([q for q, _ in pairs], [entry_id for _, entry_id in pairs])
-        queries = load_labelled(args.retrieval_queries, "entry_id")
-    test = TestData(
-        intents=load_labelled(args.intent_data, "intent"),
-        sentiments=(
-            load_labelled(args.sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
-            if args.sentiment_data
-            else None
-        ),
-        retrieval_corpus=corpus,
-        retrieval_queries=queries,
+    test = load_test_data(
+        args.intent_data, args.sentiment_data, args.knowledge_base, args.retrieval_queries
     )
     report = export_onnx(
         model, test, args.base_model, progress=lambda line: print(line, file=sys.stderr)

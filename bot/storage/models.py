@@ -341,3 +341,25 @@ class KnowledgeVersion(Base):
     # The version a revert went back to.
     reverted_to: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ModelServing(Base):
+    """Each change of the served model version (bot.models_registry): a promotion or a rollback,
+    who made it, whether the tolerance was overridden, and the metric table it was decided on.
+    The latest row's ``version`` is what every worker serves; the bundles themselves live in the
+    registry folder (CXAGENT_MODEL_REGISTRY)."""
+
+    __tablename__ = "model_serving"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The version served from this change on; None: back to CXAGENT_NLU_BUNDLE (the first
+    # promotion rolled back).
+    version: Mapped[str | None] = mapped_column(String(64))
+    # The version that served before this change; None: CXAGENT_NLU_BUNDLE did.
+    previous: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # promote | rollback
+    by: Mapped[str] = mapped_column(String(200))
+    forced: Mapped[bool] = mapped_column(default=False)
+    # {"candidate": {measure: value}, "serving": {...}, "worse": "..."}; {} for a rollback.
+    metrics: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -89,6 +89,13 @@ class KnowledgeSync:
             )
             return True
 
+    def swap(self, change: Callable[[Retriever], Retriever]) -> None:
+        """Run ``change`` between two syncs: given the retriever served now, it puts another
+        over the same knowledge base in service (a newly promoted model's, bot.serving_swap)
+        and returns it, and the next sync builds on that one, with its encoder."""
+        with self._lock:
+            self.retriever = change(self.retriever)
+
     async def _follow(self) -> None:
         """Wake on an announcement or every ``check_seconds``, and sync, until closed."""
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()

@@ -10,6 +10,7 @@ import { initials } from "./format.js";
 import { canEditKnowledge, knowledgeView } from "./knowledge-view.js";
 import { staffLive } from "./live.js";
 import { hideLogin, showLogin, wireLogin } from "./login-view.js";
+import { modelsView } from "./models-view.js";
 import { queueView } from "./queue-view.js";
 import { createRouter } from "./router.js";
 import { isAdmin, restore, session, signedIn, signedOut } from "./session.js";
@@ -24,6 +25,7 @@ const router = createRouter($("#main"), {
   dashboard: dashboardView,
   staff: staffView,
   knowledge: knowledgeView,
+  models: modelsView,
 });
 
 let reconnecting = false;
@@ -90,6 +92,7 @@ function startApp() {
   $("#who-avatar").textContent = initials(name);
   $("#nav-staff").hidden = !isAdmin();
   $("#nav-knowledge").hidden = !canEditKnowledge();
+  $("#nav-models").hidden = !isAdmin();
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/queue";
   live.stop();
   live.connect();

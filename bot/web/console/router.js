@@ -7,7 +7,7 @@ export function parseRoute(hash) {
   const parts = hash.replace(/^#/, "").split("/").filter(Boolean);
   const name = parts[0];
   if (name === "conversations" && parts[1]) return { name, id: decodeURIComponent(parts[1]) };
-  if (name === "dashboard" || name === "staff") return { name };
+  if (name === "dashboard" || name === "staff" || name === "models") return { name };
   if (name === "knowledge") {
     if (parts[1] === "new") return { name, id: "new", question: parts[2] ? decodeURIComponent(parts[2]) : "" };
     return parts[1] ? { name, id: decodeURIComponent(parts[1]) } : { name };
