@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, and_, false, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
@@ -258,15 +258,29 @@ class ChatService:
             customer.attributes = profile_attributes(merged)
         return customer
 
-    def _authorised(self, session: Session, conversation_id: str, token: str) -> Conversation:
-        conversation = session.get(
-            Conversation, conversation_id, options=[joinedload(Conversation.customer)]
-        )
-        if conversation is None:
+    def _authorised(
+        self,
+        session: Session,
+        conversation_id: str,
+        token: str,
+        client_message_id: str | None = None,
+    ) -> tuple[Conversation, int | None]:
+        """The conversation the token opens (its customer loaded), and the id of the message
+        stored earlier with ``client_message_id`` if there is one: one query for both, since a
+        chat turn needs both first."""
+        resent = Message.client_message_id == client_message_id if client_message_id else false()
+        found = session.execute(
+            select(Conversation, Message.id)
+            .options(joinedload(Conversation.customer))
+            .outerjoin(Message, and_(Message.conversation_id == Conversation.id, resent))
+            .where(Conversation.id == conversation_id)
+        ).one_or_none()
+        if found is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
+        conversation, earlier_id = found
         if not hmac.compare_digest(conversation.token_hash, hash_token(token)):
             raise Forbidden("the customer token does not open this conversation")
-        return conversation
+        return conversation, earlier_id
 
     def check_access(self, conversation_id: str, token: str) -> None:
         with self.sessions() as session:
@@ -313,10 +327,11 @@ class ChatService:
     ) -> Turn:
         started = time.perf_counter()
         with self.sessions.begin() as session:
-            conversation = self._authorised(session, conversation_id, token)
-            earlier = self._earlier_turn(session, conversation_id, client_message_id)
-            if earlier is not None:
-                return earlier
+            conversation, earlier_id = self._authorised(
+                session, conversation_id, token, client_message_id
+            )
+            if earlier_id is not None:
+                return self._turn_of(session, earlier_id)
             if gone is not None and gone():
                 logger.info("a turn dropped: its client left before it was read")
                 raise ClientGone("the connection closed before the message was read")
@@ -469,24 +484,28 @@ class ChatService:
     def _earlier_turn(
         session: Session, conversation_id: str, client_message_id: str | None
     ) -> Turn | None:
-        """The turn a resent message was first stored with, if it was: its reply, or None if
-        the bot was silent then (a person was waited for or had the conversation)."""
+        """The turn a resent message was first stored with, if it was (see _turn_of)."""
         if client_message_id is None:
             return None
-        message = session.scalar(
-            select(Message).where(
+        message_id = session.scalar(
+            select(Message.id).where(
                 Message.conversation_id == conversation_id,
                 Message.client_message_id == client_message_id,
             )
         )
-        if message is None:
-            return None
+        return None if message_id is None else ChatService._turn_of(session, message_id)
+
+    @staticmethod
+    def _turn_of(session: Session, message_id: int) -> Turn:
+        """A stored customer message and its reply, or None for the reply if the bot was silent
+        then (a person was waited for or had the conversation)."""
+        message = session.get_one(Message, message_id)
         reply = session.scalar(select(Message).where(Message.reply_to_id == message.id))
         return Turn(MessageView.of(message), None if reply is None else MessageView.of(reply))
 
     def transcript(self, conversation_id: str, token: str) -> Transcript:
         with self.sessions() as session:
-            conversation = self._authorised(session, conversation_id, token)
+            conversation, _ = self._authorised(session, conversation_id, token)
             rows = session.execute(
                 select(Message, Staff.name)
                 .outerjoin(Staff, Staff.id == Message.staff_id)

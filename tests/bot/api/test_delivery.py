@@ -109,18 +109,18 @@ def test_the_same_message_sent_twice_at_once_is_stored_once_and_both_get_it(
     earlier turn before either stores anything (a barrier holds them there); one insert then
     hits the unique constraint, and that request answers with the other's turn."""
     chat = reader_runtime.chat
-    look = ChatService._earlier_turn
+    look = ChatService._authorised  # which also looks for the earlier turn
     both_looked = threading.Barrier(2, timeout=10)
     racing: set[int] = set()
 
-    def look_then_wait(*args: Any) -> Turn | None:
-        earlier = look(*args)
+    def look_then_wait(self: ChatService, *args: Any) -> tuple[Conversation, int | None]:
+        found = look(self, *args)
         if threading.get_ident() not in racing:
             racing.add(threading.get_ident())
             both_looked.wait()
-        return earlier
+        return found
 
-    monkeypatch.setattr(ChatService, "_earlier_turn", staticmethod(look_then_wait))
+    monkeypatch.setattr(ChatService, "_authorised", look_then_wait)
     for text in ("where is my parcel", "I want a real person", "is anyone there?"):
         started = chat.start_conversation(CustomerIdentity())
         racing.clear()
