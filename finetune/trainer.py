@@ -25,7 +25,7 @@ import hashlib
 import logging
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -162,6 +162,10 @@ def choose_oos_threshold(
     return best, "oos-class+confidence"
 
 
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
 def train(
     config: TrainingConfig,
     intents: LabelledTexts,
@@ -170,18 +174,22 @@ def train(
     knowledge_base: KnowledgeBase | None = None,
     intent_validation: LabelledTexts | None = None,
     show_progress: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[NLUBundle, Any]:
     """Train and return (bundle, the peft-wrapped encoder that saves the adapter).
 
     With a knowledge base, each step also takes a contrastive batch of its questions and
     answers, so that the bundle's sentence vectors serve retrieval (see retrieval.adaptation).
     Without ``intent_validation``, a stratified share of the intents is held out for it.
+    ``progress(steps done, steps in all)`` is called after each training step (a retraining
+    job reports it to the console).
     """
     from peft import LoraConfig, get_peft_model
     from tqdm import tqdm
 
     from retrieval.encoder import BUNDLED, resolve_model_path, weights_hash
 
+    report = progress if progress is not None else _no_progress
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -303,6 +311,7 @@ def train(
                 epoch_loss += loss.item()
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
+                report(int(bar.n), config.epochs * steps_per_epoch)
             losses.append(epoch_loss / steps_per_epoch)
 
     # Training reads at most max_length tokens for speed; serving reads longer messages whole.
