@@ -104,7 +104,7 @@ def test_a_retraining_runs_in_the_worker_and_ends_as_a_measured_candidate(
     assert record.data["intent_rows"] == 8 * 3 + len(OOS) + 1
     assert record.training["epochs"] == 1
     assert record.evaluation is not None and record.evaluation["measures"] == job.measures
-    assert 0.0 <= job.measures["intent_accuracy"] <= 1.0
+    assert job.measures is not None and 0.0 <= job.measures["intent_accuracy"] <= 1.0
 
     # The queue is free again.
     assert queue.start("ana", TINY).status == "queued"

@@ -1,11 +1,13 @@
 """The model registry for admins (the console's Models page): the versions and their measures,
-a candidate's metric table against what serves, promotion and rollback. The service never
+a candidate's metric table against what serves, promotion and rollback, and retraining jobs
+(bot.retraining: queued in Redis, run by `cxagent worker`). The service never
 loads a model to measure it here: a version is measured by `cxagent models evaluate`, and an
 unmeasured one is a 409 that says so."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -17,11 +19,13 @@ from bot.api.model_schemas import (
     ModelsOut,
     ModelVersionOut,
     PromoteIn,
+    RetrainingOut,
     ServingChangeOut,
 )
 from bot.api.openapi import errors
 from bot.errors import Forbidden
 from bot.models_registry import VERSION_ID, Comparison, ModelRegistry, RegistryError
+from bot.retraining import RetrainingQueue
 from bot.support.accounts import Role, StaffMember
 from finetune.onnx_export import TOLERANCE_POINTS
 
@@ -100,6 +104,21 @@ def list_models(admin: AdminDep, registry: RegistryDep) -> ModelsOut:
         versions=versions,
         history=history,
     )
+
+
+@router.get("/retrainings", response_model=list[RetrainingOut])
+def list_retrainings(admin: AdminDep, runtime: RuntimeDep) -> list[RetrainingOut]:
+    """The latest retraining jobs, newest first, with their progress; 503 without Redis."""
+    return [RetrainingOut(**asdict(job)) for job in RetrainingQueue.of(runtime.settings).latest()]
+
+
+@router.post("/retrainings", response_model=RetrainingOut, status_code=202, responses=errors(409))
+def start_retraining(admin: AdminDep, runtime: RuntimeDep) -> RetrainingOut:
+    """Queue a retraining on the configured training data plus the staff's corrections, which
+    `cxagent worker` runs and registers as a candidate; 409 if one is queued or running, 503
+    without Redis."""
+    job = RetrainingQueue.of(runtime.settings).start(admin.username)
+    return RetrainingOut(**asdict(job))
 
 
 @router.get("/{version}/comparison", response_model=ComparisonOut, responses=errors(404, 409, 422))
