@@ -425,7 +425,9 @@ def _sentiment_batches(rows: int, batch_size: int, rng: random.Random) -> Iterat
     from ``rng`` when the batch needs it (so the intent batches' draws interleave as before)."""
     order: list[int] = []
     while True:
-        if len(order) < batch_size:
+        # Fewer rows than a batch: as many passes as it takes (one always did when there were
+        # more; with fewer, popping from the empty list failed the training).
+        while len(order) < batch_size:
             refill = list(range(rows))
             rng.shuffle(refill)
             order.extend(refill)
