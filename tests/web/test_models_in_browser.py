@@ -112,9 +112,6 @@ def test_an_admin_retrains_follows_the_progress_and_sees_the_candidate(
     queue_redis = redis_url.rsplit("/", 1)[0] + "/14"  # the retraining tests' own database
     redis.Redis.from_url(queue_redis).flushdb()
     rows = [(text, label) for label, texts in INTENTS.items() for text in texts]
-    # The console starts TrainingConfig's defaults, whose sentiment batches (64) need more rows
-    # than the tiny set has: each row four times over.
-    feelings = [(text, label) for label, texts in SENTIMENT.items() for text in texts] * 4
     environ = {
         "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/cx.db",
         "CXAGENT_REDIS_URL": queue_redis,
@@ -122,7 +119,7 @@ def test_an_admin_retrains_follows_the_progress_and_sees_the_candidate(
         "CXAGENT_KNOWLEDGE_BASE": str(mini_kb_path),
         "CXAGENT_NLU_BUNDLE": "none",
         "CXAGENT_TRAINING_INTENT_DATA": str(write(tmp_path / "intents.csv", rows, "intent")),
-        "CXAGENT_TRAINING_SENTIMENT_DATA": str(write(tmp_path / "s.csv", feelings, "sentiment")),
+        "CXAGENT_TRAINING_SENTIMENT_DATA": str(write(tmp_path / "s.csv", SENTIMENT, "sentiment")),
     }
     settings = load_settings({**environ, "CXAGENT_ACTIONS": "none"})
     runtime = build_runtime(settings, encoder=FakeReader())
