@@ -118,7 +118,8 @@ class RetrainingQueue:
             TrainingConfig(**overrides)
         except (TypeError, ValueError) as error:
             raise Rejected(f"training settings refused: {error}") from None
-        with self._redis_errors():
+        # Held across the check and the enqueue: two admins clicking at once start one job.
+        with self._redis_errors(), self.connection.lock(f"{QUEUE_NAME}:starting", timeout=30):
             unfinished = self._unfinished()
             if unfinished:
                 raise RetrainingRunning(
@@ -135,6 +136,9 @@ class RetrainingQueue:
                 meta={"stage": Stage.QUEUED.value, "percent": 0.0, "requested_by": requested_by},
             )
             return _view(job)
+
+    def close(self) -> None:
+        self.connection.close()
 
     def latest(self, limit: int = LATEST) -> list[RetrainingJob]:
         """The latest jobs, newest first."""

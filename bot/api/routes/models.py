@@ -7,6 +7,7 @@ unmeasured one is a 409 that says so."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated
 
@@ -48,7 +49,17 @@ async def get_admin(member: StaffDep) -> StaffMember:
     return member
 
 
+def get_retraining_queue(runtime: RuntimeDep) -> Iterator[RetrainingQueue]:
+    """The retraining queue on the service's Redis (503 without it), closed after the request."""
+    queue = RetrainingQueue.of(runtime.settings)
+    try:
+        yield queue
+    finally:
+        queue.close()
+
+
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+RetrainingQueueDep = Annotated[RetrainingQueue, Depends(get_retraining_queue)]
 AdminDep = Annotated[StaffMember, Depends(get_admin)]
 VersionPath = Annotated[
     str,
@@ -107,18 +118,17 @@ def list_models(admin: AdminDep, registry: RegistryDep) -> ModelsOut:
 
 
 @router.get("/retrainings", response_model=list[RetrainingOut])
-def list_retrainings(admin: AdminDep, runtime: RuntimeDep) -> list[RetrainingOut]:
+def list_retrainings(admin: AdminDep, queue: RetrainingQueueDep) -> list[RetrainingOut]:
     """The latest retraining jobs, newest first, with their progress; 503 without Redis."""
-    return [RetrainingOut(**asdict(job)) for job in RetrainingQueue.of(runtime.settings).latest()]
+    return [RetrainingOut(**asdict(job)) for job in queue.latest()]
 
 
 @router.post("/retrainings", response_model=RetrainingOut, status_code=202, responses=errors(409))
-def start_retraining(admin: AdminDep, runtime: RuntimeDep) -> RetrainingOut:
+def start_retraining(admin: AdminDep, queue: RetrainingQueueDep) -> RetrainingOut:
     """Queue a retraining on the configured training data plus the staff's corrections, which
     `cxagent worker` runs and registers as a candidate; 409 if one is queued or running, 503
     without Redis."""
-    job = RetrainingQueue.of(runtime.settings).start(admin.username)
-    return RetrainingOut(**asdict(job))
+    return RetrainingOut(**asdict(queue.start(admin.username)))
 
 
 @router.get("/{version}/comparison", response_model=ComparisonOut, responses=errors(404, 409, 422))
