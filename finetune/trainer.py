@@ -270,6 +270,8 @@ def train(
         else None
     )
     losses: list[float] = []
+    # Counted here: a disabled tqdm bar (show_progress False) does not count.
+    steps_done = 0
     model.train()
     with tqdm(
         total=config.epochs * steps_per_epoch,
@@ -311,7 +313,8 @@ def train(
                 epoch_loss += loss.item()
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
-                report(int(bar.n), config.epochs * steps_per_epoch)
+                steps_done += 1
+                report(steps_done, config.epochs * steps_per_epoch)
             losses.append(epoch_loss / steps_per_epoch)
 
     # Training reads at most max_length tokens for speed; serving reads longer messages whole.

@@ -15,7 +15,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.errors import Rejected
 from bot.models_registry import ModelRegistry, Status
-from bot.retraining import RetrainingQueue, RetrainingRunning, Stage, work
+from bot.retraining import RetrainingQueue, RetrainingRunning, Stage, run_retraining, work
 from bot.storage.db import create_db_engine, create_session_factory, migrate
 from bot.storage.models import Conversation, Customer, Message
 from tests.helpers.training import INTENTS, OOS, SENTIMENT, write
@@ -136,3 +136,27 @@ def test_bad_training_settings_are_refused_before_queueing(
 def test_the_worker_command_needs_redis(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker", "--burst"], environ={}) == 2
     assert "set CXAGENT_REDIS_URL" in capsys.readouterr().err
+
+
+def test_the_progress_goes_through_the_stages_and_the_training_steps(
+    retraining: tuple[Settings, ModelRegistry], tmp_path: Path
+) -> None:
+    settings, registry = retraining
+    rows = [("where is my parcel", "track_order"), ("tell me a joke", "oos")]
+    registry.name_test_set({"intent_data": write(tmp_path / "test.csv", rows, "intent")}, "ops")
+    reported: list[tuple[Stage, float]] = []
+    outcome = run_retraining(settings, "ana", TINY, lambda *report: reported.append(report))
+    stages = [stage for stage, _ in reported]
+    assert sorted(set(stages), key=stages.index) == [
+        Stage.PREPARING,
+        Stage.TRAINING,
+        Stage.REGISTERING,
+        Stage.EVALUATING,
+        Stage.DONE,
+    ]
+    percents = [percent for _, percent in reported]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    # A report after each training step, the last at the end of training's share.
+    training = [percent for stage, percent in reported if stage is Stage.TRAINING]
+    assert len(training) >= 3 and training[-1] == 85.0
+    assert outcome["version"] == registry.records()[0].version
