@@ -208,7 +208,11 @@ def work(settings: Settings, burst: bool = False, in_process: bool = False) -> N
             "(the same as `cxagent serve`'s)"
         )
     _worker_settings = settings
-    connection = Redis.from_url(settings.redis_url)
+    connection = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    try:
+        connection.ping()
+    except RedisError as error:
+        raise Unavailable(f"cannot reach Redis at CXAGENT_REDIS_URL: {error}") from None
     kind = SimpleWorker if in_process else Worker
     worker = kind([Queue(QUEUE_NAME, connection=connection)], connection=connection)
     worker.work(burst=burst, logging_level=settings.log_level.upper())

@@ -133,9 +133,12 @@ def test_bad_training_settings_are_refused_before_queueing(
     assert queue.latest() == []
 
 
-def test_the_worker_command_needs_redis(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_worker_command_needs_a_reachable_redis(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker", "--burst"], environ={}) == 2
     assert "set CXAGENT_REDIS_URL" in capsys.readouterr().err
+    nobody = {"CXAGENT_REDIS_URL": "redis://127.0.0.1:1/0"}  # no server listens on port 1
+    assert main(["worker", "--burst"], environ=nobody) == 2
+    assert "cannot reach Redis at CXAGENT_REDIS_URL" in capsys.readouterr().err
 
 
 def test_the_progress_goes_through_the_stages_and_the_training_steps(
