@@ -105,6 +105,16 @@ class Settings(BaseModel):
         "promoted, it is served instead of CXAGENT_NLU_BUNDLE. Shared by every machine that "
         "serves.",
     )
+    training_intent_data: Path = Field(
+        DEMO_DIR / "nlu" / "intents_train.csv",
+        description="Intent rows (text,intent) a retraining started from the console trains on, "
+        "with the intents staff corrected since (`cxagent worker`).",
+    )
+    training_sentiment_data: Path | None = Field(
+        DEMO_DIR / "nlu" / "sentiment_train.csv",
+        description="Sentiment rows (text,sentiment) of a retraining from the console; `none` "
+        "for none.",
+    )
     model_check_seconds: float = Field(
         5.0,
         gt=0,
@@ -220,7 +230,12 @@ class Settings(BaseModel):
         "info", description="Log level."
     )
 
-    @field_validator("nlu_bundle", "actions", mode="before")
+    @field_validator(
+        "nlu_bundle",
+        "actions",
+        "training_sentiment_data",
+        mode="before",
+    )
     @classmethod
     def _none_means_no_bundle(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in {"", "none"} else value

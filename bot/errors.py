@@ -27,3 +27,7 @@ class Conflict(ServiceError):
 
 class Unauthenticated(ServiceError):
     """No valid credentials: a wrong password, or an unknown or expired staff token."""
+
+
+class Unavailable(ServiceError):
+    """Something the request needs is not there now (no job queue configured, Redis down)."""

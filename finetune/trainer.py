@@ -25,7 +25,7 @@ import hashlib
 import logging
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -162,6 +162,10 @@ def choose_oos_threshold(
     return best, "oos-class+confidence"
 
 
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
 def train(
     config: TrainingConfig,
     intents: LabelledTexts,
@@ -170,18 +174,22 @@ def train(
     knowledge_base: KnowledgeBase | None = None,
     intent_validation: LabelledTexts | None = None,
     show_progress: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[NLUBundle, Any]:
     """Train and return (bundle, the peft-wrapped encoder that saves the adapter).
 
     With a knowledge base, each step also takes a contrastive batch of its questions and
     answers, so that the bundle's sentence vectors serve retrieval (see retrieval.adaptation).
     Without ``intent_validation``, a stratified share of the intents is held out for it.
+    ``progress(steps done, steps in all)`` is called after each training step (a retraining
+    job reports it to the console).
     """
     from peft import LoraConfig, get_peft_model
     from tqdm import tqdm
 
     from retrieval.encoder import BUNDLED, resolve_model_path, weights_hash
 
+    report = progress if progress is not None else _no_progress
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -262,6 +270,8 @@ def train(
         else None
     )
     losses: list[float] = []
+    # Counted here: a disabled tqdm bar (show_progress False) does not count.
+    steps_done = 0
     model.train()
     with tqdm(
         total=config.epochs * steps_per_epoch,
@@ -303,6 +313,8 @@ def train(
                 epoch_loss += loss.item()
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
+                steps_done += 1
+                report(steps_done, config.epochs * steps_per_epoch)
             losses.append(epoch_loss / steps_per_epoch)
 
     # Training reads at most max_length tokens for speed; serving reads longer messages whole.
@@ -416,7 +428,9 @@ def _sentiment_batches(rows: int, batch_size: int, rng: random.Random) -> Iterat
     from ``rng`` when the batch needs it (so the intent batches' draws interleave as before)."""
     order: list[int] = []
     while True:
-        if len(order) < batch_size:
+        # Fewer rows than a batch: as many passes as it takes (one always did when there were
+        # more; with fewer, popping from the empty list failed the training).
+        while len(order) < batch_size:
             refill = list(range(rows))
             rng.shuffle(refill)
             order.extend(refill)

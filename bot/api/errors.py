@@ -18,6 +18,7 @@ from bot.errors import (
     Rejected,
     ServiceError,
     Unauthenticated,
+    Unavailable,
 )
 from bot.storage.db import DatabaseUnavailable
 
@@ -29,6 +30,7 @@ STATUS_OF: dict[type[ServiceError], int] = {
     Rejected: status.HTTP_422_UNPROCESSABLE_CONTENT,
     Conflict: status.HTTP_409_CONFLICT,
     Unauthenticated: status.HTTP_401_UNAUTHORIZED,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

@@ -62,3 +62,21 @@ class ComparisonOut(BaseModel):
 
 class PromoteIn(BaseModel):
     force: bool = Field(False, description="promote a worse version anyway (recorded)")
+
+
+class RetrainingOut(BaseModel):
+    """A retraining job (bot.retraining): its progress while it runs, then the candidate it
+    registered or the error it ended with."""
+
+    id: str
+    status: str = Field(description="RQ's: queued, started, finished, failed, stopped, canceled")
+    stage: str = Field(description="what the job is doing, in words")
+    percent: float = Field(description="of the whole job, 0 to 100")
+    requested_by: str
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: str | None = Field(description="why it failed, in one line; null otherwise")
+    version: str | None = Field(description="the candidate version it registered")
+    measures: dict[str, float] | None = Field(description="the candidate's on the test set")
+    corrections: int | None = Field(description="corrected intents it trained on beside the data")

@@ -10,6 +10,7 @@
 - whoever answers customers' privacy requests (`customers`): customer export, customer
   erase, purge
 - whoever keeps the knowledge base (`knowledge`): kb import, kb export
+- the operator (`worker`): worker, which runs the retraining jobs started from the console
 
 Errors a person can act on (`CxagentError`) become one line and exit code 2, here and only here;
 a handler that returns a number exits with it (a refused promotion: 1).
@@ -23,7 +24,17 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from bot.cli import actions, analytics, customers, knowledge, model_registry, models, serve, staff
+from bot.cli import (
+    actions,
+    analytics,
+    customers,
+    knowledge,
+    model_registry,
+    models,
+    serve,
+    staff,
+    worker,
+)
 from bot.cli.common import Handler
 from bot.config import Settings, load_settings
 from retrieval.errors import CxagentError
@@ -47,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         actions,
         customers,
         knowledge,
+        worker,
     ):
         audience.add_commands(commands)
     return parser

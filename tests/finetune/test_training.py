@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from finetune.bundle import BUNDLE_FILE, BundleError, NLUBundle
 from finetune.config import TrainingConfig
 from finetune.data import LabelledTexts
 from finetune.serving import BundleEncoder
-from finetune.trainer import train
+from finetune.trainer import _sentiment_batches, train
 from retrieval.encoder import SentenceEncoder
 from tests.helpers.training import INTENTS, write
 
@@ -167,3 +168,11 @@ def test_the_service_stores_what_a_real_bundle_reads(trained: Path, tmp_path: Pa
         assert -1 <= (stored.sentiment_score or 0) <= 1
     finally:
         runtime.close()
+
+
+def test_sentiment_batches_cycle_fewer_rows_than_a_batch() -> None:
+    # Fewer sentiment rows than a batch (a small company's data) used to fail the training.
+    batches = _sentiment_batches(3, 8, random.Random(1))
+    for _ in range(3):
+        batch = next(batches)
+        assert len(batch) == 8 and set(batch) == {0, 1, 2}

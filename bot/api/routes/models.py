@@ -1,11 +1,14 @@
 """The model registry for admins (the console's Models page): the versions and their measures,
-a candidate's metric table against what serves, promotion and rollback. The service never
+a candidate's metric table against what serves, promotion and rollback, and retraining jobs
+(bot.retraining: queued in Redis, run by `cxagent worker`). The service never
 loads a model to measure it here: a version is measured by `cxagent models evaluate`, and an
 unmeasured one is a 409 that says so."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -17,11 +20,13 @@ from bot.api.model_schemas import (
     ModelsOut,
     ModelVersionOut,
     PromoteIn,
+    RetrainingOut,
     ServingChangeOut,
 )
 from bot.api.openapi import errors
 from bot.errors import Forbidden
 from bot.models_registry import VERSION_ID, Comparison, ModelRegistry, RegistryError
+from bot.retraining import RetrainingQueue
 from bot.support.accounts import Role, StaffMember
 from finetune.onnx_export import TOLERANCE_POINTS
 
@@ -44,7 +49,17 @@ async def get_admin(member: StaffDep) -> StaffMember:
     return member
 
 
+def get_retraining_queue(runtime: RuntimeDep) -> Iterator[RetrainingQueue]:
+    """The retraining queue on the service's Redis (503 without it), closed after the request."""
+    queue = RetrainingQueue.of(runtime.settings)
+    try:
+        yield queue
+    finally:
+        queue.close()
+
+
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+RetrainingQueueDep = Annotated[RetrainingQueue, Depends(get_retraining_queue)]
 AdminDep = Annotated[StaffMember, Depends(get_admin)]
 VersionPath = Annotated[
     str,
@@ -100,6 +115,20 @@ def list_models(admin: AdminDep, registry: RegistryDep) -> ModelsOut:
         versions=versions,
         history=history,
     )
+
+
+@router.get("/retrainings", response_model=list[RetrainingOut])
+def list_retrainings(admin: AdminDep, queue: RetrainingQueueDep) -> list[RetrainingOut]:
+    """The latest retraining jobs, newest first, with their progress; 503 without Redis."""
+    return [RetrainingOut(**asdict(job)) for job in queue.latest()]
+
+
+@router.post("/retrainings", response_model=RetrainingOut, status_code=202, responses=errors(409))
+def start_retraining(admin: AdminDep, queue: RetrainingQueueDep) -> RetrainingOut:
+    """Queue a retraining on the configured training data plus the staff's corrections, which
+    `cxagent worker` runs and registers as a candidate; 409 if one is queued or running, 503
+    without Redis."""
+    return RetrainingOut(**asdict(queue.start(admin.username)))
 
 
 @router.get("/{version}/comparison", response_model=ComparisonOut, responses=errors(404, 409, 422))

@@ -1,7 +1,9 @@
 /* Models (admins): the model versions in the registry with their measures on the company's
    test set, a candidate's metric table against what serves, promotion (refused when worse,
    unless forced, which is recorded) and rollback. Measuring is the command line's
-   (`cxagent models evaluate`); this page only compares measures already taken. */
+   (`cxagent models evaluate`); this page only compares measures already taken, except for a
+   retraining started here: `cxagent worker` trains, registers and measures the candidate, and
+   this page follows its progress. */
 
 import { h } from "../shared/dom.js";
 import { api } from "./api.js";
@@ -9,6 +11,11 @@ import { relTime } from "./format.js";
 import { MEASURES, changeLine, changeText, measureLabel, measureText, statusBadge } from "./model-measures.js";
 import { isAdmin } from "./session.js";
 import { badge, errorBox, pageHeader } from "./ui.js";
+
+// How often the page asks how a queued or running retraining is getting on.
+const RETRAINING_POLL_MS = 1500;
+// RQ's statuses of a job that has not ended yet.
+const UNFINISHED = new Set(["queued", "started", "deferred", "scheduled"]);
 
 export function modelsView(main) {
   if (!isAdmin()) {
@@ -25,11 +32,18 @@ export function modelsView(main) {
     type: "button", class: "btn", "data-testid": "models-rollback",
     onclick: () => act(rollback, () => api("POST", "/api/staff/models/rollback")),
   }, "Roll back");
+  const retrain = h("button", {
+    type: "button", class: "btn btn-primary", "data-testid": "models-retrain",
+    onclick: () => startRetraining(),
+  }, "Retrain");
+  const retraining = h("section", { class: "card", "data-testid": "models-retraining", "aria-live": "polite", hidden: true });
   let disposed = false;
+  let poll = null;
+  let following = false;
 
   main.append(
-    pageHeader("Models", "Versions of the NLU model, measured on the company's test set.", rollback),
-    errors, serving,
+    pageHeader("Models", "Versions of the NLU model, measured on the company's test set.", retrain, rollback),
+    errors, serving, retraining,
     h("div", { class: "card card-flush" }, h("table", { class: "table", "aria-label": "Model versions" },
       h("thead", null, h("tr", null,
         ["Version", "Status", "Registered", ...MEASURES.map(([, , short]) => short), "Corrections since"]
@@ -130,6 +144,75 @@ export function modelsView(main) {
     ];
   }
 
+  async function startRetraining() {
+    retrain.disabled = true;
+    try {
+      const job = await api("POST", "/api/staff/models/retrainings");
+      errors.clear();
+      showJob(job);
+      following = true;
+      schedulePoll();
+    } catch (err) {
+      retrain.disabled = false;
+      if (err.status !== 401) errors.show(err.message);
+    }
+  }
+
+  function schedulePoll() {
+    clearTimeout(poll);
+    poll = setTimeout(loadRetrainings, RETRAINING_POLL_MS);
+  }
+
+  async function loadRetrainings() {
+    try {
+      const [latest] = await api("GET", "/api/staff/models/retrainings");
+      if (disposed) return;
+      const running = Boolean(latest) && UNFINISHED.has(latest.status);
+      retrain.disabled = running;
+      showJob(latest);
+      if (running) {
+        following = true;
+        schedulePoll();
+      } else if (following) {
+        // It has just ended: its candidate (and its measures) are in the registry now.
+        following = false;
+        await load();
+      }
+    } catch (err) {
+      if (disposed || err.status === 401) return;
+      if (err.status === 503) {
+        // No job queue here: retraining is the command line's (the message says how).
+        retrain.disabled = true;
+        retraining.hidden = false;
+        retraining.replaceChildren(h("p", { class: "muted", "data-testid": "models-retraining-off", text: err.message }));
+      } else {
+        errors.show(err.message);
+      }
+    }
+  }
+
+  function showJob(job) {
+    retraining.hidden = !job;
+    if (!job) return;
+    const who = ` — started by ${job.requested_by}${job.enqueued_at ? `, ${relTime(job.enqueued_at)}` : ""}`;
+    const heading = h("h2", null, "Retraining", h("span", { class: "muted small", text: who }));
+    if (UNFINISHED.has(job.status)) {
+      const percent = Math.round(job.percent);
+      const stage = job.status === "queued" ? "waiting for a worker (`cxagent worker`)" : job.stage;
+      retraining.replaceChildren(heading,
+        h("progress", { max: "100", value: String(job.percent), "data-testid": "models-retraining-progress", "aria-label": "Retraining progress" }),
+        h("p", { "data-testid": "models-retraining-stage", text: `${stage[0].toUpperCase()}${stage.slice(1)}: ${percent}%` }));
+    } else if (job.status === "finished") {
+      retraining.replaceChildren(heading, h("p", { "data-testid": "models-retraining-done" },
+        "Done: candidate ", h("code", { text: job.version }),
+        ` registered and measured${job.corrections ? `, with ${job.corrections} corrected intents` : ""}. Compare it below to promote it.`));
+    } else {
+      retraining.replaceChildren(heading, h("p", { class: "form-error", role: "alert", "data-testid": "models-retraining-error",
+        text: `Failed: ${job.error || job.status}` }));
+    }
+  }
+
   load();
-  return { name: "models", dispose: () => { disposed = true; } };
+  loadRetrainings();
+  return { name: "models", dispose: () => { disposed = true; clearTimeout(poll); } };
 }

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
@@ -114,3 +115,38 @@ def test_what_cannot_be_done_is_a_clear_4xx(
     registry.rollback("eve")
     nothing = client.post("/api/staff/models/rollback", headers=admin)
     assert nothing.status_code == 409 and "nothing to roll back" in nothing.json()["detail"]
+
+
+def test_retraining_without_redis_is_refused_with_what_to_do(
+    models_client: tuple[TestClient, ModelRegistry, dict[str, str]],
+) -> None:
+    client, _, _ = models_client
+    admin = log_in(client, "ana")
+    for method in ("GET", "POST"):
+        refused = client.request(method, "/api/staff/models/retrainings", headers=admin)
+        assert refused.status_code == 503
+        assert "set CXAGENT_REDIS_URL and run `cxagent worker`" in refused.json()["detail"]
+
+
+def test_an_admin_starts_one_retraining_at_a_time(
+    sqlite_url: str, tmp_path: Path, mini_kb_path: Path, redis_url: str
+) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/14"  # these tests' own database of the test Redis
+    redis.Redis.from_url(url).flushdb()
+    settings = make_settings(sqlite_url, tmp_path, mini_kb_path, redis_url=url)
+    runtime = build_runtime(settings, encoder=FakeReader())
+    runtime.staff.create_account("ana", STAFF_PASSWORD, Role.ADMIN, "Ana Admin")
+    runtime.staff.create_account("sam", STAFF_PASSWORD, Role.AGENT, "Sam Support")
+    path = "/api/staff/models/retrainings"
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        assert client.post(path, headers=log_in(client, "sam")).status_code == 403
+        admin = log_in(client, "ana")
+        started = client.post(path, headers=admin)
+        assert started.status_code == 202
+        job = started.json()
+        assert (job["status"], job["stage"], job["requested_by"]) == ("queued", "queued", "ana")
+        again = client.post(path, headers=admin)
+        assert again.status_code == 409 and "queued already" in again.json()["detail"]
+        [listed] = client.get(path, headers=admin).json()
+        assert listed["id"] == job["id"] and listed["version"] is None
+    runtime.close()
