@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.errors import Conflict, Rejected, Unavailable
+from bot.storage.db import migrated_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ def run_retraining(
     from finetune.trainer import train
 
     report(Stage.PREPARING, STAGE_START[Stage.PREPARING])
-    with _sessions(settings) as sessions:
+    with migrated_sessions(settings.database_url, settings.auto_migrate) as sessions:
         from bot.models_registry import ModelRegistry
 
         registry = ModelRegistry(settings.model_registry, sessions, settings.nlu_bundle)
@@ -323,17 +324,3 @@ def _training_data(
     snapshot = KnowledgeService(sessions).snapshot()
     knowledge_base = knowledge_base_of(snapshot) if snapshot.entries else None
     return _TrainingData(intents, sentiments, knowledge_base, summary.corrected)
-
-
-@contextmanager
-def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
-
-    engine = create_db_engine(settings.database_url)
-    try:
-        check_database(engine)
-        if settings.auto_migrate:
-            migrate(engine)
-        yield create_session_factory(engine)
-    finally:
-        engine.dispose()

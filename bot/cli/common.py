@@ -4,8 +4,8 @@ sessions."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, TypeAlias
 
 from bot.config import Settings
@@ -23,17 +23,9 @@ class UsageError(CxagentError, ValueError):
     """A command's arguments do not fit together."""
 
 
-@contextmanager
-def database_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+def database_sessions(settings: Settings) -> AbstractContextManager[sessionmaker[Session]]:
     """Sessions on the configured database, migrated if allowed, for a command that works on it
     (a service's refusal, such as too little data or a short password, is a CxagentError)."""
-    from bot.storage.db import check_database, create_db_engine, create_session_factory, migrate
+    from bot.storage.db import migrated_sessions
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        check_database(engine)
-        if settings.auto_migrate:
-            migrate(engine)
-        yield create_session_factory(engine)
-    finally:
-        engine.dispose()
+    return migrated_sessions(settings.database_url, settings.auto_migrate)

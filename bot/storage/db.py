@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,17 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+@contextmanager
+def migrated_sessions(url: str, auto_migrate: bool) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the database at ``url``, checked and (if ``auto_migrate``) migrated, for work
+    outside the service (a command, a background job); the engine is closed afterwards."""
+    engine = create_db_engine(url)
+    try:
+        check_database(engine)
+        if auto_migrate:
+            migrate(engine)
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
