@@ -150,6 +150,7 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         )
     warn_about_identity(settings)
     chat = ChatService(
+        engine=engine,
         sessions=sessions,
         retriever=retriever,
         nlu=encoder if isinstance(encoder, MessageReader) else None,

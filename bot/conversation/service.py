@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, false, func, insert, select
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.runner import ActionResult, unanswered
 from bot.actions.runner import Outcome as ActionOutcome
@@ -52,7 +52,7 @@ from bot.conversation.turn import (
 )
 from bot.errors import Forbidden, NotFound
 from bot.live.events import STAFF_TOPIC, EventHub
-from bot.messages import MessageRole, MessageView
+from bot.messages import MessageRole, MessageView, StoredMessage
 from bot.storage.models import (
     ActionCall,
     Conversation,
@@ -74,6 +74,42 @@ MESSAGES = cast(Table, Message.__table__)
 CONVERSATIONS = cast(Table, Conversation.__table__)
 CUSTOMERS = cast(Table, Customer.__table__)
 INSERT_MESSAGE = MESSAGES.insert().returning(MESSAGES.c.id)
+# A chat turn's first read, one query: the conversation, what rules and answers read of its
+# customer, and the id of a message stored earlier with the turn's client_message_id (NULL when
+# there is none, or no id: "= NULL" is never true). Built once: building a statement and its
+# cache key each turn cost more than running it.
+CONVERSATION_FACTS = (
+    select(
+        CONVERSATIONS.c.id,
+        CONVERSATIONS.c.customer_id,
+        CONVERSATIONS.c.token_hash,
+        CONVERSATIONS.c.status,
+        CONVERSATIONS.c.slots,
+        CONVERSATIONS.c.dialogue,
+        CONVERSATIONS.c.assigned_staff_id,
+        CUSTOMERS.c.external_id.label("customer_external_id"),
+        CUSTOMERS.c.name.label("customer_name"),
+        CUSTOMERS.c.email.label("customer_email"),
+        CUSTOMERS.c.attributes.label("customer_attributes"),
+        CUSTOMERS.c.churn_risk,
+        CUSTOMERS.c.lifetime_value,
+        CUSTOMERS.c.lifecycle_stage,
+        CUSTOMERS.c.segment,
+        MESSAGES.c.id.label("earlier_message_id"),
+    )
+    .join_from(CONVERSATIONS, CUSTOMERS, CUSTOMERS.c.id == CONVERSATIONS.c.customer_id)
+    .outerjoin(
+        MESSAGES,
+        and_(
+            MESSAGES.c.conversation_id == CONVERSATIONS.c.id,
+            MESSAGES.c.client_message_id
+            == bindparam("client_message_id", type_=MESSAGES.c.client_message_id.type),
+        ),
+    )
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+)
+MESSAGE_BY_ID = select(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+REPLY_TO = select(MESSAGES).where(MESSAGES.c.reply_to_id == bindparam("message_id"))
 
 # Seconds between two "the customer is typing" notices of one conversation.
 TYPING_EVERY = 2.0
@@ -83,6 +119,49 @@ NOT_A_TOPIC = SMALL_TALK | {"human_agent", OOS_LABEL}
 UNRESOLVED = frozenset({"not_sure", "out_of_scope", "offer_person", HANDOFF, ACTION_FAILED})
 # How far down the ranking an intent's own entries (and a clarification's options) are looked for.
 SEARCH_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class ConversationFacts:
+    """What a turn reads of its conversation and its customer (a row of CONVERSATION_FACTS)."""
+
+    id: str
+    customer_id: int
+    token_hash: str
+    status: str
+    slots: dict[str, Any]
+    dialogue: dict[str, Any] | None
+    assigned_staff_id: int | None
+    customer_external_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    customer_attributes: dict[str, Any] | None
+    churn_risk: float | None
+    lifetime_value: float | None
+    lifecycle_stage: str | None
+    segment: str | None
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationFacts:
+        """The same facts of a conversation loaded by the ORM (the staff's views)."""
+        customer = conversation.customer
+        return cls(
+            id=conversation.id,
+            customer_id=conversation.customer_id,
+            token_hash=conversation.token_hash,
+            status=conversation.status,
+            slots=conversation.slots,
+            dialogue=conversation.dialogue,
+            assigned_staff_id=conversation.assigned_staff_id,
+            customer_external_id=customer.external_id,
+            customer_name=customer.name,
+            customer_email=customer.email,
+            customer_attributes=customer.attributes,
+            churn_risk=customer.churn_risk,
+            lifetime_value=customer.lifetime_value,
+            lifecycle_stage=customer.lifecycle_stage,
+            segment=customer.segment,
+        )
 
 
 class ActionCaller(Protocol):
@@ -138,6 +217,7 @@ class ChatService:
     def __init__(
         self,
         *,
+        engine: Engine,
         sessions: sessionmaker[Session],
         retriever: Retriever,
         nlu: MessageReader | None,
@@ -154,7 +234,10 @@ class ChatService:
         """``nlu`` None: no NLU bundle, retrieval alone answers; ``identity_secret`` None:
         customer ids from the site are taken unsigned (and never given to the company's API);
         ``runner`` None: no company API, so actions answer that they cannot be used; ``clock``
-        (seconds, monotonic) paces the typing notices."""
+        (seconds, monotonic) paces the typing notices. A chat turn uses ``engine``'s connections
+        directly: its statements are plain table ones, and an ORM session's own bookkeeping
+        cost more than they did."""
+        self.engine = engine
         self.sessions = sessions
         self.retriever = retriever
         self.nlu = nlu
@@ -260,24 +343,23 @@ class ChatService:
 
     def _authorised(
         self,
-        session: Session,
+        database: Session | Connection,
         conversation_id: str,
         token: str,
         client_message_id: str | None = None,
-    ) -> tuple[Conversation, int | None]:
-        """The conversation the token opens (its customer loaded), and the id of the message
-        stored earlier with ``client_message_id`` if there is one: one query for both, since a
-        chat turn needs both first."""
-        resent = Message.client_message_id == client_message_id if client_message_id else false()
-        found = session.execute(
-            select(Conversation, Message.id)
-            .options(joinedload(Conversation.customer))
-            .outerjoin(Message, and_(Message.conversation_id == Conversation.id, resent))
-            .where(Conversation.id == conversation_id)
+    ) -> tuple[ConversationFacts, int | None]:
+        """The conversation the token opens, with its customer's facts, and the id of the
+        message stored earlier with ``client_message_id`` if there is one: one query for both,
+        since a chat turn needs both first."""
+        found = database.execute(
+            CONVERSATION_FACTS,
+            {"conversation_id": conversation_id, "client_message_id": client_message_id},
         ).one_or_none()
         if found is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
-        conversation, earlier_id = found
+        columns = dict(found._mapping)
+        earlier_id = columns.pop("earlier_message_id")
+        conversation = ConversationFacts(**columns)
         if not hmac.compare_digest(conversation.token_hash, hash_token(token)):
             raise Forbidden("the customer token does not open this conversation")
         return conversation, earlier_id
@@ -326,12 +408,12 @@ class ChatService:
         gone: Callable[[], bool] | None,
     ) -> Turn:
         started = time.perf_counter()
-        with self.sessions.begin() as session:
+        with self.engine.begin() as connection:
             conversation, earlier_id = self._authorised(
-                session, conversation_id, token, client_message_id
+                connection, conversation_id, token, client_message_id
             )
             if earlier_id is not None:
-                return self._turn_of(session, earlier_id)
+                return self._turn_of(connection, earlier_id)
             if gone is not None and gone():
                 logger.info("a turn dropped: its client left before it was read")
                 raise ClientGone("the connection closed before the message was read")
@@ -349,7 +431,7 @@ class ChatService:
             outcome = self.act(outcome, context)
             outcome = other_answers(outcome, heard, others, context, self.thresholds)
             outcome = escalate(outcome, heard, reading, context, self.rules)
-            turn = record(session, context, heard, reading, outcome, client_message_id, started)
+            turn = record(connection, context, heard, reading, outcome, client_message_id, started)
         self.announce(context, outcome)
         return turn
 
@@ -496,12 +578,15 @@ class ChatService:
         return None if message_id is None else ChatService._turn_of(session, message_id)
 
     @staticmethod
-    def _turn_of(session: Session, message_id: int) -> Turn:
+    def _turn_of(database: Session | Connection, message_id: int) -> Turn:
         """A stored customer message and its reply, or None for the reply if the bot was silent
         then (a person was waited for or had the conversation)."""
-        message = session.get_one(Message, message_id)
-        reply = session.scalar(select(Message).where(Message.reply_to_id == message.id))
-        return Turn(MessageView.of(message), None if reply is None else MessageView.of(reply))
+        message = database.execute(MESSAGE_BY_ID, {"message_id": message_id}).one()
+        reply = database.execute(REPLY_TO, {"message_id": message_id}).one_or_none()
+        return Turn(
+            MessageView.of(cast(StoredMessage, message)),
+            None if reply is None else MessageView.of(cast(StoredMessage, reply)),
+        )
 
     def transcript(self, conversation_id: str, token: str) -> Transcript:
         with self.sessions() as session:
@@ -525,12 +610,11 @@ class ChatService:
             )
 
 
-def turn_context(conversation: Conversation, identity_secret: str | None) -> TurnContext:
-    customer = conversation.customer
+def turn_context(conversation: ConversationFacts, identity_secret: str | None) -> TurnContext:
     # A customer gets an external id only from a valid identity token, which needs the secret;
     # without one, an id kept from before signed tokens is nobody's word, and the name and
     # e-mail are an anonymous visitor's own.
-    vouched = customer.external_id if identity_secret is not None else None
+    vouched = conversation.customer_external_id if identity_secret is not None else None
     dialogue = DialogueState.of(conversation.dialogue)
     return TurnContext(
         conversation_id=conversation.id,
@@ -538,15 +622,15 @@ def turn_context(conversation: Conversation, identity_secret: str | None) -> Tur
         status=Status(conversation.status),
         slots=conversation.slots,
         dialogue=dialogue,
-        customer_name=customer.name,
-        customer_email=customer.email,
-        facts=profile_facts(customer),
+        customer_name=conversation.customer_name,
+        customer_email=conversation.customer_email,
+        facts=profile_facts(conversation),
         verified_customer_id=vouched or dialogue.proven_customer_id,
     )
 
 
 def record(
-    session: Session,
+    database: Connection,
     context: TurnContext,
     heard: Heard,
     reading: Reading,
@@ -566,7 +650,7 @@ def record(
         questions=question_records(heard, reading, outcome),
         **reading.columns(),
     )
-    message = replace(message, id=_insert(session, context, message))
+    message = replace(message, id=_insert(database, context, message))
     reply: MessageView | None = None
     if outcome.reply is not None:
         reply = MessageView(
@@ -581,14 +665,14 @@ def record(
             decision_reason=outcome.reply.reason,
             latency_ms=1000 * (time.perf_counter() - started),
         )
-        reply_id = _insert(session, context, reply, reply_to_id=message.id)
+        reply_id = _insert(database, context, reply, reply_to_id=message.id)
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         reply = replace(reply, id=reply_id, text=outcome.reply.text)
     for call in (outcome.proof_check, outcome.result):
         if call is not None:
-            record_call(session, context.conversation_id, call, message_id=message.id)
+            record_call(database, context.conversation_id, call, message_id=message.id)
     if outcome.handoff is not None:
-        session.execute(
+        database.execute(
             insert(Escalation).values(
                 conversation_id=context.conversation_id,
                 message_id=message.id,
@@ -598,12 +682,12 @@ def record(
                 rules=[dict(firing) for firing in outcome.handoff.firings],
             )
         )
-    session.execute(
+    database.execute(
         CONVERSATIONS.update()
         .where(CONVERSATIONS.c.id == context.conversation_id)
         .values(**conversation_changes(context, heard, outcome, now))
     )
-    session.execute(
+    database.execute(
         CUSTOMERS.update()
         .where(CUSTOMERS.c.id == context.customer_id)
         .values(
@@ -616,7 +700,7 @@ def record(
 
 
 def record_call(
-    session: Session,
+    database: Session | Connection,
     conversation_id: str,
     call: ActionResult,
     *,
@@ -625,7 +709,7 @@ def record_call(
 ) -> None:
     """Keep one call to the company's API: the bot's for a customer message, or a person's
     lookup (``staff_id``). Never the data it answered, which may be personal."""
-    session.execute(
+    database.execute(
         insert(ActionCall).values(
             conversation_id=conversation_id,
             message_id=message_id,
@@ -640,7 +724,7 @@ def record_call(
 
 
 def _insert(
-    session: Session, context: TurnContext, view: MessageView, reply_to_id: int | None = None
+    database: Connection, context: TurnContext, view: MessageView, reply_to_id: int | None = None
 ) -> int:
     values = {
         "conversation_id": context.conversation_id,
@@ -648,16 +732,17 @@ def _insert(
         "reply_to_id": reply_to_id,
         **view.columns(),
     }
-    return int(session.execute(INSERT_MESSAGE, values).scalar_one())
+    return int(database.execute(INSERT_MESSAGE, values).scalar_one())
 
 
-def profile_facts(customer: Customer) -> dict[str, Any]:
-    """What rules may ask of a customer: the computed scores, overridden by whatever the
-    company's site says itself (its own churn model or value, say)."""
+def profile_facts(conversation: ConversationFacts) -> dict[str, Any]:
+    """What rules may ask of the conversation's customer: the computed scores, overridden by
+    whatever the company's site says itself (its own churn model or value, say)."""
     computed = {
-        "churn_risk": customer.churn_risk,
-        "lifetime_value": customer.lifetime_value,
-        "lifecycle_stage": customer.lifecycle_stage,
-        "segment": customer.segment,
+        "churn_risk": conversation.churn_risk,
+        "lifetime_value": conversation.lifetime_value,
+        "lifecycle_stage": conversation.lifecycle_stage,
+        "segment": conversation.segment,
     }
-    return {**{k: v for k, v in computed.items() if v is not None}, **(customer.attributes or {})}
+    attributes = conversation.customer_attributes or {}
+    return {**{k: v for k, v in computed.items() if v is not None}, **attributes}

@@ -19,7 +19,12 @@ from bot.analytics.satisfaction import SatisfactionService
 from bot.conversation.forms import VERIFY_ACTION
 from bot.conversation.policy import DialogueState
 from bot.conversation.redaction import redact
-from bot.conversation.service import ActionCaller, record_call, turn_context
+from bot.conversation.service import (
+    ActionCaller,
+    ConversationFacts,
+    record_call,
+    turn_context,
+)
 from bot.conversation.states import Status, move
 from bot.errors import Forbidden, NotFound, Rejected
 from bot.live.events import EventHub, conversation_topic
@@ -313,7 +318,8 @@ class SupportService:
         with self.sessions() as session:
             conversation = _conversation(session, conversation_id)
             self.must_hold(conversation, member)
-            customer_id = turn_context(conversation, self.identity_secret).verified_customer_id
+            facts = ConversationFacts.of(conversation)
+            customer_id = turn_context(facts, self.identity_secret).verified_customer_id
         result = self._run(spec, values, customer_id)
         with self.sessions.begin() as session:
             record_call(session, conversation_id, result, staff_id=member.id)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from bot.config import Settings
+from bot.runtime import Runtime
 from tests.helpers.identity import TEST_IDENTITY_SECRET, start_body
 
 POSTGRES_URL = os.environ.get(
@@ -105,3 +109,16 @@ def escalated_conversation(client: TestClient) -> tuple[str, dict[str, str]]:
     reply = client.post(url, json={"text": "I want a real person"}, headers=auth).json()["reply"]
     assert reply["decision"] == "handoff"
     return started["conversation_id"], auth
+
+
+@contextmanager
+def database_at(runtime: Runtime, engine: Engine) -> Iterator[None]:
+    """The runtime's database reached through ``engine`` for a while (one that refuses
+    connections, a pool of one): its sessions and the chat turn's own connections alike."""
+    runtime.sessions.configure(bind=engine)
+    runtime.chat.engine = engine
+    try:
+        yield
+    finally:
+        runtime.sessions.configure(bind=runtime.engine)
+        runtime.chat.engine = runtime.engine

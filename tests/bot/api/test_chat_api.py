@@ -11,6 +11,7 @@ from bot.conversation.turn import NOT_SURE_REPLY
 from bot.runtime import Runtime
 from bot.storage.models import Customer, Message
 from tests.helpers.identity import start_body
+from tests.helpers.service import database_at
 from tests.helpers.sockets import TimedSocket
 
 
@@ -253,10 +254,8 @@ def test_a_database_that_goes_down_gives_503_and_nothing_half_stored(
     client: TestClient, runtime: Runtime
 ) -> None:
     conversation, auth = start(client)
-    # Point the service's sessions at a server that refuses connections.
-    broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    runtime.sessions.configure(bind=broken)
-    try:
+    # Point the service at a server that refuses connections.
+    with database_at(runtime, create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")):
         response = client.post(
             f"/api/conversations/{conversation}/messages", json={"text": "hi"}, headers=auth
         )
@@ -265,8 +264,6 @@ def test_a_database_that_goes_down_gives_503_and_nothing_half_stored(
         assert int(response.headers["Retry-After"]) > 0
         health = client.get("/health")
         assert health.status_code == 503 and int(health.headers["Retry-After"]) > 0
-    finally:
-        runtime.sessions.configure(bind=runtime.engine)
     assert count_messages(runtime) == 0
 
 
@@ -282,14 +279,12 @@ def test_every_database_connection_busy_gives_503_with_retry_after(
         pool_timeout=0.1,
         connect_args={"check_same_thread": False} if runtime.engine.name == "sqlite" else {},
     )
-    runtime.sessions.configure(bind=one)
     try:
-        with one.connect():
+        with database_at(runtime, one), one.connect():
             response = client.post(
                 f"/api/conversations/{conversation}/messages", json={"text": "hi"}, headers=auth
             )
     finally:
-        runtime.sessions.configure(bind=runtime.engine)
         one.dispose()
     assert response.status_code == 503
     assert response.json() == {

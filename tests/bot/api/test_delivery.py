@@ -15,10 +15,10 @@ from sqlalchemy import create_engine, select
 from bot.api.errors import RETRY_AFTER_SECONDS
 from bot.api.live import FRAME_FAILED
 from bot.conversation.identity import CustomerIdentity
-from bot.conversation.service import ChatService, StartedConversation, Turn
+from bot.conversation.service import ChatService, ConversationFacts, StartedConversation, Turn
 from bot.runtime import Runtime
 from bot.storage.models import Conversation, Message
-from tests.helpers.service import escalated_conversation, log_in
+from tests.helpers.service import database_at, escalated_conversation, log_in
 from tests.helpers.sockets import TimedSocket
 
 # A server that refuses connections: the database is down.
@@ -113,7 +113,7 @@ def test_the_same_message_sent_twice_at_once_is_stored_once_and_both_get_it(
     both_looked = threading.Barrier(2, timeout=10)
     racing: set[int] = set()
 
-    def look_then_wait(self: ChatService, *args: Any) -> tuple[Conversation, int | None]:
+    def look_then_wait(self: ChatService, *args: Any) -> tuple[ConversationFacts, int | None]:
         found = look(self, *args)
         if threading.get_ident() not in racing:
             racing.add(threading.get_ident())
@@ -162,15 +162,12 @@ def test_a_database_failure_under_a_socket_gives_an_error_frame_and_the_socket_s
     conversation_id, auth = start(reader_client)
     frame = {"type": "message", "text": "where is my parcel", "client_message_id": "m-1"}
     with customer_socket(reader_client, conversation_id, auth) as socket:
-        # The service's sessions now reach a server that refuses connections.
-        reader_runtime.sessions.configure(bind=create_engine(REFUSING_DATABASE))
-        try:
+        # The service now reaches a server that refuses connections.
+        with database_at(reader_runtime, create_engine(REFUSING_DATABASE)):
             socket.send_json(frame)
             failed = socket.receive_json()
             socket.send_json({"type": "typing"})
             typing_failed = socket.receive_json()
-        finally:
-            reader_runtime.sessions.configure(bind=reader_runtime.engine)
         assert failed == {
             "type": "error",
             "detail": UNAVAILABLE,
