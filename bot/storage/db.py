@@ -36,9 +36,13 @@ def create_db_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
+        pooled: dict[str, Any] = {}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+            # A connection for each request thread, as on a server: SQLAlchemy's default of 15
+            # left the other threads of a busy process waiting for one.
+            pooled = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 5}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pooled)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # No overflow: beyond the threads a connection could only be for work the admission bound
