@@ -141,8 +141,10 @@ class Settings(BaseModel):
         description="Threads of each process that run requests (and database connections in its "
         "pool, one for each).",
     )
+    # A ceiling: the bound below it follows the model's latency (turn_target_seconds). 64 lets
+    # 50 sockets that two processes share unevenly all write at once without a refusal.
     max_turns_in_flight: int = Field(
-        32,
+        64,
         ge=1,
         description="Chat turns one process runs at once; a turn beyond it is refused with 503 "
         "and Retry-After before anything is stored, and the client sends it again.",
