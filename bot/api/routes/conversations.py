@@ -59,9 +59,9 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
-    # The turn bound first: a turn refused on arrival takes no worker thread (the rate limits
-    # and the token are checked on one). A client over its own limit is refused either way.
-    dependencies=[Depends(admit_turn), Depends(limit_messages)],
+    # The turn bound first: a turn refused on arrival takes no worker thread. A client over its
+    # own limit is refused either way.
+    dependencies=[Depends(admit_turn)],
     responses=errors(403, 404, 422, 429),
 )
 def send_message(
@@ -70,7 +70,12 @@ def send_message(
     chat: ChatDep,
     token: CustomerTokenDep,
     request: Request,
+    limits: RateLimitsDep,
 ) -> TurnOut:
+    # The rate limits on the turn's own thread: as a dependency of their own they took a thread
+    # hop of their own (their counter may be Redis, so they block).
+    limit_messages(request, conversation_id, token, limits)
+
     def gone() -> bool:
         # Asked from this worker thread; the connection's state is the event loop's.
         return bool(from_thread.run(request.is_disconnected))
