@@ -4,6 +4,8 @@ WebSocket."""
 from __future__ import annotations
 
 import json
+import time
+from typing import Annotated
 
 from anyio import from_thread
 from fastapi import APIRouter, Depends, Request, WebSocket, status
@@ -56,6 +58,20 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
     )
 
 
+# How long a REST turn may wait for its worker thread before its client is asked whether it is
+# still there (see send_message).
+WAITED_SECONDS = 0.05
+
+
+async def arrival() -> float:
+    """When the request arrived (monotonic seconds): read on the event loop, before the turn
+    waits for a worker thread."""
+    return time.monotonic()
+
+
+ArrivalDep = Annotated[float, Depends(arrival)]
+
+
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
@@ -71,13 +87,18 @@ def send_message(
     token: CustomerTokenDep,
     request: Request,
     limits: RateLimitsDep,
+    arrived: ArrivalDep,
 ) -> TurnOut:
     # The rate limits on the turn's own thread: as a dependency of their own they took a thread
     # hop of their own (their counter may be Redis, so they block).
     limit_messages(request, conversation_id, token, limits)
 
     def gone() -> bool:
-        # Asked from this worker thread; the connection's state is the event loop's.
+        # Only a turn that waited for its thread can have lost its client meanwhile. Asking
+        # takes a hop to the event loop (the connection's state is its) and back, and a cancel
+        # scope there: a twentieth of a lone customer's turn.
+        if time.monotonic() - arrived < WAITED_SECONDS:
+            return False
         return bool(from_thread.run(request.is_disconnected))
 
     turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
