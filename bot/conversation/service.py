@@ -416,33 +416,36 @@ class ChatService:
         gone: Callable[[], bool] | None,
     ) -> Turn:
         started = time.perf_counter()
-        # The turn reads, then answers without holding a connection (the model's wait, the
-        # company's API), then writes in a transaction of its own.
         with self.engine.connect() as connection:
             conversation, earlier_id = self._authorised(
                 connection, conversation_id, token, client_message_id
             )
             if earlier_id is not None:
                 return self._turn_of(connection, earlier_id)
-        if gone is not None and gone():
-            logger.info("a turn dropped: its client left before it was read")
-            raise ClientGone("the connection closed before the message was read")
-        context = turn_context(conversation, self.identity_secret)
-        heard = hear(text, context, self.speller)
-        reading, *others = self.read_questions(heard, context)
-        outcome = respond(
-            heard,
-            reading,
-            context,
-            self.thresholds,
-            self.retriever.knowledge_base,
-            self.actions,
-        )
-        outcome = self.act(outcome, context)
-        outcome = other_answers(outcome, heard, others, context, self.thresholds)
-        outcome = escalate(outcome, heard, reading, context, self.rules)
-        with self._one_writer, self.engine.begin() as connection:
-            turn = record(connection, context, heard, reading, outcome, client_message_id, started)
+            # The read's transaction ends before the turn answers (the model's wait, the
+            # company's API), and the writes get one of their own.
+            connection.commit()
+            if gone is not None and gone():
+                logger.info("a turn dropped: its client left before it was read")
+                raise ClientGone("the connection closed before the message was read")
+            context = turn_context(conversation, self.identity_secret)
+            heard = hear(text, context, self.speller)
+            reading, *others = self.read_questions(heard, context)
+            outcome = respond(
+                heard,
+                reading,
+                context,
+                self.thresholds,
+                self.retriever.knowledge_base,
+                self.actions,
+            )
+            outcome = self.act(outcome, context)
+            outcome = other_answers(outcome, heard, others, context, self.thresholds)
+            outcome = escalate(outcome, heard, reading, context, self.rules)
+            with self._one_writer, connection.begin():
+                turn = record(
+                    connection, context, heard, reading, outcome, client_message_id, started
+                )
         self.announce(context, outcome)
         return turn
 
