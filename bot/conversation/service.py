@@ -143,27 +143,22 @@ class ConversationFacts:
     lifecycle_stage: str | None
     segment: str | None
 
-    @classmethod
-    def of(cls, conversation: Conversation) -> ConversationFacts:
-        """The same facts of a conversation loaded by the ORM (the staff's views)."""
-        customer = conversation.customer
-        return cls(
-            id=conversation.id,
-            customer_id=conversation.customer_id,
-            token_hash=conversation.token_hash,
-            status=conversation.status,
-            slots=conversation.slots,
-            dialogue=conversation.dialogue,
-            assigned_staff_id=conversation.assigned_staff_id,
-            customer_external_id=customer.external_id,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            customer_attributes=customer.attributes,
-            churn_risk=customer.churn_risk,
-            lifetime_value=customer.lifetime_value,
-            lifecycle_stage=customer.lifecycle_stage,
-            segment=customer.segment,
-        )
+
+def conversation_facts(
+    database: Session | Connection, conversation_id: str, client_message_id: str | None = None
+) -> tuple[ConversationFacts, int | None]:
+    """The facts of a conversation and its customer, with the id of the message stored earlier
+    with ``client_message_id`` (None when there is none): one query, CONVERSATION_FACTS.
+    NotFound for a conversation that does not exist."""
+    found = database.execute(
+        CONVERSATION_FACTS,
+        {"conversation_id": conversation_id, "client_message_id": client_message_id},
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"conversation {conversation_id!r} does not exist")
+    columns = dict(found._mapping)
+    earlier_id = columns.pop("earlier_message_id")
+    return ConversationFacts(**columns), earlier_id
 
 
 class ActionCaller(Protocol):
@@ -359,15 +354,7 @@ class ChatService:
         """The conversation the token opens, with its customer's facts, and the id of the
         message stored earlier with ``client_message_id`` if there is one: one query for both,
         since a chat turn needs both first."""
-        found = database.execute(
-            CONVERSATION_FACTS,
-            {"conversation_id": conversation_id, "client_message_id": client_message_id},
-        ).one_or_none()
-        if found is None:
-            raise NotFound(f"conversation {conversation_id!r} does not exist")
-        columns = dict(found._mapping)
-        earlier_id = columns.pop("earlier_message_id")
-        conversation = ConversationFacts(**columns)
+        conversation, earlier_id = conversation_facts(database, conversation_id, client_message_id)
         if not hmac.compare_digest(conversation.token_hash, hash_token(token)):
             raise Forbidden("the customer token does not open this conversation")
         return conversation, earlier_id
@@ -401,11 +388,13 @@ class ChatService:
             if client_message_id is None:
                 raise
             # The failed transaction is gone; a fresh one sees what the other request committed.
-            with self.sessions() as session:
-                earlier = self._earlier_turn(session, conversation_id, client_message_id)
-            if earlier is None:
-                raise
-            return earlier
+            with self.engine.connect() as connection:
+                _, earlier_id = self._authorised(
+                    connection, conversation_id, token, client_message_id
+                )
+                if earlier_id is None:
+                    raise
+                return self._turn_of(connection, earlier_id)
 
     def _take_message(
         self,
@@ -575,21 +564,6 @@ class ChatService:
         self.events.publish(
             STAFF_TOPIC, {"type": "typing", "conversation_id": conversation_id, "who": "customer"}
         )
-
-    @staticmethod
-    def _earlier_turn(
-        session: Session, conversation_id: str, client_message_id: str | None
-    ) -> Turn | None:
-        """The turn a resent message was first stored with, if it was (see _turn_of)."""
-        if client_message_id is None:
-            return None
-        message_id = session.scalar(
-            select(Message.id).where(
-                Message.conversation_id == conversation_id,
-                Message.client_message_id == client_message_id,
-            )
-        )
-        return None if message_id is None else ChatService._turn_of(session, message_id)
 
     @staticmethod
     def _turn_of(database: Session | Connection, message_id: int) -> Turn:

@@ -21,7 +21,7 @@ from bot.conversation.policy import DialogueState
 from bot.conversation.redaction import redact
 from bot.conversation.service import (
     ActionCaller,
-    ConversationFacts,
+    conversation_facts,
     record_call,
     turn_context,
 )
@@ -318,7 +318,7 @@ class SupportService:
         with self.sessions() as session:
             conversation = _conversation(session, conversation_id)
             self.must_hold(conversation, member)
-            facts = ConversationFacts.of(conversation)
+            facts, _ = conversation_facts(session, conversation_id)
             customer_id = turn_context(facts, self.identity_secret).verified_customer_id
         result = self._run(spec, values, customer_id)
         with self.sessions.begin() as session:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from bot.conversation.service import ChatService, ConversationFacts, turn_context
+from bot.conversation.service import ChatService, conversation_facts, turn_context
 from bot.conversation.turn import hear
 from bot.errors import Conflict, NotFound, Rejected
 from bot.messages import MessageRole, MessageView
@@ -119,7 +119,8 @@ class SuggestionService:
             conversation = _conversation(session, conversation_id)
             SupportService.must_hold(conversation, member)
             message = _last_customer_message(session, conversation_id)
-            context = turn_context(ConversationFacts.of(conversation), self.chat.identity_secret)
+            facts, _ = conversation_facts(session, conversation_id)
+            context = turn_context(facts, self.chat.identity_secret)
         if message is None:
             raise Conflict("the customer has written nothing yet: there is nothing to answer")
         # The stored text is redacted; what it hid (an e-mail address) is in the profile by now.
