@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, insert, select
+from sqlalchemy import Connection, Engine, Table, Update, and_, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -670,21 +671,45 @@ def record(
                 rules=[dict(firing) for firing in outcome.handoff.firings],
             )
         )
+    changes = conversation_changes(context, heard, outcome, now)
     database.execute(
-        CONVERSATIONS.update()
-        .where(CONVERSATIONS.c.id == context.conversation_id)
-        .values(**conversation_changes(context, heard, outcome, now))
+        _conversation_update(tuple(changes)),
+        {"conversation_id": context.conversation_id, **_new_values(changes)},
     )
+    seen = {"last_seen_at": now, **heard.profile_changes}
     database.execute(
-        CUSTOMERS.update()
-        .where(CUSTOMERS.c.id == context.customer_id)
-        .values(
-            last_seen_at=now,
-            message_count=CUSTOMERS.c.message_count + 1,
-            **heard.profile_changes,
-        )
+        _customer_update(tuple(seen)), {"customer_id": context.customer_id, **_new_values(seen)}
     )
     return Turn(message, reply)
+
+
+# A turn's two updates, built once for each set of columns they write: building a statement and
+# its cache key each turn cost a third of writing the turn. Values go in as "new_<column>".
+@cache
+def _conversation_update(columns: tuple[str, ...]) -> Update:
+    return (
+        CONVERSATIONS.update()
+        .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
+@cache
+def _customer_update(columns: tuple[str, ...]) -> Update:
+    return (
+        CUSTOMERS.update()
+        .where(CUSTOMERS.c.id == bindparam("customer_id"))
+        .values(
+            {
+                **{name: bindparam(f"new_{name}") for name in columns},
+                "message_count": CUSTOMERS.c.message_count + 1,
+            }
+        )
+    )
+
+
+def _new_values(changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"new_{name}": value for name, value in changes.items()}
 
 
 def record_call(

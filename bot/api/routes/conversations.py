@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
 
 from anyio import from_thread
 from fastapi import APIRouter, Depends, Request, WebSocket, status
@@ -63,15 +62,6 @@ def start_conversation(body: StartConversationIn, chat: ChatDep) -> StartConvers
 WAITED_SECONDS = 0.05
 
 
-async def arrival() -> float:
-    """When the request arrived (monotonic seconds): read on the event loop, before the turn
-    waits for a worker thread."""
-    return time.monotonic()
-
-
-ArrivalDep = Annotated[float, Depends(arrival)]
-
-
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
@@ -80,18 +70,18 @@ ArrivalDep = Annotated[float, Depends(arrival)]
     dependencies=[Depends(admit_turn)],
     responses=errors(403, 404, 422, 429),
 )
-def send_message(
+async def send_message(
     conversation_id: str,
     body: MessageIn,
     chat: ChatDep,
     token: CustomerTokenDep,
     request: Request,
     limits: RateLimitsDep,
-    arrived: ArrivalDep,
 ) -> TurnOut:
-    # The rate limits on the turn's own thread: as a dependency of their own they took a thread
-    # hop of their own (their counter may be Redis, so they block).
-    limit_messages(request, conversation_id, token, limits)
+    # Async, with the turn on a worker thread of its own making: FastAPI runs a sync route on one
+    # worker thread and then checks its answer against response_model on another, two round
+    # trips between threads where one does.
+    arrived = time.monotonic()
 
     def gone() -> bool:
         # Only a turn that waited for its thread can have lost its client meanwhile. Asking
@@ -101,8 +91,13 @@ def send_message(
             return False
         return bool(from_thread.run(request.is_disconnected))
 
-    turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
-    return TurnOut.model_validate(turn)
+    def take_turn() -> TurnOut:
+        # The rate limits on the turn's own thread: their counter may be Redis, so they block.
+        limit_messages(request, conversation_id, token, limits)
+        turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
+        return TurnOut.model_validate(turn)
+
+    return await run_in_threadpool(take_turn)
 
 
 @router.get("/{conversation_id}/messages", response_model=TranscriptOut, responses=errors(403, 404))
