@@ -12,12 +12,11 @@ The recipe, in order:
    is drawn (finetune.noise), so that "wher is my oder" reads as "where is my order".
 3. On the validation split, fit a temperature for calibrated confidences and choose the
    out-of-scope threshold.
-4. Learn from every row, with the calibration kept (as scikit-learn's CalibratedClassifierCV does
-   with ensemble=False). The intent head is the average of the trained head and a logistic
-   regression on the adapted encoder; for step 3 the regression is fitted on the training rows,
-   so the calibration is measured on rows nothing saw. Then one more epoch trains on every row,
-   the validation rows included, at a lower learning rate, and the regression is refitted on
-   all rows of the encoder as it now is.
+4. Learn from every row: the intent head becomes the average of the trained head and a logistic
+   regression on the adapted encoder. The regression is fitted on the training rows for step 3's
+   calibration, which is measured on rows it never saw, and then refitted on all rows, the
+   validation rows included, with the calibration kept (as scikit-learn's
+   CalibratedClassifierCV does with ensemble=False).
 """
 
 from __future__ import annotations
