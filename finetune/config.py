@@ -47,19 +47,12 @@ class TrainingConfig:
     # After calibration, average the trained intent head with a logistic regression refitted on
     # every row, the validation rows included (step 4 of the recipe in finetune/trainer.py).
     refit_head: bool = True
-    # Then, with the calibration kept, epochs over every row (the validation rows included) at a
-    # third of the learning rate, so the adapted encoder learns them too (step 4).
-    every_row_epochs: int = 1
     seed: int = 13
 
     def __post_init__(self) -> None:
         # Each rule: whether the values are allowed, and what to say when they are not.
         rules = [
             (self.epochs >= 0, f"epochs={self.epochs} (must be >= 0)"),
-            (
-                self.every_row_epochs >= 0,
-                f"every_row_epochs={self.every_row_epochs} (must be >= 0)",
-            ),
             (self.batch_size >= 2, f"batch_size={self.batch_size} (must be >= 2)"),
             (
                 0 < self.learning_rate < 1 and 0 < self.head_learning_rate < 1,

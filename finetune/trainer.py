@@ -26,8 +26,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,6 +185,7 @@ def train(
     job reports it to the console).
     """
     from peft import LoraConfig, get_peft_model
+    from tqdm import tqdm
 
     from retrieval.encoder import BUNDLED, resolve_model_path, weights_hash
 
@@ -245,208 +245,107 @@ def train(
     rng = random.Random(config.seed)
     # Its own generator, so that the batches are the same with and without typing noise.
     typing = random.Random(config.seed + 1)
-    every_row = LabelledTexts(
-        intent_train.texts + intent_validation.texts,
-        intent_train.labels + intent_validation.labels,
-    )
-    # Step 4's epochs over every row: only when the validation rows are the trainer's own.
-    later_epochs = config.every_row_epochs if carved_validation else 0
-    first_steps = config.epochs * _steps_per_epoch(intent_train, intent_labels, config)
-    later_steps = later_epochs * _steps_per_epoch(every_row, intent_labels, config)
+    intent_targets = torch.tensor([intent_labels.index(label) for label in intent_train.labels])
+    steps_per_epoch = len(_pair_batches(intent_targets.tolist(), config.batch_size, rng))
+    total_steps = max(1, config.epochs * steps_per_epoch)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser,
-        lambda step: (
-            min(1.0, (step + 1) / (0.06 * max(1, first_steps)))
-            * max(0.0, 1 - step / max(1, first_steps))
-        ),
+        lambda step: min(1.0, (step + 1) / (0.06 * total_steps)) * max(0.0, 1 - step / total_steps),
     )
+    cross_entropy = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     sentiment_loss = None
     if sentiment_train is not None and sentiment_labels:
         counts = np.array([sentiment_train.labels.count(label) for label in sentiment_labels])
         sentiment_loss = nn.CrossEntropyLoss(
             weight=_balancing_weights(counts), label_smoothing=config.label_smoothing
         )
-    step_loss = _StepLoss(
-        config=config,
-        typing=typing,
-        cross_entropy=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
-        sentiment=(
-            _SentimentBatches(
-                sentiment_train,
-                sentiment_labels,
-                sentiment_loss,
-                _sentiment_batches(len(sentiment_train), config.batch_size, rng),
-            )
-            if sentiment_train is not None and sentiment_labels and sentiment_loss is not None
-            else None
-        ),
-        retrieval_batches=(
-            KnowledgeBaseBatches(knowledge_base, 64, config.seed)
-            if knowledge_base is not None and config.retrieval_weight > 0
-            else None
-        ),
+    retrieval_batches = (
+        KnowledgeBaseBatches(knowledge_base, 64, config.seed)
+        if knowledge_base is not None and config.retrieval_weight > 0
+        else None
+    )
+    sentiment_batches = (
+        _sentiment_batches(len(sentiment_train), config.batch_size, rng)
+        if sentiment_train is not None
+        else None
     )
     losses: list[float] = []
-    with _progress_bar(first_steps + later_steps, show_progress, report) as step_done:
+    # Counted here: a disabled tqdm bar (show_progress False) does not count.
+    steps_done = 0
+    model.train()
+    with tqdm(
+        total=config.epochs * steps_per_epoch,
+        desc="training",
+        unit="step",
+        disable=not show_progress,
+    ) as bar:
         for _ in range(config.epochs):
-            losses.append(
-                _epoch(model, step_loss, intent_train, rng, optimiser, schedule, step_done)
-            )
-        _read_as_served(model)
-        info = BundleInfo(
-            base_model=BUNDLED if config.base_model == BUNDLED else str(base_path),
-            base_fingerprint=weights_hash(base_path),
-            intent_labels=intent_labels,
-            sentiment_labels=sentiment_labels,
-            head_layers=config.head_layers,
-            training={**asdict(config), "epoch_losses": losses},
-            data=_data_description(intents, sentiments, out_of_scope, knowledge_base),
-            versions=_versions(),
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-        bundle = NLUBundle(model, info)
-        # Step 3, on rows nothing has learnt from: the head averaged with a regression fitted on
-        # the training rows, then calibrated.
-        trained_head = _averaged_head(
-            model, config, intent_train, _adapted_features(model, config, intent_train)
-        )
-        _calibrate(bundle, config, intent_validation, sentiment_validation)
-        if carved_validation:
-            # Step 4: learn from every row, with the calibration kept.
-            if trained_head is not None:
-                model.init_head(model.intent_head, *trained_head)
-            if later_epochs:
-                later_schedule = torch.optim.lr_scheduler.LambdaLR(
-                    optimiser,
-                    lambda step: EVERY_ROW_LEARNING_SHARE * max(0.0, 1 - step / later_steps),
-                )
-                for _ in range(later_epochs):
-                    losses.append(
-                        _epoch(
-                            model, step_loss, every_row, rng, optimiser, later_schedule, step_done
-                        )
+            epoch_loss = 0.0
+            for chosen in _pair_batches(intent_targets.tolist(), config.batch_size, rng):
+                targets = intent_targets[chosen]
+                texts = noisy([intent_train.texts[i] for i in chosen], config.typo_rate, typing)
+                vectors, logits, _ = model(texts)
+                loss = cross_entropy(logits, targets)
+                if config.contrastive_weight > 0:
+                    loss = loss + config.contrastive_weight * supervised_contrastive_loss(
+                        vectors, targets, config.contrastive_temperature
                     )
-                _read_as_served(model)
-            _averaged_head(model, config, every_row, _adapted_features(model, config, every_row))
-    info.training["epoch_losses"] = [round(value, 4) for value in losses]
+                if sentiment_loss is not None and model.sentiment_head is not None:
+                    assert sentiment_train is not None and sentiment_labels
+                    assert sentiment_batches is not None
+                    picked = next(sentiment_batches)
+                    _, vectors_s = model.encode([sentiment_train.texts[i] for i in picked])
+                    sentiments_of = torch.tensor(
+                        [sentiment_labels.index(sentiment_train.labels[i]) for i in picked]
+                    )
+                    loss = loss + sentiment_loss(model.sentiment_head(vectors_s), sentiments_of)
+                if retrieval_batches is not None:
+                    anchors, positives, answers = retrieval_batches.next()
+                    loss = loss + config.retrieval_weight * contrastive_loss(
+                        lambda texts: model.encode(texts)[0],
+                        (noisy(anchors, config.typo_rate, typing), positives, answers),
+                        config.retrieval_temperature,
+                    )
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                epoch_loss += loss.item()
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+                steps_done += 1
+                report(steps_done, config.epochs * steps_per_epoch)
+            losses.append(epoch_loss / steps_per_epoch)
+
+    # Training reads at most max_length tokens for speed; serving reads longer messages whole.
+    model.max_length = 128
+    info = BundleInfo(
+        base_model=BUNDLED if config.base_model == BUNDLED else str(base_path),
+        base_fingerprint=weights_hash(base_path),
+        intent_labels=intent_labels,
+        sentiment_labels=sentiment_labels,
+        head_layers=config.head_layers,
+        training={**asdict(config), "epoch_losses": [round(v, 4) for v in losses]},
+        data=_data_description(intents, sentiments, out_of_scope, knowledge_base),
+        versions=_versions(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    bundle = NLUBundle(model, info)
+    model.eval()
+    every_row = LabelledTexts(
+        intent_train.texts + intent_validation.texts,
+        intent_train.labels + intent_validation.labels,
+    )
+    # The adapted features of every row, read once for both regressions below.
+    adapted = _adapted_features(model, config, every_row if carved_validation else intent_train)
+    held_out_head = _averaged_head(model, config, intent_train, adapted)
+    _calibrate(bundle, config, intent_validation, sentiment_validation)
+    if held_out_head is not None and carved_validation:
+        _averaged_head(model, config, every_row, adapted, trained=held_out_head)
     logger.info(
         "trained on %s: %s", info.base_model, info.metrics["validation"]["intent"]["accuracy"]
     )
     return bundle, peft_encoder
-
-
-# The learning rate of step 4's epochs over every row, as a share of the first epochs' peak: about
-# where a linear decay over one more epoch would start, so the validation rows are learnt without
-# undoing what the calibration measured.
-EVERY_ROW_LEARNING_SHARE = 1 / 3
-
-
-def _steps_per_epoch(rows: LabelledTexts, labels: list[str], config: TrainingConfig) -> int:
-    # The number of pair batches depends on the label counts only, not on the shuffle.
-    return len(_pair_batches(_targets(rows, labels).tolist(), config.batch_size, random.Random(0)))
-
-
-def _targets(rows: LabelledTexts, labels: list[str]) -> torch.Tensor:
-    return torch.tensor([labels.index(label) for label in rows.labels])
-
-
-@dataclass
-class _SentimentBatches:
-    rows: LabelledTexts
-    labels: list[str]
-    loss: nn.CrossEntropyLoss
-    batches: Iterator[list[int]]
-
-
-@dataclass
-class _StepLoss:
-    """The loss of one training step: an intent batch, with a sentiment batch and a knowledge-base
-    batch when the training has them."""
-
-    config: TrainingConfig
-    typing: random.Random
-    cross_entropy: nn.CrossEntropyLoss
-    sentiment: _SentimentBatches | None
-    retrieval_batches: KnowledgeBaseBatches | None
-
-    def __call__(
-        self, model: MultiTaskModel, texts: list[str], targets: torch.Tensor
-    ) -> torch.Tensor:
-        config = self.config
-        vectors, logits, _ = model(noisy(texts, config.typo_rate, self.typing))
-        loss: torch.Tensor = self.cross_entropy(logits, targets)
-        if config.contrastive_weight > 0:
-            loss = loss + config.contrastive_weight * supervised_contrastive_loss(
-                vectors, targets, config.contrastive_temperature
-            )
-        if self.sentiment is not None and model.sentiment_head is not None:
-            picked = next(self.sentiment.batches)
-            _, vectors_s = model.encode([self.sentiment.rows.texts[i] for i in picked])
-            expected = torch.tensor(
-                [self.sentiment.labels.index(self.sentiment.rows.labels[i]) for i in picked]
-            )
-            loss = loss + self.sentiment.loss(model.sentiment_head(vectors_s), expected)
-        if self.retrieval_batches is not None:
-            anchors, positives, answers = self.retrieval_batches.next()
-            loss = loss + config.retrieval_weight * contrastive_loss(
-                lambda batch: model.encode(batch)[0],
-                (noisy(anchors, config.typo_rate, self.typing), positives, answers),
-                config.retrieval_temperature,
-            )
-        return loss
-
-
-def _epoch(
-    model: MultiTaskModel,
-    step_loss: _StepLoss,
-    rows: LabelledTexts,
-    rng: random.Random,
-    optimiser: torch.optim.Optimizer,
-    schedule: torch.optim.lr_scheduler.LRScheduler,
-    step_done: Callable[[float], None],
-) -> float:
-    """One pass over ``rows`` in batches of same-intent pairs; its mean loss."""
-    model.max_length = step_loss.config.max_length
-    model.train()
-    targets = _targets(rows, model.intent_labels)
-    batches = _pair_batches(targets.tolist(), step_loss.config.batch_size, rng)
-    total = 0.0
-    for chosen in batches:
-        loss = step_loss(model, [rows.texts[i] for i in chosen], targets[chosen])
-        optimiser.zero_grad()
-        torch.autograd.backward(loss)
-        optimiser.step()
-        schedule.step()
-        total += loss.item()
-        step_done(loss.item())
-    return total / max(1, len(batches))
-
-
-def _read_as_served(model: MultiTaskModel) -> None:
-    # Training reads at most max_length tokens for speed; serving reads longer messages whole.
-    model.max_length = 128
-    model.eval()
-
-
-@contextmanager
-def _progress_bar(
-    total: int, show_progress: bool, report: Callable[[int, int], None]
-) -> Iterator[Callable[[float], None]]:
-    """A step counter for the training loop: it moves the bar and calls ``report``."""
-    from tqdm import tqdm
-
-    # Counted here: a disabled tqdm bar (show_progress False) does not count.
-    done = 0
-    with tqdm(total=total, desc="training", unit="step", disable=not show_progress) as bar:
-
-        def step_done(loss: float) -> None:
-            nonlocal done
-            done += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
-            report(done, total)
-
-        yield step_done
 
 
 def _intent_split(

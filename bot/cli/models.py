@@ -15,8 +15,7 @@ from finetune.config import TrainingConfig
 
 # The options of `train` that override a TrainingConfig default: (flag, type, help).
 _TRAINING_OPTIONS: tuple[tuple[str, type[int] | type[float], str], ...] = (
-    ("--epochs", int, "passes over the intent data before calibration"),
-    ("--every-row-epochs", int, "passes over every row, held-out rows included, after it"),
+    ("--epochs", int, "passes over the intent data"),
     ("--batch-size", int, "messages per step"),
     ("--learning-rate", float, "LoRA learning rate"),
     ("--lora-rank", int, "rank of the LoRA adapters"),
