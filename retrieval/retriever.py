@@ -172,9 +172,12 @@ class Retriever:
 
     def search(self, text: str, k: int = 5) -> list[EntryHit]:
         # Encoding and searching in one trip to the inference thread.
-        return run_inference(lambda: self.search_vector(self.encoder.encode([text])[0], k))
+        return run_inference(lambda: self.search_vectors(self.encoder.encode([text]), k)[0])
 
-    def search_vector(self, vector: np.ndarray, k: int = 5) -> list[EntryHit]:
-        """Up to ``k`` entries, best first, scored by cosine similarity to the entry's vector."""
-        (hits,) = self.index.search(vector[None, :], k)
-        return [EntryHit(self.knowledge_base[hit.key], hit.score) for hit in hits]
+    def search_vectors(self, vectors: np.ndarray, k: int = 5) -> list[list[EntryHit]]:
+        """For each row of ``vectors``, up to ``k`` entries, best first, scored by cosine
+        similarity to the entry's vector: one search of the index for all rows."""
+        return [
+            [EntryHit(self.knowledge_base[hit.key], hit.score) for hit in hits]
+            for hits in self.index.search(vectors, k)
+        ]

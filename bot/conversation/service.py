@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Protocol, cast
 
+import numpy as np
 from sqlalchemy import Connection, Engine, Table, Update, and_, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -465,9 +466,11 @@ class ChatService:
     def _read_many(self, texts: list[str]) -> list[Reading]:
         if self.nlu is None:
             return [Reading(None, self.retriever.search(t, k=SEARCH_DEPTH), t) for t in texts]
+        vectors, predictions = zip(*self.nlu.read_many(texts), strict=True)
+        hits = self.retriever.search_vectors(np.stack(vectors), SEARCH_DEPTH)
         return [
-            Reading(prediction, self.retriever.search_vector(vector, SEARCH_DEPTH), text)
-            for text, (vector, prediction) in zip(texts, self.nlu.read_many(texts), strict=True)
+            Reading(prediction, found, text)
+            for text, prediction, found in zip(texts, predictions, hits, strict=True)
         ]
 
     def act(self, outcome: Outcome, context: TurnContext) -> Outcome:

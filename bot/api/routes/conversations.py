@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.analytics.satisfaction import SurveyAnswers
-from bot.api.admission import TurnsInFlight, TurnsInFlightDep, admit_turn
+from bot.api.admission import TurnsInFlight, TurnsInFlightDep
 from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep, SocketTokenDep
 from bot.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE, unavailable
 from bot.api.limits import (
@@ -65,9 +65,6 @@ WAITED_SECONDS = 0.05
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
-    # The turn bound first: a turn refused on arrival takes no worker thread. A client over its
-    # own limit is refused either way.
-    dependencies=[Depends(admit_turn)],
     responses=errors(403, 404, 422, 429),
 )
 async def send_message(
@@ -77,6 +74,7 @@ async def send_message(
     token: CustomerTokenDep,
     request: Request,
     limits: RateLimitsDep,
+    turns: TurnsInFlightDep,
 ) -> TurnOut:
     # Async, with the turn on a worker thread of its own making: FastAPI runs a sync route on one
     # worker thread and then checks its answer against response_model on another, two round
@@ -97,7 +95,10 @@ async def send_message(
         turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
         return TurnOut.model_validate(turn)
 
-    return await run_in_threadpool(take_turn)
+    # The turn bound first, on arrival: a turn refused takes no worker thread. A client over its
+    # own limit is refused either way.
+    with turns.admitted():
+        return await run_in_threadpool(take_turn)
 
 
 @router.get("/{conversation_id}/messages", response_model=TranscriptOut, responses=errors(403, 404))
