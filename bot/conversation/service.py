@@ -676,39 +676,26 @@ def record(
         )
     changes = conversation_changes(context, heard, outcome, now)
     database.execute(
-        _conversation_update(tuple(changes)),
-        {"conversation_id": context.conversation_id, **_new_values(changes)},
+        _update_by_id(CONVERSATIONS, tuple(changes)),
+        {"row_id": context.conversation_id, **_new_values(changes)},
     )
     seen = {"last_seen_at": now, **heard.profile_changes}
     database.execute(
-        _customer_update(tuple(seen)), {"customer_id": context.customer_id, **_new_values(seen)}
+        _update_by_id(CUSTOMERS, tuple(seen), counter="message_count"),
+        {"row_id": context.customer_id, **_new_values(seen)},
     )
     return Turn(message, reply)
 
 
-# A turn's two updates, built once for each set of columns they write: building a statement and
-# its cache key each turn cost a third of writing the turn. Values go in as "new_<column>".
 @cache
-def _conversation_update(columns: tuple[str, ...]) -> Update:
-    return (
-        CONVERSATIONS.update()
-        .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-        .values({name: bindparam(f"new_{name}") for name in columns})
-    )
-
-
-@cache
-def _customer_update(columns: tuple[str, ...]) -> Update:
-    return (
-        CUSTOMERS.update()
-        .where(CUSTOMERS.c.id == bindparam("customer_id"))
-        .values(
-            {
-                **{name: bindparam(f"new_{name}") for name in columns},
-                "message_count": CUSTOMERS.c.message_count + 1,
-            }
-        )
-    )
+def _update_by_id(table: Table, columns: tuple[str, ...], counter: str | None = None) -> Update:
+    """UPDATE ``table`` SET each column to ``:new_<column>`` (and ``counter`` to itself + 1)
+    WHERE id = ``:row_id``, built once for each shape: building a turn's two updates and their
+    cache keys each turn cost a third of writing the turn."""
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in columns}
+    if counter is not None:
+        values[counter] = table.c[counter] + 1
+    return table.update().where(table.c.id == bindparam("row_id")).values(values)
 
 
 def _new_values(changes: Mapping[str, Any]) -> dict[str, Any]:
