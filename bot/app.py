@@ -39,11 +39,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         # The threads that run requests; the database pool has a connection for each.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.runtime = build_runtime(settings) if runtime is None else runtime
-        # Bounded by the model's recent latency (bot.api.admission), so made with the runtime.
         app.state.turns_in_flight = TurnsInFlight(
-            settings.max_turns_in_flight,
-            settings.turn_target_seconds,
-            latency=lambda: app.state.runtime.chat.reading_seconds,
+            settings.max_turns_in_flight, settings.turn_target_seconds
         )
         keep_out_of_full_collections()
         try:

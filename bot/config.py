@@ -141,7 +141,7 @@ class Settings(BaseModel):
         description="Threads of each process that run requests (and database connections in its "
         "pool, one for each).",
     )
-    # A ceiling: the bound below it follows the model's latency (turn_target_seconds). 64 lets
+    # A ceiling: the bound below it follows the process's speed (turn_target_seconds). 64 lets
     # 50 sockets that two processes share unevenly all write at once without a refusal.
     max_turns_in_flight: int = Field(
         64,
@@ -152,9 +152,9 @@ class Settings(BaseModel):
     turn_target_seconds: float = Field(
         0.5,
         gt=0,
-        description="The time a chat turn should take in the server under load: fewer turns "
-        "than max_turns_in_flight are let in at once when turns take longer (the rest get 503 "
-        "and Retry-After).",
+        description="The time a chat turn should take in the server under load, its wait for "
+        "the company's API left out: when turns take longer, only as many turns as the process "
+        "finishes in this time are let in at once (the rest get 503 and Retry-After).",
     )
     retention_days: int | None = Field(
         None,

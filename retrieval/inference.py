@@ -9,7 +9,6 @@ whole chat turn from 17.6 ms to 27 ms. Running all of it on one thread keeps one
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,32 +58,17 @@ class Batcher(Generic[T, R]):
         self._max_batch = max_batch
         self._waiting: deque[tuple[T, Future[R]]] = deque()
         self._lock = threading.Lock()
-        self._seconds: float | None = None
-
-    @property
-    def seconds(self) -> float | None:
-        """How long a call has lately taken, its wait for the thread included (smoothed over
-        about ten calls); None before the first."""
-        return self._seconds
 
     def __call__(self, item: T) -> R:
         if threading.current_thread().name.startswith(_THREAD_NAME):
             return self._many([item])[0]
-        began = time.perf_counter()
         result: Future[R] = Future()
         with self._lock:
             self._waiting.append((item, result))
         # One drain per call, so every call is taken by some pass; a drain that finds the
         # queue empty (an earlier pass took its call) returns at once.
         _executor().submit(self._drain)
-        try:
-            return result.result()
-        finally:
-            took = time.perf_counter() - began
-            # A float assignment: a lost update between threads only drops one sample.
-            self._seconds = (
-                took if self._seconds is None else self._seconds + 0.1 * (took - self._seconds)
-            )
+        return result.result()
 
     def _drain(self) -> None:
         with self._lock:

@@ -192,6 +192,8 @@ class StartedConversation:
 class Turn:
     message: MessageView
     reply: MessageView | None  # None while a person has the conversation: the bot is silent
+    # Time the turn waited for the company's API; the overload bound leaves it out.
+    company_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -452,12 +454,6 @@ class ChatService:
             readings[0] = on_topic(readings[0], after_topic, context, self.thresholds)
         return readings
 
-    @property
-    def reading_seconds(self) -> float | None:
-        """How long reading a message has lately taken, its wait for the model included: what
-        grows first when the process has more turns than its cores can serve."""
-        return self._read_together.seconds
-
     def read(self, text: str) -> Reading:
         """The model's reading and the retrieval hits: one forward pass on the inference thread,
         shared with the other turns waiting for it."""
@@ -660,9 +656,9 @@ def record(
         reply_id = _insert(database, context, reply, reply_to_id=message.id)
         # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
         reply = replace(reply, id=reply_id, text=outcome.reply.text)
-    for call in (outcome.proof_check, outcome.result):
-        if call is not None:
-            record_call(database, context.conversation_id, call, message_id=message.id)
+    calls = [call for call in (outcome.proof_check, outcome.result) if call is not None]
+    for call in calls:
+        record_call(database, context.conversation_id, call, message_id=message.id)
     if outcome.handoff is not None:
         database.execute(
             insert(Escalation).values(
@@ -684,7 +680,7 @@ def record(
         _update_by_id(CUSTOMERS, tuple(seen), counter="message_count"),
         {"row_id": context.customer_id, **_new_values(seen)},
     )
-    return Turn(message, reply)
+    return Turn(message, reply, sum(call.latency_ms for call in calls) / 1000)
 
 
 @cache

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.analytics.satisfaction import SurveyAnswers
-from bot.api.admission import TurnsInFlight, TurnsInFlightDep
+from bot.api.admission import TurnsInFlight, TurnsInFlightDep, TurnSlot
 from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep, SocketTokenDep
 from bot.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE, unavailable
 from bot.api.limits import (
@@ -89,16 +89,17 @@ async def send_message(
             return False
         return bool(from_thread.run(request.is_disconnected))
 
-    def take_turn() -> TurnOut:
+    def take_turn(slot: TurnSlot) -> TurnOut:
         # The rate limits on the turn's own thread: their counter may be Redis, so they block.
         limit_messages(request, conversation_id, token, limits)
         turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
+        slot.company_seconds = turn.company_seconds
         return TurnOut.model_validate(turn)
 
     # The turn bound first, on arrival: a turn refused takes no worker thread. A client over its
     # own limit is refused either way.
-    with turns.admitted():
-        return await run_in_threadpool(take_turn)
+    with turns.admitted() as slot:
+        return await run_in_threadpool(take_turn, slot)
 
 
 @router.get("/{conversation_id}/messages", response_model=TranscriptOut, responses=errors(403, 404))
@@ -213,10 +214,11 @@ async def _take_frame(
         )
         return
     body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
-    with turns.admitted():
+    with turns.admitted() as slot:
         turn = await run_in_threadpool(
             chat.post_message, conversation_id, token, body.text, body.client_message_id
         )
+        slot.company_seconds = turn.company_seconds
     await websocket.send_json({"type": "ack", "message": customer_view(turn.message)})
     if turn.reply is not None:
         await websocket.send_json({"type": "reply", "message": customer_view(turn.reply)})

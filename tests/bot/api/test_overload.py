@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, ExitStack
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api.admission import BUSY, Busy, TurnsInFlight
+from bot.api.admission import BUSY, Busy, TurnsInFlight, TurnSlot
 from bot.conversation.identity import CustomerIdentity
 from bot.conversation.service import ClientGone
 from bot.conversation.turn import Reading
@@ -87,46 +87,70 @@ def test_the_bound_counts_turns_running_and_frees_a_slot_when_a_turn_fails() -> 
     assert turns.running == 0
 
 
-def test_the_bound_falls_when_reading_lags_and_comes_back_when_it_is_quick() -> None:
-    # The model reads one message after another: its latency grows with the turns waiting.
-    per_turn = {"seconds": 1 / 16}
-    turns = TurnsInFlight(
-        32, target_seconds=0.5, latency=lambda: max(turns.running, 1) * per_turn["seconds"]
-    )
+class Clock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def steady_load(
+    turns: TurnsInFlight,
+    clock: Clock,
+    per_turn: float,
+    finished: int,
+    company_seconds: float = 0.0,
+) -> int:
+    """32 customers always writing to a process that finishes one turn every ``per_turn``
+    seconds, oldest first, each turn having waited ``company_seconds`` for the company's API:
+    as each turn ends, the next ones are let in if the bound allows (refused ones try again at
+    the next ending). The bound under that load."""
+    in_flight: deque[AbstractContextManager[TurnSlot]] = deque()
+    for _ in range(finished):
+        while len(in_flight) < min(32, turns.bound):
+            turn = turns.admitted()
+            turn.__enter__().company_seconds = company_seconds
+            in_flight.append(turn)
+        clock.now += per_turn
+        in_flight.popleft().__exit__(None, None, None)
+    bound = turns.bound
+    while in_flight:
+        in_flight.popleft().__exit__(None, None, None)
+    return bound
+
+
+def test_the_bound_falls_when_turns_wait_and_comes_back_when_they_are_quick() -> None:
+    clock = Clock()
+    turns = TurnsInFlight(32, target_seconds=0.5, clock=clock)
     assert turns.bound == 32
-
-    def steady_load(finished: int, customers: int) -> int:
-        """``customers`` always writing: as each turn ends, the next one is let in if the
-        bound allows (refused ones try again at the next ending). The bound under that load."""
-        in_flight: deque[AbstractContextManager[None]] = deque()
-        for _ in range(finished):
-            while len(in_flight) < min(customers, turns.bound):
-                turn = turns.admitted()
-                turn.__enter__()
-                in_flight.append(turn)
-            in_flight.popleft().__exit__(None, None, None)
-        bound = turns.bound
-        while in_flight:
-            in_flight.popleft().__exit__(None, None, None)
-        return bound
-
-    # 16 messages a second: 8 turns in flight keep reading near half a second (32 took 2 s).
-    assert 6 <= steady_load(100, customers=32) <= 11
+    # 16 turns a second: 8 in flight keep each near half a second (32 waited 2 s each).
+    assert 6 <= steady_load(turns, clock, per_turn=1 / 16, finished=100) <= 11
     with ExitStack() as stack:
         for _ in range(turns.bound):
             stack.enter_context(turns.admitted())
         with pytest.raises(Busy), turns.admitted():
             pass
-    per_turn["seconds"] = 0.001
-    assert steady_load(100, customers=32) == 32
+    assert steady_load(turns, clock, per_turn=0.001, finished=100) == 32
 
 
-def test_slow_turns_that_do_not_wait_for_the_model_keep_the_bound() -> None:
-    # Reading is quick (the company's API is what is slow): no turn is refused for it.
-    turns = TurnsInFlight(32, target_seconds=0.5, latency=lambda: 0.02)
+def test_time_waiting_for_the_company_api_does_not_lower_the_bound() -> None:
+    # The same load as above, but each turn's two seconds are all but 20 ms spent waiting for
+    # the company's API: no turn is refused for it, since the wait does not load this process.
+    clock = Clock()
+    turns = TurnsInFlight(32, target_seconds=0.5, clock=clock)
+    assert steady_load(turns, clock, per_turn=1 / 16, finished=100, company_seconds=1.98) == 32
+
+
+def test_one_customer_at_a_time_keeps_the_bound_however_slow_the_turns() -> None:
+    # Turns one after another say nothing of how many the process can take at once.
+    clock = Clock()
+    turns = TurnsInFlight(32, target_seconds=0.5, clock=clock)
     for _ in range(100):
         with turns.admitted():
-            pass
+            clock.now += 2.0
     assert turns.bound == 32
 
 

@@ -34,6 +34,7 @@ def run(
     index_dir: Path,
     company_api_url: str,
     actions: Path | None = None,
+    **more_settings: Any,
 ) -> tuple[Runtime, TestClient]:
     settings = Settings(
         database_url=f"sqlite:///{folder}/bot.db",
@@ -43,6 +44,7 @@ def run(
         identity_secret=IDENTITY_SECRET,
         actions=actions or DEMO_DIR / "actions.yaml",
         metrics_token=METRICS_TOKEN,
+        **more_settings,
     )
     runtime = build_runtime(settings, encoder=served_encoder)
     return runtime, TestClient(create_app(settings, runtime))
@@ -369,7 +371,11 @@ def test_an_api_slower_than_the_actions_timeout_gets_the_failure_wording(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     STALLED.clear()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    runtime, client = run(served_encoder, tmp_path, index_dir, url, actions)
+    # Turns should take at most a fifth of a second here: the half second this one waits for the
+    # company's API must not count against it, since that wait does not load the process.
+    runtime, client = run(
+        served_encoder, tmp_path, index_dir, url, actions, turn_target_seconds=0.2
+    )
     try:
         with client:
             slow = Chat(client, "cust-42").says("where is my order BC-204518?")
@@ -378,6 +384,8 @@ def test_an_api_slower_than_the_actions_timeout_gets_the_failure_wording(
             with runtime.sessions() as session:
                 call = session.scalars(select(ActionCall)).one()
             assert call.outcome == "failed" and call.status_code is None
+            turns = client.app.state.turns_in_flight  # type: ignore[attr-defined]
+            assert turns.bound == turns.limit
     finally:
         STALLED.set()
         runtime.close()
