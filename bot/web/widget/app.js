@@ -21,6 +21,8 @@ const RETRY = { minMs: 500, maxMs: 10000 };
 const TYPING_EVERY_MS = 3000;
 const CONNECTING_QUIET_MS = 1200; // don't flash "Connecting…" for a socket that opens in a blink
 const DEFERRED_AT_MOST_MS = 4000;
+// Why a message the server kept refusing as busy shows "Not sent" (the bubble's hover text).
+const BUSY_GAVE_UP = "The service is busy; your message was not sent. Retry in a moment.";
 
 /**
  * startWidget({dataset, origin}): origin is the service's (where the widget was loaded from).
@@ -242,9 +244,13 @@ export function startWidget({ dataset, origin }) {
 
   // The server stored nothing and asked us to wait (busy, or beyond a rate limit): the message
   // stays "Sending…", not failed, and goes out again with the same id when the socket's wait is
-  // over (onWaitOver), so the server stores it once.
+  // over (onWaitOver), so the server stores it once. Refused for minutes, it is shown as not
+  // sent instead, for the customer to retry, rather than "Sending…" for ever.
   function onBusy(clientId) {
-    State.messageRetried(state, clientId); // due again on this socket
+    if (State.messageRefusedBusy(state, clientId, Date.now())) {
+      store.write(state);
+      log.markFailed(clientId, BUSY_GAVE_UP);
+    }
     ui.hideTyping(); // no reply comes until it is sent again
     flushDeferred();
   }

@@ -1,7 +1,14 @@
 /* The outbox: messages the customer wrote that the server has not acknowledged yet. Each item is
-   {id, text, at, failed, sentOn?}: `id` is the client_message_id (the server stores and answers
-   a resend with the same id once), `at` the time written (ms), `sentOn` the socket generation it
-   went out on. Pure functions: they return new arrays and never touch storage or the DOM. */
+   {id, text, at, failed, sentOn?, busySince?}: `id` is the client_message_id (the server stores
+   and answers a resend with the same id once), `at` the time written (ms), `sentOn` the socket
+   generation it went out on, `busySince` when the server first refused it as busy (ms). Pure
+   functions: they return new arrays and never touch storage or the DOM. */
+
+/** How long the server may go on refusing a message as busy before the widget stops resending
+ * it and shows it as not sent, for the customer to retry: each wait is at most 30 s
+ * (transport.js), so this is several tries, and a customer is never left with "Sending…" for
+ * ever while the service is overloaded or down behind a proxy that answers 503. */
+export const BUSY_GIVE_UP_MS = 120_000;
 
 export function isValidItem(item) {
   return Boolean(item) && typeof item.id === "string" && typeof item.text === "string" && item.text !== "";
@@ -26,9 +33,27 @@ export function without(outbox, id) {
   return outbox.filter((item) => item.id !== id);
 }
 
-/** The item marked failed (it is not resent until retried) or, with failed=false, retryable. */
+/** The item marked failed (it is not resent until retried) or, with failed=false, retryable;
+ * either way its busy refusals start over. */
 export function withFailed(outbox, id, failed) {
-  return outbox.map((item) => (item.id === id ? { ...item, failed, sentOn: null } : item));
+  return outbox.map((item) => {
+    if (item.id !== id) return item;
+    const next = { ...item, failed, sentOn: null };
+    delete next.busySince;
+    return next;
+  });
+}
+
+/** The item refused as busy at `now`: due again, and noted as refused since its first refusal. */
+export function withBusyRefusal(outbox, id, now) {
+  return outbox.map((item) =>
+    item.id === id ? { ...item, failed: false, sentOn: null, busySince: item.busySince ?? now } : item,
+  );
+}
+
+/** Whether the server has refused the item as busy for BUSY_GIVE_UP_MS by `now`. */
+export function busyTooLong(item, now) {
+  return item.busySince !== undefined && now - item.busySince >= BUSY_GIVE_UP_MS;
 }
 
 /** What to send on the socket of this generation: not failed, not already sent on it. */

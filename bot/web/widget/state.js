@@ -108,6 +108,21 @@ export function messageRetried(state, id) {
   state.outbox = outbox.withFailed(state.outbox, id, false);
 }
 
+/**
+ * The server stored nothing of it and asked for it again later (busy): it stays due, unless the
+ * server has refused it for too long, when it is marked failed for the customer to retry.
+ * Returns whether it was given up.
+ */
+export function messageRefusedBusy(state, id, now) {
+  const item = state.outbox.find((i) => i.id === id);
+  if (item && outbox.busyTooLong(item, now)) {
+    messageFailed(state, id);
+    return true;
+  }
+  state.outbox = outbox.withBusyRefusal(state.outbox, id, now);
+  return false;
+}
+
 /** The name of the person who has the conversation, as the transcript gives it. */
 export function agentNamed(state, name) {
   if (name) state.agentName = name;

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  BUSY_GIVE_UP_MS,
+  busyTooLong,
   dueOn,
   hasUnsent,
   isValidItem,
@@ -9,6 +11,7 @@ import {
   newClientId,
   newItem,
   storedItem,
+  withBusyRefusal,
   withFailed,
   without,
   withSentOn,
@@ -80,4 +83,23 @@ test("client ids are v4 UUIDs, also without randomUUID (insecure contexts)", () 
   const fallback = { getRandomValues: (bytes) => bytes.fill(0xff) };
   assert.equal(newClientId(fallback), "ffffffff-ffff-4fff-bfff-ffffffffffff");
   assert.match(newClientId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
+test("a message refused as busy stays due until refused for too long, counted from the first refusal", () => {
+  let outbox = withSentOn([a, b], "a", 1);
+  outbox = withBusyRefusal(outbox, "a", 1000);
+  assert.deepEqual(
+    dueOn(outbox, 1).map((item) => item.id),
+    ["a", "b"],
+    "a refused item goes out again on the same socket",
+  );
+  outbox = withBusyRefusal(outbox, "a", 1000 + BUSY_GIVE_UP_MS - 1);
+  const [refused] = outbox;
+  assert.equal(refused.busySince, 1000, "later refusals keep the first one's time");
+  assert.equal(busyTooLong(refused, 1000 + BUSY_GIVE_UP_MS - 1), false);
+  assert.equal(busyTooLong(refused, 1000 + BUSY_GIVE_UP_MS), true);
+  assert.equal(busyTooLong(outbox[1], Number.MAX_SAFE_INTEGER), false, "never refused: never too long");
+  const retried = withFailed(withFailed(outbox, "a", true), "a", false)[0];
+  assert.deepEqual(retried, { ...a, sentOn: null }, "the customer's retry starts the count over");
+  assert.equal(storedItem(refused).busySince, undefined, "a page's refusals are not stored");
 });

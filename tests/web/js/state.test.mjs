@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { newItem } from "../../../bot/web/widget/outbox.js";
+import { BUSY_GIVE_UP_MS, hasUnsent, newItem } from "../../../bot/web/widget/outbox.js";
 import * as State from "../../../bot/web/widget/state.js";
 import { cleanRecord } from "../../../bot/web/widget/storage.js";
 
@@ -79,6 +79,21 @@ test("sending, acknowledging, failing and retrying move an item through the outb
     status: null,
     open: false,
   });
+});
+
+test("a message the server keeps refusing as busy is given up as failed, for the customer to retry", () => {
+  const state = fresh();
+  State.messageQueued(state, newItem("m1", "hello", 1));
+  State.messageSent(state, "m1", 3, true);
+  assert.equal(State.messageRefusedBusy(state, "m1", 10_000), false);
+  assert.equal(state.outbox[0].failed, false);
+  assert.equal(state.outbox[0].sentOn, null, "due again on the same socket");
+  assert.equal(State.messageRefusedBusy(state, "m1", 10_000 + BUSY_GIVE_UP_MS - 1), false);
+  assert.equal(State.messageRefusedBusy(state, "m1", 10_000 + BUSY_GIVE_UP_MS), true);
+  assert.equal(state.outbox[0].failed, true, "not resent until the customer retries");
+  assert.equal(hasUnsent(state.outbox), false);
+  State.messageRetried(state, "m1");
+  assert.equal(State.messageRefusedBusy(state, "m1", 10_000 + 2 * BUSY_GIVE_UP_MS), false, "a retry starts the count over");
 });
 
 test("the acknowledged ids kept are bounded, oldest dropped first", () => {
