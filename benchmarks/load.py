@@ -661,7 +661,7 @@ def onnx_served(settings: Settings, scratch: Path) -> Settings:
 
 def runtime_encoder(settings: Settings, runtime: RuntimeName) -> Encoder | str:
     """What runs ``runtime``'s forward pass for the served bundle, or why nothing does."""
-    from finetune.bundle import read_info
+    from finetune.bundle_format import read_info
     from finetune.onnx_runtime import FP32_FILE, INT8_FILE, ONNX_DIR, OnnxBundle
     from finetune.serving import BundleEncoder
 

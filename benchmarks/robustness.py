@@ -362,7 +362,7 @@ def set_report(cases: Sequence[Case], answers: Sequence[Answer], target: Target)
 def model_info(settings: Settings, health: dict[str, Any]) -> dict[str, Any]:
     """The model the server answered with: its encoder as the server names it, and the
     bundle's folder and training date."""
-    from finetune.bundle import read_info
+    from finetune.bundle_format import read_info
 
     bundle = settings.nlu_bundle
     return {

@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import Conflict, NotFound
 from bot.storage.models import Message, ModelServing
-from finetune.bundle import read_info
-from finetune.onnx_export import TOLERANCE_POINTS, TestData, _worse_than, load_test_data
+from finetune.accuracy_gate import TOLERANCE_POINTS, TestData, load_test_data, worse_than
+from finetune.bundle_format import read_info
 from finetune.onnx_runtime import bundle_fingerprint
 
 TEST_SET_DIR = "test-set"
@@ -184,7 +184,7 @@ Measurer = Callable[[Path, TestData], dict[str, float]]
 
 def measure_bundle(bundle_dir: Path, test: TestData) -> dict[str, float]:
     """The four measures of the bundle on PyTorch, as export-onnx takes its reference."""
-    from finetune.onnx_export import measure
+    from finetune.accuracy_gate import measure
     from finetune.serving import BundleEncoder
 
     encoder = BundleEncoder(bundle_dir)
@@ -399,7 +399,7 @@ class ModelRegistry:
         else:
             reference, serving_name = {}, f"{CONFIGURED} (none: retrieval only)"
         return Comparison(
-            version, serving_name, candidate, reference, _worse_than(candidate, reference)
+            version, serving_name, candidate, reference, worse_than(candidate, reference)
         )
 
     def promote(

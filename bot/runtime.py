@@ -34,10 +34,9 @@ from bot.support.accounts import StaffService
 from bot.support.knowledge import KnowledgeService, knowledge_base_of
 from bot.support.knowledge_sync import KnowledgeSync
 from bot.support.service import SupportService
-from finetune.bundle import BundleError, BundleInfo
-from finetune.onnx_runtime import OnnxBundle, load_exported
+from finetune.bundle_format import BundleError, BundleInfo
+from finetune.onnx_runtime import load_exported
 from finetune.reading import MessageReader
-from finetune.serving import BundleEncoder
 from retrieval.encoder import Encoder, SentenceEncoder
 from retrieval.knowledge_base import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
 from retrieval.retriever import Retriever, load_or_build_index, shipped_index_dir
@@ -237,10 +236,6 @@ def served_encoder(settings: Settings) -> Encoder:
     with no bundle configured the plain base model."""
     if settings.nlu_bundle is None:
         return SentenceEncoder(settings.base_model)
-    if settings.inference_threads is not None:
-        import torch
-
-        torch.set_num_threads(settings.inference_threads)
     if settings.inference_runtime != "pytorch":
         exported = load_exported(
             settings.nlu_bundle, settings.base_model, settings.inference_threads
@@ -252,16 +247,22 @@ def served_encoder(settings: Settings) -> Encoder:
                 f"CXAGENT_INFERENCE_RUNTIME=onnx, but {settings.nlu_bundle} has no current ONNX "
                 "export: run `cxagent export-onnx` (or leave the runtime on auto)"
             )
+    # PyTorch is imported only here: a process served by ONNX Runtime never loads it (a quarter
+    # of a gigabyte and seconds of start-up in each worker).
+    import torch
+
+    from finetune.serving import BundleEncoder
+
+    if settings.inference_threads is not None:
+        torch.set_num_threads(settings.inference_threads)
     return BundleEncoder(settings.nlu_bundle, settings.base_model)
 
 
 def served_bundle_info(encoder: Encoder) -> BundleInfo | None:
-    """What describes the served NLU bundle, whichever runtime serves it; None without one."""
-    if isinstance(encoder, BundleEncoder):
-        return encoder.bundle.info
-    if isinstance(encoder, OnnxBundle):
-        return encoder.info
-    return None
+    """What describes the served NLU bundle, whichever runtime serves it (each has ``info``);
+    None for the plain base model."""
+    info = getattr(encoder, "info", None)
+    return info if isinstance(info, BundleInfo) else None
 
 
 def _warn_if_fitted_to_another_knowledge_base(

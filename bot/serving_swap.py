@@ -28,7 +28,7 @@ from bot.conversation.service import ChatService
 from bot.models_registry import ModelRegistry
 from bot.support.knowledge_sync import KnowledgeSync
 from bot.support.service import SupportService
-from finetune.bundle import BundleInfo
+from finetune.bundle_format import BundleInfo
 from finetune.reading import MessageReader
 from retrieval.encoder import Encoder
 from retrieval.inference import run_inference

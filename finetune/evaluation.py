@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from finetune.bundle import NLUBundle, is_out_of_scope
+from finetune.bundle import NLUBundle
+from finetune.bundle_format import is_out_of_scope, softmax
 from finetune.data import LabelledTexts
-from finetune.modeling import softmax
 from finetune.reading import OOS_LABEL
 
 RELIABILITY_BINS = 10

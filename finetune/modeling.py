@@ -93,13 +93,6 @@ class MultiTaskModel(nn.Module):
             head.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    scaled = logits / temperature
-    scaled = scaled - scaled.max(axis=1, keepdims=True)
-    exp = np.exp(scaled)
-    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
-
-
 def load_base(base_path: Path) -> tuple[nn.Module, Any]:
     from transformers import AutoModel, AutoTokenizer
 

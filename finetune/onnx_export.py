@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from finetune.bundle import BundleError, NLUBundle
-from finetune.data import LabelledTexts
+from finetune.accuracy_gate import TestData, measure, worse_than
+from finetune.bundle import NLUBundle
+from finetune.bundle_format import BundleError
 from finetune.modeling import MultiTaskModel
 from finetune.onnx_runtime import (
     FP32_FILE,
@@ -44,53 +43,7 @@ from finetune.serving import BundleEncoder
 
 logger = logging.getLogger(__name__)
 
-# The most a quantised graph may lose on any measure, in points (0.3 = 0.003 of a rate).
-TOLERANCE_POINTS = 0.3
 OPSET = 18
-
-
-@dataclass(frozen=True)
-class TestData:
-    """The bundle's own test data: what the exported graphs are measured on."""
-
-    intents: LabelledTexts
-    sentiments: LabelledTexts | None = None
-    # Retrieval: questions to search for and the knowledge-base rows they should find.
-    retrieval_corpus: LabelledTexts | None = None
-    retrieval_queries: LabelledTexts | None = None
-
-
-def load_test_data(
-    intent_data: Path,
-    sentiment_data: Path | None = None,
-    knowledge_base: Path | None = None,
-    retrieval_queries: Path | None = None,
-) -> TestData:
-    """Test data from its files: intents (text,intent, oos rows included), sentiments
-    (text,sentiment), and for retrieval a knowledge base whose questions are searched with the
-    queries (text,entry_id). Shared by export-onnx and the model registry's test set."""
-    from finetune.data import load_labelled
-    from finetune.reading import SENTIMENT_LABELS
-    from retrieval.knowledge_base import load_knowledge_base
-
-    if (knowledge_base is None) != (retrieval_queries is None):
-        raise BundleError("a knowledge base and retrieval queries go together")
-    corpus = queries = None
-    if knowledge_base is not None and retrieval_queries is not None:
-        entries = load_knowledge_base(knowledge_base).entries
-        pairs = [(question, entry.id) for entry in entries for question in entry.questions]
-        corpus = LabelledTexts([q for q, _ in pairs], [entry_id for _, entry_id in pairs])
-        queries = load_labelled(retrieval_queries, "entry_id")
-    return TestData(
-        intents=load_labelled(intent_data, "intent"),
-        sentiments=(
-            load_labelled(sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
-            if sentiment_data
-            else None
-        ),
-        retrieval_corpus=corpus,
-        retrieval_queries=queries,
-    )
 
 
 def export_onnx(
@@ -113,7 +66,7 @@ def export_onnx(
     scores["onnx-fp32"] = measure(fp32, fp32, test)
     progress(f"ONNX Runtime fp32: {scores['onnx-fp32']}")
     refused: dict[str, str] = {}
-    problem = _worse_than(scores["onnx-fp32"], scores["pytorch"])
+    problem = worse_than(scores["onnx-fp32"], scores["pytorch"])
     if problem:
         raise BundleError(f"the exported fp32 graph does not reproduce the bundle: {problem}")
     served = FP32_FILE
@@ -126,7 +79,7 @@ def export_onnx(
             int8 = OnnxBundle(bundle.info, candidate, bundle_dir, base_model)
             scores[name] = measure(int8, int8, test)
             progress(f"{name}: {scores[name]}")
-            problem = _worse_than(scores[name], scores["pytorch"])
+            problem = worse_than(scores[name], scores["pytorch"])
             if problem:
                 refused[name] = problem
                 continue
@@ -146,41 +99,6 @@ def export_onnx(
     )
     (out / REPORT_FILE).write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
     return report
-
-
-def measure(reader: Any, encoder: Any, test: TestData) -> dict[str, float]:
-    """The four measures of one runtime: ``reader`` has ``logits`` and ``info`` (an NLUBundle or
-    an OnnxBundle), ``encoder`` has ``encode`` for the retrieval vectors."""
-    from finetune.evaluation import intent_metrics, sentiment_metrics
-    from finetune.reading import OOS_LABEL
-
-    intents = intent_metrics(reader, test.intents)
-    scores = {"intent_accuracy": float(intents["accuracy"])}
-    if OOS_LABEL in test.intents.labels and "oos_recall" in intents:
-        scores["oos_recall"] = float(intents["oos_recall"])
-    if test.sentiments is not None and reader.info.sentiment_labels:
-        scores["sentiment_macro_recall"] = float(
-            sentiment_metrics(reader, test.sentiments)["macro_recall"]
-        )
-    if test.retrieval_corpus is not None and test.retrieval_queries is not None:
-        from retrieval.evaluate import evaluate_retrieval
-
-        corpus, queries = test.retrieval_corpus, test.retrieval_queries
-        found = evaluate_retrieval(
-            encoder, corpus.texts, corpus.labels, queries.texts, queries.labels
-        )
-        scores["retrieval_recall_at_1"] = float(found["recall@1"])
-    return scores
-
-
-def _worse_than(candidate: dict[str, float], reference: dict[str, float]) -> str:
-    """Which measures ``candidate`` loses more than the tolerance on (or lacks), or "" if none."""
-    losses = [
-        f"{name} {candidate.get(name, float('nan')):.4f} against {value:.4f}"
-        for name, value in reference.items()
-        if not (value - candidate.get(name, -math.inf)) * 100 <= TOLERANCE_POINTS
-    ]
-    return "; ".join(losses)
 
 
 def _export_fp32(bundle: NLUBundle, path: Path) -> None:

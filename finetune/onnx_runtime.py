@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.bundle import (
+from finetune.bundle_format import (
     ADAPTER_DIR,
     BUNDLE_FILE,
     HEADS_FILE,
@@ -26,6 +26,7 @@ from finetune.bundle import (
     vectors_fingerprint,
 )
 from finetune.reading import Prediction
+from retrieval.encoder import encode_in_length_order
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +180,6 @@ class OnnxBundle:
         return found[0], found[1], (found[2] if len(found) > 2 else None)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        from retrieval.encoder import encode_in_length_order
-
         return encode_in_length_order(texts, ENCODE_BATCH, lambda batch: self.run(batch)[0])
 
     def logits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from finetune.bundle import NLUBundle, vectors_fingerprint
+from finetune.bundle import NLUBundle
+from finetune.bundle_format import BundleInfo, vectors_fingerprint
 from finetune.reading import Prediction
 from retrieval.encoder import encode_in_length_order
 from retrieval.inference import run_inference
@@ -35,6 +36,10 @@ class BundleEncoder:
         self._dim = int(config.hidden_size)
 
     @property
+    def info(self) -> BundleInfo:
+        return self.bundle.info
+
+    @property
     def name(self) -> str:
         return f"{self.bundle.info.base_model} + bundle {self.directory.name}"
 
@@ -50,9 +55,10 @@ class BundleEncoder:
         return run_inference(self._encode, texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return encode_in_length_order(
-            texts, self.batch_size, lambda batch: self.bundle.model.encode(batch)[0].numpy()
-        )
+        with torch.inference_mode():
+            return encode_in_length_order(
+                texts, self.batch_size, lambda batch: self.bundle.model.encode(batch)[0].numpy()
+            )
 
     def read_many(self, texts: list[str]) -> list[tuple[np.ndarray, Prediction]]:
         """Messages read together in one pass: each one's retrieval vector and what the heads

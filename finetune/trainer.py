@@ -34,10 +34,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from finetune.bundle import BundleInfo, NLUBundle
+from finetune.bundle import NLUBundle
+from finetune.bundle_format import BundleInfo, softmax
 from finetune.config import TrainingConfig
 from finetune.data import DataError, LabelledTexts, stratified_split
-from finetune.modeling import MultiTaskModel, load_base, softmax
+from finetune.modeling import MultiTaskModel, load_base
 from finetune.noise import noisy
 from finetune.reading import OOS_LABEL
 from retrieval.adaptation import KnowledgeBaseBatches, contrastive_loss
@@ -56,13 +57,14 @@ def data_hash(data: LabelledTexts) -> str:
 
 def _frozen_vectors(model: MultiTaskModel, texts: list[str], batch_size: int) -> np.ndarray:
     """The heads' input features, (len(texts), features), in the order of ``texts``."""
-    return encode_in_length_order(
-        texts,
-        batch_size,
-        lambda batch: model.encode(batch)[1].numpy(),
-        show_progress=True,
-        description="frozen encoding",
-    )
+    with torch.inference_mode():
+        return encode_in_length_order(
+            texts,
+            batch_size,
+            lambda batch: model.encode(batch)[1].numpy(),
+            show_progress=True,
+            description="frozen encoding",
+        )
 
 
 def _fit_head(

@@ -54,20 +54,19 @@ def encode_in_length_order(
     description: str = "encoding",
 ) -> np.ndarray:
     """``encode_batch`` over batches of texts of similar length, which pad less (about a third
-    faster on BANKING77); rows come back in the order of ``texts``. Runs without autograd."""
-    import torch
+    faster on BANKING77); rows come back in the order of ``texts``. Free of PyTorch (ONNX
+    Runtime uses it too): a PyTorch caller turns autograd off around it."""
     from tqdm import tqdm
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     rows: np.ndarray | None = None
     starts = range(0, len(texts), batch_size)
-    with torch.inference_mode():
-        for start in tqdm(starts, desc=description, unit="batch", disable=not show_progress):
-            chosen = order[start : start + batch_size]
-            batch = encode_batch([texts[i] for i in chosen])
-            if rows is None:
-                rows = np.empty((len(texts), batch.shape[1]), dtype=np.float32)
-            rows[chosen] = batch
+    for start in tqdm(starts, desc=description, unit="batch", disable=not show_progress):
+        chosen = order[start : start + batch_size]
+        batch = encode_batch([texts[i] for i in chosen])
+        if rows is None:
+            rows = np.empty((len(texts), batch.shape[1]), dtype=np.float32)
+        rows[chosen] = batch
     return rows if rows is not None else np.empty((0, 0), dtype=np.float32)
 
 
@@ -152,7 +151,10 @@ class SentenceEncoder:
             features = self.model.preprocess(batch)
             return np.asarray(self.model(features)["sentence_embedding"].float().numpy())
 
-        vectors = encode_in_length_order(texts, self.batch_size, embed, show_progress)
+        import torch
+
+        with torch.inference_mode():
+            vectors = encode_in_length_order(texts, self.batch_size, embed, show_progress)
         if not self._normalises:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors

@@ -94,7 +94,8 @@ DEMO_BUNDLE = DEMO_DIR / "models" / "nlu-demo"
 
 
 def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
-    from finetune.onnx_export import TOLERANCE_POINTS, export_onnx, load_test_data
+    from finetune.accuracy_gate import TOLERANCE_POINTS, load_test_data
+    from finetune.onnx_export import export_onnx
     from finetune.onnx_runtime import bundle_fingerprint, read_report
 
     model = args.model or settings.nlu_bundle

@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.runtime import build_runtime
 from bot.serving_swap import ModelFollower, swap_model
 from bot.support.accounts import Role
-from finetune.bundle import BundleInfo
+from finetune.bundle_format import BundleInfo
 from retrieval.encoder import Encoder
 from tests.fakes import FakeReader
 from tests.helpers.service import make_settings

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from finetune.bundle import BUNDLE_FILE, BundleError, BundleInfo, read_info
-from finetune.onnx_export import TOLERANCE_POINTS, _worse_than
+from finetune.accuracy_gate import TOLERANCE_POINTS, worse_than
+from finetune.bundle_format import BUNDLE_FILE, BundleError, BundleInfo, read_info
 from finetune.onnx_runtime import (
     FP32_FILE,
     INT8_FILE,
@@ -66,7 +66,7 @@ def test_the_export_measures_each_runtime_beside_pytorch(exported: Path) -> None
             for name in report.scores
             if name.startswith("onnx-int8") and name not in report.refused
         )
-        assert not _worse_than(report.scores[served], report.scores["pytorch"])
+        assert not worse_than(report.scores[served], report.scores["pytorch"])
     else:
         # Every quantisation tried was refused, with the measure that failed, and is not on disk.
         assert set(report.refused) == {"onnx-int8", "onnx-int8-per-channel"}
@@ -91,12 +91,12 @@ def test_exporting_a_current_export_again_does_nothing(
 def test_the_gate_refuses_a_loss_beyond_the_tolerance() -> None:
     reference = {"intent_accuracy": 0.900, "oos_recall": 0.800}
     just_within = reference["intent_accuracy"] - (TOLERANCE_POINTS - 0.05) / 100
-    assert _worse_than({"intent_accuracy": just_within, "oos_recall": 0.81}, reference) == ""
+    assert worse_than({"intent_accuracy": just_within, "oos_recall": 0.81}, reference) == ""
     beyond = reference["intent_accuracy"] - (TOLERANCE_POINTS + 0.05) / 100
-    assert "intent_accuracy" in _worse_than(
+    assert "intent_accuracy" in worse_than(
         {"intent_accuracy": beyond, "oos_recall": 0.8}, reference
     )
-    assert "oos_recall" in _worse_than({"intent_accuracy": 0.95}, reference)  # a measure missing
+    assert "oos_recall" in worse_than({"intent_accuracy": 0.95}, reference)  # a measure missing
 
 
 def test_the_fp32_graph_reads_messages_as_pytorch_does(exported: Path) -> None:
@@ -178,6 +178,55 @@ def test_the_service_answers_on_the_exported_graph(
         assert stored.sentiment == expected.sentiment
     finally:
         runtime.close()
+
+
+# Run in a fresh interpreter where importing PyTorch, transformers or peft fails: the ONNX path
+# must need none of them (each worker would otherwise pay their memory and start-up).
+WITHOUT_TORCH = """
+import sys
+for blocked in ("torch", "transformers", "peft"):
+    sys.modules[blocked] = None
+from pathlib import Path
+from fastapi.testclient import TestClient
+from bot.app import create_app
+from bot.config import Settings
+from bot.runtime import build_runtime
+
+folder, bundle, kb = (Path(argument) for argument in sys.argv[1:4])
+settings = Settings(
+    database_url=f"sqlite:///{folder}/cx.db",
+    knowledge_base=kb,
+    index_dir=folder / "index",
+    nlu_bundle=bundle,
+)
+runtime = build_runtime(settings)
+with TestClient(create_app(settings, runtime)) as client:
+    started = client.post("/api/conversations", json={}).json()
+    turn = client.post(
+        f"/api/conversations/{started['conversation_id']}/messages",
+        json={"text": "where is my parcel"},
+        headers={"Authorization": f"Bearer {started['customer_token']}"},
+    )
+runtime.close()
+print(type(runtime.encoder).__name__, turn.status_code)
+"""
+
+
+def test_the_service_serves_the_exported_graph_without_pytorch(
+    exported: Path, trained: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    arguments = [str(tmp_path), str(exported), str(trained / "kb.yaml")]
+    child = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["OnnxBundle", "200"]
 
 
 def test_a_bad_graph_file_is_a_clear_error(exported: Path, tmp_path: Path) -> None:

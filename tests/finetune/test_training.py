@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from finetune.bundle import BUNDLE_FILE, BundleError, NLUBundle
+from finetune.bundle import NLUBundle
+from finetune.bundle_format import BUNDLE_FILE, BundleError
 from finetune.config import TrainingConfig
 from finetune.data import LabelledTexts
 from finetune.serving import BundleEncoder

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models_registry import ModelRegistry
-from finetune import onnx_export
-from finetune.bundle import ADAPTER_DIR, BUNDLE_FILE, HEADS_FILE, BundleInfo
+from finetune import accuracy_gate
+from finetune.bundle_format import ADAPTER_DIR, BUNDLE_FILE, HEADS_FILE, BundleInfo
 from tests.helpers.training import write
 
 
@@ -39,7 +39,7 @@ def measured_registry(
     """A registry in ``folder`` with a two-row test set named, whose measurer answers from
     ``measures`` (the first letter of a fake bundle's seed → its measures)."""
 
-    def measurer(bundle: Path, test: onnx_export.TestData) -> dict[str, float]:
+    def measurer(bundle: Path, test: accuracy_gate.TestData) -> dict[str, float]:
         assert len(test.intents) == 2
         record = json.loads((bundle / BUNDLE_FILE).read_text())
         return measures[record["data"]["intent_hash"][:1]]

@@ -108,7 +108,7 @@ def test_a_current_shipped_index_is_used_instead_of_building_one(
 def test_the_demo_ships_a_current_index_for_its_bundle() -> None:
     # A first start of the demo loads it instead of encoding every question (most of a start).
     from bot.config import DEMO_DIR
-    from finetune.bundle import read_info, vectors_fingerprint
+    from finetune.bundle_format import read_info, vectors_fingerprint
 
     knowledge_base = load_knowledge_base(DEMO_DIR / "knowledge_base.yaml")
     bundle = DEMO_DIR / "models" / "nlu-demo"

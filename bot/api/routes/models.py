@@ -28,7 +28,7 @@ from bot.errors import Forbidden
 from bot.models_registry import VERSION_ID, Comparison, ModelRegistry, RegistryError
 from bot.retraining import RetrainingQueue
 from bot.support.accounts import Role, StaffMember
-from finetune.onnx_export import TOLERANCE_POINTS
+from finetune.accuracy_gate import TOLERANCE_POINTS
 
 router = APIRouter(
     prefix="/api/staff/models",
