@@ -231,6 +231,12 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level."
     )
+    access_log: bool = Field(
+        False,
+        description="A log line per HTTP request (tokens masked). Off by default, as in "
+        "gunicorn: the reverse proxy in front keeps one, and under load the lines cost a fifth "
+        "of a process's throughput.",
+    )
 
     @field_validator(
         "nlu_bundle",

@@ -168,8 +168,7 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
         workers=args.workers,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        log_level=settings.log_level,
-        log_config=uvicorn_log_config(),
+        **uvicorn_logging(settings),
     )
 
 
@@ -183,8 +182,7 @@ def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> Non
         create_app(settings, runtime),
         host=args.host or settings.host,
         port=args.port or settings.port,
-        log_level=settings.log_level,
-        log_config=uvicorn_log_config(),
+        **uvicorn_logging(settings),
     )
 
 
@@ -207,6 +205,16 @@ class MaskTokens(logging.Filter):
                 for arg in record.args
             )
         return True
+
+
+def uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn's logging options for ``settings``: its level, its access log on or off, and the
+    log configuration below."""
+    return {
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+        "log_config": uvicorn_log_config(),
+    }
 
 
 def uvicorn_log_config() -> dict[str, Any]:

@@ -23,7 +23,7 @@ from websockets.typing import Subprotocol
 
 from bot.api.deps import MAX_ROW_ID
 from bot.app import create_app
-from bot.cli.serve import uvicorn_log_config
+from bot.cli.serve import uvicorn_logging
 from bot.runtime import Runtime
 from tests.helpers.service import escalated_conversation, log_in
 from tests.helpers.sockets import within
@@ -110,15 +110,17 @@ def test_a_staff_socket_closes_when_its_session_ends(client: TestClient) -> None
 
 
 @contextmanager
-def served_with_logs(runtime: Runtime) -> Iterator[str]:
-    """The app served by uvicorn with `cxagent serve`'s log configuration, access log on."""
+def served_with_logs(runtime: Runtime, access_log: bool | None = None) -> Iterator[str]:
+    """The app served by uvicorn with `cxagent serve`'s logging options, at level info, with
+    the access log as asked (None: as the runtime's settings have it)."""
+    chosen = runtime.settings.access_log if access_log is None else access_log
+    settings = runtime.settings.model_copy(update={"log_level": "info", "access_log": chosen})
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(runtime.settings, runtime),
             host="127.0.0.1",
             port=0,
-            log_config=uvicorn_log_config(),
-            log_level="info",
+            **uvicorn_logging(settings),
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -136,7 +138,7 @@ def served_with_logs(runtime: Runtime) -> Iterator[str]:
 
 def test_no_token_reaches_the_logs(desk: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    with served_with_logs(desk) as address:
+    with served_with_logs(desk, access_log=True) as address:
         # uvicorn's loggers do not pass their lines on to the root logger: hear them directly.
         for name in ("uvicorn.access", "uvicorn.error"):
             logging.getLogger(name).addHandler(caplog.handler)
@@ -156,6 +158,20 @@ def test_no_token_reaches_the_logs(desk: Runtime, caplog: pytest.LogCaptureFixtu
     assert any("token=***" in line for line in lines)  # the old client's address, masked
     for token in tokens:
         assert not [line for line in lines if token in line]
+
+
+def test_the_access_log_is_off_unless_asked_for(
+    desk: Runtime, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def logged_a_request(access_log: bool | None) -> bool:
+        with served_with_logs(desk, access_log) as address:
+            assert httpx.get(f"http://{address}/health", timeout=10).status_code == 200
+        written = capfd.readouterr()
+        assert "Application startup complete" in written.err  # the server's own lines come
+        return '"GET /health HTTP/1.1" 200' in written.out + written.err
+
+    assert not logged_a_request(None)  # the settings' default
+    assert logged_a_request(True)
 
 
 def a_whole_session(http: str, ws: str) -> list[str]:
