@@ -283,7 +283,7 @@ def serving(
     server = Server("this checkout", None)
     port = free_port()
     env = server_env(settings, server, inspect_checkout(server), scratch)
-    if log is not None:  # a log kept is kept whole, every request's line included
+    if log is not None:  # a log kept is kept at level info (the access log stays as served)
         env[ENV_PREFIX + "LOG_LEVEL"] = "info"
     env.update(environment or {})
     # A session of its own: a server that will not stop is killed with its worker processes.
