@@ -160,7 +160,14 @@ class Settings(BaseModel):
         None,
         ge=1,
         description="Days a conversation is kept after it was last active (closed, written in or "
-        "started); `cxagent purge` erases older ones. Unset: kept for ever.",
+        "started): the service erases older ones (and `cxagent purge` at once). Unset: kept for "
+        "ever.",
+    )
+    purge_every_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="With a retention period, how often each process erases what has passed it "
+        "(first a minute after it starts).",
     )
     identity_secret: SecretStr | None = Field(
         None,

@@ -19,7 +19,9 @@ from bot.actions.runner import ActionRunner
 from bot.actions.spec import ActionCatalog, load_actions
 from bot.analytics.alerts import AlertService
 from bot.analytics.dashboard import DashboardService
+from bot.analytics.privacy import PrivacyService
 from bot.analytics.profiles import ProfileService
+from bot.analytics.retention import RetentionSchedule
 from bot.analytics.satisfaction import SatisfactionService
 from bot.config import Settings, warn_about_identity
 from bot.conversation.escalation import load_escalation_rules
@@ -68,6 +70,8 @@ class Runtime:
     model_intents: frozenset[str] = frozenset()
     # Swaps in the model the registry promotes (bot.serving_swap); None with an injected encoder.
     model_follower: ModelFollower | None = None
+    # Erases what has passed the retention period; None without one.
+    retention: RetentionSchedule | None = None
 
     def serve_retriever(self, retriever: Retriever) -> None:
         """Put a retriever over a new knowledge base in service. Each holder is switched by one
@@ -86,6 +90,8 @@ class Runtime:
             self.knowledge_sync.close()
         if self.runner is not None:
             self.runner.close()
+        if self.retention is not None:
+            self.retention.close()
         self.events.close()
         self.engine.dispose()
 
@@ -94,8 +100,9 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
     """Raises DatabaseUnavailable, KnowledgeBaseError, EscalationRulesError, ModelNotFound,
     BundleError, EventHubUnavailable or an index error, each with a message fit to show as it
     is."""
-    # A connection for each request thread, and one for the knowledge base's sync thread.
-    engine = create_db_engine(settings.database_url, pool_size=settings.request_threads + 1)
+    # A connection for each request thread, and one each for the knowledge base's sync thread
+    # and the retention purge's.
+    engine = create_db_engine(settings.database_url, pool_size=settings.request_threads + 2)
     events: EventHub | None = None
     registry: ModelRegistry | None = None
     serving: Path | None = None
@@ -211,6 +218,10 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         check_seconds=settings.knowledge_check_seconds,
     )
     runtime.knowledge_sync.start()
+    if settings.retention_days is not None:
+        privacy = PrivacyService(sessions, settings.retention_days, events=events)
+        runtime.retention = RetentionSchedule(privacy, settings.purge_every_seconds)
+        runtime.retention.start()
     if registry is not None:
         runtime.model_follower = follow_registry(
             runtime, registry, serving, served_encoder, served_bundle_info

@@ -71,6 +71,7 @@ MAX_ID = 2**31 - 1
 class ActorKind(StrEnum):
     STAFF = "staff"
     CLI = "cli"
+    SERVICE = "service"  # the service's own retention schedule (bot.analytics.retention)
 
 
 class PrivacyAction(StrEnum):
@@ -81,7 +82,7 @@ class PrivacyAction(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asked: a member of staff (by id) or whoever runs the command line."""
+    """Who asked: a member of staff (by id), whoever runs the command line, or the service."""
 
     kind: ActorKind
     staff_id: int | None = None
@@ -92,6 +93,7 @@ class Actor:
 
 
 CLI = Actor(ActorKind.CLI)
+SERVICE = Actor(ActorKind.SERVICE)
 
 
 @dataclass(frozen=True)

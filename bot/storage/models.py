@@ -263,7 +263,7 @@ class PrivacyRecord(Base):
     action: Mapped[str] = mapped_column(String(16))  # export | erase | purge
     # No foreign key: the record outlives whatever it erased.
     customer_id: Mapped[int] = mapped_column(index=True)
-    actor: Mapped[str] = mapped_column(String(16))  # staff | cli
+    actor: Mapped[str] = mapped_column(String(16))  # staff | cli | service
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # What was exported or erased: rows per table, never their content.
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
