@@ -9,6 +9,8 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import Commands, UsageError, database_sessions
@@ -38,30 +40,45 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         # Each process runs its own forward passes: the cores shared out, not each taking all.
         threads = max(1, (os.cpu_count() or 1) // args.workers)
         settings = settings.model_copy(update={"inference_threads": threads})
-    # Built here even for several workers: start-up errors stay one line, the database is
-    # migrated once, and the index is built once, for the workers to load.
-    runtime = build_runtime(settings)
     if args.workers > 1:
-        try:
-            ensure_first_admin(runtime)
-        finally:
-            runtime.close()  # each worker builds its own
-    shop = None
-    try:
-        if shop_port is not None:
-            shop = start_demo_shop(settings, shop_port)
-            print(
-                f"The demo shop's API (Brightcart's orders) answers at {shop.url}", file=sys.stderr
-            )
-        if args.workers > 1:
+        prepare_workers(settings)
+        with demo_shop(settings, shop_port):
             serve_workers(settings, args)
-        else:
+        return
+    runtime = build_runtime(settings)
+    try:
+        with demo_shop(settings, shop_port):
             serve(settings, runtime, args)
     finally:
-        if args.workers == 1:
-            runtime.close()
-        if shop is not None:
-            shop.stop()
+        runtime.close()
+
+
+def prepare_workers(settings: Settings) -> None:
+    """What several workers need done once, before they start: the runtime built here, so that
+    start-up errors stay one line, the database is migrated once and the index built once for
+    the workers to load; then let go (each worker builds its own, and this process only
+    supervises them)."""
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    try:
+        ensure_first_admin(runtime)
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def demo_shop(settings: Settings, port: int | None) -> Iterator[None]:
+    """The demo company's API on ``port`` while the service runs; nothing without a port."""
+    if port is None:
+        yield
+        return
+    shop = start_demo_shop(settings, port)
+    print(f"The demo shop's API (Brightcart's orders) answers at {shop.url}", file=sys.stderr)
+    try:
+        yield
+    finally:
+        shop.stop()
 
 
 def check_workers(settings: Settings, workers: int) -> None:
