@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.cli import main
 from bot.storage.db import create_db_engine, create_session_factory
-from bot.storage.models import Conversation, Customer, PrivacyRecord, utcnow
-from tests.helpers.privacy import History, dump, privacy_runtime, write_history
+from bot.storage.models import PrivacyRecord, utcnow
+from tests.helpers.privacy import History, dump, last_active_at, privacy_runtime, write_history
 
 
 @pytest.fixture
@@ -121,18 +121,9 @@ def test_purge_applies_the_retention_period_and_says_what_it_erased(
     ada, bob = histories
     assert main(["purge"], environ={"CXAGENT_DATABASE_URL": database_url}) == 0
     assert "everything is kept" in capsys.readouterr().out
-    old = utcnow() - timedelta(days=10)
     engine = create_db_engine(database_url)
     try:
-        with engine.begin() as connection:
-            connection.execute(
-                update(Conversation)
-                .where(Conversation.id == bob.conversation_id)
-                .values(started_at=old, last_message_at=old, closed_at=old)
-            )
-            connection.execute(
-                update(Customer).where(Customer.id == bob.customer_id).values(last_seen_at=old)
-            )
+        last_active_at(create_session_factory(engine), bob, utcnow() - timedelta(days=10))
     finally:
         engine.dispose()
 

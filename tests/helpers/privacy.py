@@ -5,16 +5,17 @@ survey answer; and a dump of every table to search for what an erasure must leav
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.runner import ActionResult, Outcome
 from bot.conversation.service import record_call
 from bot.runtime import Runtime, build_runtime
-from bot.storage.models import Base
+from bot.storage.models import Base, Conversation, Customer
 from bot.support.accounts import Role
 from tests.fakes import FakeReader
 from tests.helpers.identity import identity_token
@@ -126,3 +127,17 @@ def dump(sessions: sessionmaker[Session]) -> str:
             for row in session.execute(select(table)).mappings():
                 lines.append(f"{table.name}: {dict(row)}")
     return "\n".join(lines)
+
+
+def last_active_at(sessions: sessionmaker[Session], history: History, when: datetime) -> None:
+    """As if ``history``'s conversation was started, written in and closed at ``when``, and its
+    customer last seen then: what the retention period reads."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == history.conversation_id)
+            .values(started_at=when, last_message_at=when, closed_at=when)
+        )
+        session.execute(
+            update(Customer).where(Customer.id == history.customer_id).values(last_seen_at=when)
+        )

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.analytics.privacy import Actor, PrivacyService, PurgeReport
 from bot.analytics.retention import RetentionSchedule
 from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from bot.storage.db import DatabaseUnavailable
-from bot.storage.models import Conversation, Customer, PrivacyRecord
+from bot.storage.models import PrivacyRecord
 from tests.fakes import FakeReader
-from tests.helpers.privacy import dump, write_history
+from tests.helpers.privacy import dump, last_active_at, write_history
 from tests.helpers.service import make_settings
 
 
@@ -35,16 +35,7 @@ def test_the_schedule_erases_what_has_passed_the_retention_period(privacy_desk: 
     with TestClient(create_app(privacy_desk.settings, privacy_desk)) as client:
         bob = write_history(client, privacy_desk.sessions, "bob", "Bob Marley")
         kept = write_history(client, privacy_desk.sessions, "ada", "Ada Lovelace")
-    old = datetime.now(UTC) - timedelta(days=40)
-    with privacy_desk.sessions.begin() as session:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == bob.conversation_id)
-            .values(started_at=old, last_message_at=old, closed_at=old)
-        )
-        session.execute(
-            update(Customer).where(Customer.id == bob.customer_id).values(last_seen_at=old)
-        )
+    last_active_at(privacy_desk.sessions, bob, datetime.now(UTC) - timedelta(days=40))
 
     def recorded() -> list[tuple[str, str, int]]:
         with privacy_desk.sessions() as session:
