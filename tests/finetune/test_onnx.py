@@ -20,6 +20,7 @@ from finetune.onnx_runtime import (
     read_report,
 )
 from finetune.serving import BundleEncoder
+from tests.helpers.service import first_turn
 from tests.helpers.training import INTENTS, OOS, SENTIMENT, write
 
 pytestmark = pytest.mark.real_model
@@ -164,12 +165,7 @@ def test_the_service_answers_on_the_exported_graph(
     try:
         assert isinstance(runtime.encoder, OnnxBundle)
         with TestClient(create_app(settings, runtime)) as client:
-            started = client.post("/api/conversations", json={}).json()
-            turn = client.post(
-                f"/api/conversations/{started['conversation_id']}/messages",
-                json={"text": "I forgot my password, this is awful"},
-                headers={"Authorization": f"Bearer {started['customer_token']}"},
-            )
+            turn = first_turn(client, "I forgot my password, this is awful")
         assert turn.status_code == 200
         expected = runtime.encoder.read_many(["I forgot my password, this is awful"])[0][1]
         with runtime.sessions() as session:
@@ -191,6 +187,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.config import Settings
 from bot.runtime import build_runtime
+from tests.helpers.service import first_turn
 
 folder, bundle, kb = (Path(argument) for argument in sys.argv[1:4])
 settings = Settings(
@@ -201,12 +198,7 @@ settings = Settings(
 )
 runtime = build_runtime(settings)
 with TestClient(create_app(settings, runtime)) as client:
-    started = client.post("/api/conversations", json={}).json()
-    turn = client.post(
-        f"/api/conversations/{started['conversation_id']}/messages",
-        json={"text": "where is my parcel"},
-        headers={"Authorization": f"Bearer {started['customer_token']}"},
-    )
+    turn = first_turn(client, "where is my parcel")
 runtime.close()
 print(type(runtime.encoder).__name__, turn.status_code)
 """

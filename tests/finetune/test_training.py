@@ -17,6 +17,7 @@ from finetune.data import LabelledTexts
 from finetune.serving import BundleEncoder
 from finetune.trainer import _sentiment_batches, train
 from retrieval.encoder import SentenceEncoder
+from tests.helpers.service import first_turn
 from tests.helpers.training import INTENTS, write
 
 pytestmark = pytest.mark.real_model
@@ -153,12 +154,7 @@ def test_the_service_stores_what_a_real_bundle_reads(trained: Path, tmp_path: Pa
     runtime = build_runtime(settings)
     try:
         with TestClient(create_app(settings, runtime)) as client:
-            started = client.post("/api/conversations", json={}).json()
-            turn = client.post(
-                f"/api/conversations/{started['conversation_id']}/messages",
-                json={"text": "I forgot my password, this is awful"},
-                headers={"Authorization": f"Bearer {started['customer_token']}"},
-            ).json()
+            turn = first_turn(client, "I forgot my password, this is awful").json()
         assert turn["reply"]["decision"] in {"intent", "answer", "not_sure", "out_of_scope"}
         with runtime.sessions() as session:
             stored = session.scalars(select(Message).where(Message.role == "customer")).one()

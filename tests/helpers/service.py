@@ -98,6 +98,17 @@ def log_in(client: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+def first_turn(client: TestClient, text: str) -> Any:
+    """An anonymous customer's new conversation and its first message: the turn's response (the
+    test client's, of its httpx fork)."""
+    started = client.post("/api/conversations", json={}).json()
+    return client.post(
+        f"/api/conversations/{started['conversation_id']}/messages",
+        json={"text": text},
+        headers={"Authorization": f"Bearer {started['customer_token']}"},
+    )
+
+
 def escalated_conversation(client: TestClient) -> tuple[str, dict[str, str]]:
     """A gold-tier customer's conversation (signed by the site) that asked for a person: (its
     id, the customer's authorisation header)."""
