@@ -13,7 +13,6 @@ than a chat that is down.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -27,11 +26,9 @@ from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from bot.api.deps import CustomerTokenDep
-from bot.api.live import LockedSocket
 from bot.config import Settings
 from bot.errors import Unauthenticated
 
@@ -234,29 +231,3 @@ def limit_messages(
 
 def limit_logins(connection: HTTPConnection, limits: RateLimitsDep) -> None:
     limits.check(limits.address_logins, "logins", _address(connection))
-
-
-async def frame_over_limit(
-    limits: RateLimits, socket: LockedSocket, conversation_id: str, token: str, frame: str
-) -> bool:
-    """For the chat socket: whether a message frame is beyond the limits, in which case the
-    client has been sent an ``error`` frame for it. Other frames pass (they are not stored)."""
-    try:
-        data = json.loads(frame)
-    except (json.JSONDecodeError, RecursionError):
-        return False  # the frame's handler answers what it cannot parse
-    if not isinstance(data, dict) or data.get("type") != "message":
-        return False
-    address = _address(socket.websocket)
-    seconds = await run_in_threadpool(limits.message_wait, address, conversation_id, token)
-    if seconds is None:
-        return False
-    await socket.send_json(
-        {
-            "type": "error",
-            "detail": f"too many messages: try again in {seconds} s",
-            "client_message_id": data.get("client_message_id"),
-            "retry_after": seconds,
-        }
-    )
-    return True

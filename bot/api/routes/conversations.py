@@ -7,7 +7,7 @@ import json
 import time
 
 from anyio import from_thread
-from fastapi import APIRouter, Depends, Request, WebSocket, status
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -16,8 +16,8 @@ from bot.api.admission import TurnsInFlight, TurnsInFlightDep, TurnSlot
 from bot.api.deps import ChatDep, CustomerTokenDep, EventsDep, SatisfactionDep, SocketTokenDep
 from bot.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE, unavailable
 from bot.api.limits import (
+    RateLimits,
     RateLimitsDep,
-    frame_over_limit,
     limit_conversation_starts,
     limit_messages,
 )
@@ -32,7 +32,7 @@ from bot.api.schemas import (
     TurnOut,
 )
 from bot.conversation.identity import CustomerIdentity
-from bot.conversation.service import ChatService
+from bot.conversation.service import ChatService, Turn
 from bot.errors import ServiceError
 from bot.live.events import conversation_topic
 from bot.messages import customer_view
@@ -81,15 +81,17 @@ async def send_message(
     # trips between threads where one does.
     arrived = time.monotonic()
 
-    def gone() -> bool:
-        # Only a turn that waited for its thread can have lost its client meanwhile. Asking
-        # takes a hop to the event loop (the connection's state is its) and back, and a cancel
-        # scope there: a twentieth of a lone customer's turn.
-        if time.monotonic() - arrived < WAITED_SECONDS:
-            return False
-        return bool(from_thread.run(request.is_disconnected))
-
     def take_turn(slot: TurnSlot) -> TurnOut:
+        waited = time.monotonic() - arrived
+
+        def gone() -> bool:
+            # Only a turn that waited for its thread can have lost its client meanwhile. Asking
+            # takes a hop to the event loop (the connection's state is its) and back, and a
+            # cancel scope there: a twentieth of a lone customer's turn, and under load, when
+            # the turn's own reads are slower, a twentieth of the event loop's time if it were
+            # asked after them rather than after the wait for the thread.
+            return waited >= WAITED_SECONDS and bool(from_thread.run(request.is_disconnected))
+
         # The rate limits on the turn's own thread: their counter may be Redis, so they block.
         limit_messages(request, conversation_id, token, limits)
         turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
@@ -158,9 +160,7 @@ async def chat_socket(
         return
 
     async def answer(socket: LockedSocket, frame: str) -> None:
-        if await frame_over_limit(limits, socket, conversation_id, token, frame):
-            return
-        await _answer_frame(socket, chat, turns, conversation_id, token, frame)
+        await _answer_frame(socket, chat, turns, limits, conversation_id, token, frame)
 
     await serve_live(websocket, events, conversation_topic(conversation_id), answer)
 
@@ -169,6 +169,7 @@ async def _answer_frame(
     websocket: LockedSocket,
     chat: ChatService,
     turns: TurnsInFlight,
+    limits: RateLimits,
     conversation_id: str,
     token: str,
     frame: str,
@@ -183,7 +184,10 @@ async def _answer_frame(
         return
     client_message_id = data.get("client_message_id") if isinstance(data, dict) else None
     try:
-        await _take_frame(websocket, chat, turns, conversation_id, token, data)
+        await _take_frame(websocket, chat, turns, limits, conversation_id, token, data)
+    except HTTPException as error:  # beyond the rate limits (bot.api.limits.too_many)
+        seconds = int(error.headers["Retry-After"]) if error.headers else None
+        await _refuse_frame(websocket, str(error.detail), client_message_id, seconds)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         await _refuse_frame(websocket, problems, client_message_id)
@@ -201,6 +205,7 @@ async def _take_frame(
     websocket: LockedSocket,
     chat: ChatService,
     turns: TurnsInFlight,
+    limits: RateLimits,
     conversation_id: str,
     token: str,
     data: object,
@@ -214,10 +219,15 @@ async def _take_frame(
         )
         return
     body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
+
+    def take_turn() -> Turn:
+        # The rate limits on the turn's own thread, as over REST: their counter may be Redis,
+        # so they block, and a thread of their own was a second hop for every message.
+        limit_messages(websocket.websocket, conversation_id, token, limits)
+        return chat.post_message(conversation_id, token, body.text, body.client_message_id)
+
     with turns.admitted() as slot:
-        turn = await run_in_threadpool(
-            chat.post_message, conversation_id, token, body.text, body.client_message_id
-        )
+        turn = await run_in_threadpool(take_turn)
         slot.company_seconds = turn.company_seconds
     await websocket.send_json({"type": "ack", "message": customer_view(turn.message)})
     if turn.reply is not None:
