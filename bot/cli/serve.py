@@ -163,10 +163,11 @@ def ensure_first_admin(runtime: Runtime) -> None:
 
 
 def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
-    """``args.workers`` processes behind one port (uvicorn's supervisor), each building its own
-    runtime from the environment (check_workers made sure the settings came from it), which is
-    given what this process decided: the demo shop's address and the inference threads."""
-    import uvicorn
+    """``args.workers`` processes on one port, each with a listening socket of its own
+    (bot.cli.workers), each building its own runtime from the environment (check_workers made
+    sure the settings came from it), which is given what this process decided: the demo shop's
+    address and the inference threads."""
+    from bot.cli.workers import supervise
 
     os.environ.update(
         {
@@ -178,15 +179,12 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
             ),
         }
     )
-    print(f"starting {args.workers} worker processes", file=sys.stderr)
-    uvicorn.run(
-        "bot.cli.serve:app_from_environment",
-        factory=True,
-        workers=args.workers,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        **uvicorn_logging(settings),
-    )
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"starting {args.workers} worker processes on http://{host}:{port}", file=sys.stderr)
+    try:
+        supervise(host, port, args.workers, uvicorn_logging(settings))
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> None:

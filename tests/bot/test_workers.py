@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -31,8 +32,8 @@ def test_several_workers_without_redis_are_refused(
 
 
 def worker_processes(parent: int) -> list[int]:
-    """The processes uvicorn's supervisor spawned for ``parent`` (its multiprocessing helpers
-    aside)."""
+    """The workers `cxagent serve --workers` spawned for ``parent`` (its multiprocessing
+    helpers aside)."""
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -43,6 +44,17 @@ def worker_processes(parent: int) -> list[int]:
         if int(fields.get("PPid", "0").strip()) == parent and b"spawn_main" in command:
             found.append(int(status.parent.name))
     return found
+
+
+def connections_on(process: int, port: int) -> int:
+    """The connections ``process`` has accepted on ``port``."""
+    import psutil
+
+    return sum(
+        1
+        for connection in psutil.Process(process).net_connections("tcp")
+        if connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED
+    )
 
 
 @pytest.fixture
@@ -94,7 +106,21 @@ def test_two_workers_answer_on_one_port_and_store_each_message_once(
     two_workers: tuple[str, int],
 ) -> None:
     url, pid = two_workers
-    assert len(worker_processes(pid)) == 2
+    workers = worker_processes(pid)
+    assert len(workers) == 2
+    # Connections that open together are spread over both workers (a socket each), not taken
+    # by whichever woke first. 32 at random halves: one worker with under 6 is 1 in 10,000.
+    port = int(url.rsplit(":", 1)[1])
+    opened = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+    try:
+        deadline = time.monotonic() + 10
+        while sum(held := [connections_on(worker, port) for worker in workers]) < 32:
+            assert time.monotonic() < deadline, f"the workers accepted {held} of 32"
+            time.sleep(0.1)
+        assert min(held) >= 6, held
+    finally:
+        for connection in opened:
+            connection.close()
 
     def conversation(number: int) -> list[str]:
         with httpx.Client(base_url=url, timeout=60) as client:

@@ -1,0 +1,130 @@
+"""`cxagent serve --workers N`'s processes: each listens on the one port with a socket of its own.
+
+uvicorn's own supervisor hands every worker the same listening socket, and a worker that wakes
+takes every connection waiting on it. Connections that open together (many customers at once, a
+proxy's pool) then split unevenly between the workers and stay so while they are kept alive:
+in 15 of 19 runs of 50 customers on two workers they did, at worst 10 customers on one and 36
+on the other, whose turns took three times as long. With a socket each (SO_REUSEPORT, Linux),
+the kernel spreads new connections over the workers by their addresses instead.
+
+The supervisor here does what uvicorn's did for us: start the workers (``spawn``, each builds
+its own runtime), start a new one when one dies, stop them all on SIGINT or SIGTERM, and stop
+everything if a worker could not start at all (it would fail again the same way). What uvicorn's
+does beyond that is left out: pinging the workers to replace one that hangs, restarting them all
+on SIGHUP, and adding or removing one on SIGTTIN or SIGTTOU.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from retrieval.errors import CxagentError
+
+logger = logging.getLogger(__name__)
+
+# uvicorn's exit code for a server whose start failed (the app's lifespan, the socket).
+STARTUP_FAILURE = 3
+# How often the supervisor looks at its workers, and how long each may take to stop.
+CHECK_SECONDS = 0.5
+STOP_SECONDS = 30.0
+
+
+class WorkersFailed(CxagentError):
+    """A worker could not start; the others were stopped."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` that other processes' sockets may share
+    (SO_REUSEPORT); it listens once a server serves it. Raises OSError when the port is held by
+    a process that does not share it."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def run_worker(host: str, port: int, server_options: dict[str, Any]) -> None:
+    """One worker process: uvicorn serving the app of ``bot.cli.serve.app_from_environment``
+    on a listening socket of its own."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        "bot.cli.serve:app_from_environment", factory=True, host=host, port=port, **server_options
+    )
+    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+
+
+def supervise(host: str, port: int, workers: int, server_options: dict[str, Any]) -> None:
+    """Run ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM (see above).
+    Raises OSError when the port is taken, WorkersFailed when a worker could not start."""
+    # A plain bind first: a socket of its own (SO_REUSEPORT) would share the port with another
+    # cxagent's workers listening there, and split their customers with it.
+    socket.create_server((host, port), family=_family(host)).close()
+    # Bound and never listening, it takes no connections: it holds the port for the workers.
+    held = listening_socket(host, port)
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stopping.set())
+
+    def start() -> BaseProcess:
+        process = context.Process(
+            target=run_worker, args=(host, port, server_options), name="cxagent-worker"
+        )
+        process.start()
+        return process
+
+    processes = [start() for _ in range(workers)]
+    logger.info(
+        "started %d workers on %s:%d (pids %s)",
+        workers,
+        host,
+        port,
+        ", ".join(str(process.pid) for process in processes),
+    )
+    try:
+        while not stopping.wait(CHECK_SECONDS):
+            for index, process in enumerate(processes):
+                if process.is_alive():
+                    continue
+                if process.exitcode == STARTUP_FAILURE:
+                    raise WorkersFailed(f"worker {process.pid} could not start (see its log above)")
+                logger.warning(
+                    "worker %d ended (exit code %s); starting another",
+                    process.pid,
+                    process.exitcode,
+                )
+                processes[index] = start()
+    finally:
+        stop(processes)
+        held.close()
+
+
+def stop(processes: list[BaseProcess]) -> None:
+    """SIGTERM to each (uvicorn finishes the requests under way), then wait; kill what stays."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(STOP_SECONDS)
+        if process.is_alive():
+            logger.warning("worker %d did not stop in %.0f s; killed", process.pid, STOP_SECONDS)
+            process.kill()
+            process.join()
+    logger.info("workers stopped (supervisor %d)", os.getpid())
