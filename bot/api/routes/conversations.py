@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from anyio import from_thread
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from bot.analytics.satisfaction import SurveyAnswers
 from bot.api.admission import TurnsInFlight, TurnsInFlightDep, TurnSlot
@@ -87,14 +89,10 @@ async def send_message(
         def gone() -> bool:
             # Only a turn that waited for its thread can have lost its client meanwhile. Asking
             # takes a hop to the event loop (the connection's state is its) and back, and a
-            # cancel scope there: a twentieth of a lone customer's turn, and under load, when
-            # the turn's own reads are slower, a twentieth of the event loop's time if it were
-            # asked after them rather than after the wait for the thread.
+            # cancel scope there: a twentieth of a lone customer's turn.
             return waited >= WAITED_SECONDS and bool(from_thread.run(request.is_disconnected))
 
-        # The rate limits on the turn's own thread: their counter may be Redis, so they block.
-        limit_messages(request, conversation_id, token, limits)
-        turn = chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
+        turn = _limited_turn(request, chat, limits, conversation_id, token, body, gone)
         slot.company_seconds = turn.company_seconds
         return TurnOut.model_validate(turn)
 
@@ -102,6 +100,22 @@ async def send_message(
     # own limit is refused either way.
     with turns.admitted() as slot:
         return await run_in_threadpool(take_turn, slot)
+
+
+def _limited_turn(
+    connection: HTTPConnection,
+    chat: ChatService,
+    limits: RateLimits,
+    conversation_id: str,
+    token: str,
+    body: MessageIn,
+    gone: Callable[[], bool] | None = None,
+) -> Turn:
+    """A chat turn on its worker thread, over REST and the socket alike: the rate limits first
+    (their counter may be Redis, so they block, and on a thread of their own they were a second
+    hop), then the turn (see ChatService.post_message for ``gone``)."""
+    limit_messages(connection, conversation_id, token, limits)
+    return chat.post_message(conversation_id, token, body.text, body.client_message_id, gone)
 
 
 @router.get("/{conversation_id}/messages", response_model=TranscriptOut, responses=errors(403, 404))
@@ -219,15 +233,10 @@ async def _take_frame(
         )
         return
     body = MessageIn.model_validate({k: v for k, v in data.items() if k != "type"})
-
-    def take_turn() -> Turn:
-        # The rate limits on the turn's own thread, as over REST: their counter may be Redis,
-        # so they block, and a thread of their own was a second hop for every message.
-        limit_messages(websocket.websocket, conversation_id, token, limits)
-        return chat.post_message(conversation_id, token, body.text, body.client_message_id)
-
     with turns.admitted() as slot:
-        turn = await run_in_threadpool(take_turn)
+        turn = await run_in_threadpool(
+            _limited_turn, websocket.websocket, chat, limits, conversation_id, token, body
+        )
         slot.company_seconds = turn.company_seconds
     await websocket.send_json({"type": "ack", "message": customer_view(turn.message)})
     if turn.reply is not None:
