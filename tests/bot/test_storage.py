@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.db import (
@@ -21,6 +21,7 @@ from bot.storage.db import (
     migrate,
 )
 from bot.storage.models import Base, Conversation, Customer, Message
+from tests.helpers.service import POSTGRES_URL
 
 
 def test_migrations_build_exactly_the_models_and_undo_cleanly(database_url: str) -> None:
@@ -111,3 +112,45 @@ def test_an_unreachable_database_is_one_clear_line() -> None:
         "cannot reach the database at postgresql+psycopg://someone:***@127.0.0.1:1/cx"
     )
     assert "\n" not in message and "secret" not in message
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(backend_pid: int) -> None:
+    admin = create_db_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_an_idle_connection_the_database_dropped_is_replaced_before_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = create_db_engine(POSTGRES_URL, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(first)  # as a restarted database or a firewall does to an idle connection
+        monkeypatch.setattr("bot.storage.db.PING_AFTER_IDLE_SECONDS", 0.0)
+        assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_dropped_while_in_use_fails_one_request_and_the_pool_renews() -> None:
+    # Not pinged: it was used moments ago, and a ping on every checkout cost each chat turn a
+    # round trip. The request fails (a 503 to a client) and the next one gets a new connection.
+    engine = create_db_engine(POSTGRES_URL, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(first)
+        with pytest.raises(OperationalError) as failed:
+            _backend_pid(engine)
+        assert failed.value.connection_invalidated
+        assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
