@@ -21,12 +21,13 @@ In each scenario every customer starts a conversation, then sends messages back 
 think time), each with its own client_message_id, for ``--warm-up`` seconds and then
 ``--seconds`` more; the turns that end in that second stretch are measured. A customer does what
 the widget does: after a 503 with Retry-After (or an error frame with ``retry_after``) it waits
-that long and sends the same message again with the same client_message_id; after a timeout or
-a dropped connection it sends it again at once (on a new socket). A conversation handed to a
-person is left for a new one. A turn's time (``turn_ms``) runs from sending the attempt that was
-taken to its answer (the REST response, or the socket's ``reply`` frame); ``message_ms`` from
-the message's first attempt, waits and resends included. Afterwards every transcript is read
-back: each acknowledged message must be stored exactly once, and each reply.
+that long, and up to 30% longer at random, and sends the same message again with the same
+client_message_id; after a timeout or a dropped connection it sends it again at once (on a new
+socket). A conversation handed to a person is left for a new one. A turn's time (``turn_ms``)
+runs from sending the attempt that was taken to its answer (the REST response, or the socket's
+``reply`` frame); ``message_ms`` from the message's first attempt, waits and resends included.
+Afterwards every transcript is read back: each acknowledged message must be stored exactly once,
+and each reply.
 
 The first server also serves one customer alone over each transport, and before any server
 starts each runtime's bare forward pass is timed in this process, so the lone customer's turn
@@ -47,6 +48,7 @@ import asyncio
 import gc
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -237,6 +239,15 @@ class Record:
             self.error_examples[example] += 1
 
 
+# The widget waits up to this much longer than a refusal's retry_after, at random (JITTER in
+# bot/web/shared/backoff.js), so that the customers refused together do not come back together.
+WIDGET_JITTER = 0.3
+
+
+async def wait_as_the_widget(retry_after: float) -> None:
+    await asyncio.sleep(retry_after * (1 + random.random() * WIDGET_JITTER))
+
+
 class Chat(Protocol):
     """A customer's side of one conversation over one transport."""
 
@@ -287,7 +298,7 @@ class RestChat:
             detail = answer[:200].decode("utf-8", "replace")
             if status == 503 and retry_after is not None:
                 record.error(ErrorKind.BUSY, detail)
-                await asyncio.sleep(float(retry_after))
+                await wait_as_the_widget(float(retry_after))
                 continue
             kind = ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.REFUSED
             record.error(kind, f"{status} {detail}")
@@ -369,7 +380,7 @@ class SocketChat:
             refusal = answer.error or {}
             if "retry_after" in refusal:
                 record.error(ErrorKind.BUSY, str(refusal.get("detail")))
-                await asyncio.sleep(float(refusal["retry_after"]))
+                await wait_as_the_widget(float(refusal["retry_after"]))
                 continue
             record.error(ErrorKind.WS_ERROR, str(refusal.get("detail")))
             return Outcome.FAILED

@@ -1,5 +1,6 @@
 /* The conversation's live socket (docs/live-api.md): frames in, callbacks out. No DOM. */
 
+import { JITTER } from "../shared/backoff.js";
 import { liveSocket, tokenProtocols } from "../shared/live-socket.js";
 
 /** Close codes: the token is wrong or the conversation is unknown. Retrying cannot help. */
@@ -65,7 +66,9 @@ export function dispatchFrame(frame, callbacks) {
  *
  * After an onBusy(clientId) the socket waits as the server asked: sendMessage() sends nothing
  * (returns false) until onWaitOver() says the messages due may go out again, so they keep their
- * order. A new socket does not wait (its onOpen sends what is due).
+ * order. The wait is up to JITTER longer than asked (`random` is injectable): a busy server
+ * refuses many customers at once, and resending all together brought the burst back, one
+ * retry_after later each time. A new socket does not wait (its onOpen sends what is due).
  */
 export function conversationSocket({
   wsBase,
@@ -77,6 +80,7 @@ export function conversationSocket({
   onWaitOver,
   WebSocketImpl,
   timers = globalThis,
+  random = Math.random,
   ...frames
 }) {
   let waitTimer = null; // set while the server asked us to hold messages back
@@ -84,10 +88,13 @@ export function conversationSocket({
   function waitThenResume(delayMs) {
     // Another refusal during the wait: the server's latest word counts.
     timers.clearTimeout(waitTimer);
-    waitTimer = timers.setTimeout(() => {
-      waitTimer = null;
-      onWaitOver();
-    }, delayMs);
+    waitTimer = timers.setTimeout(
+      () => {
+        waitTimer = null;
+        onWaitOver();
+      },
+      delayMs * (1 + random() * JITTER),
+    );
   }
 
   function stopWaiting() {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 
-import { backoff } from "../../../bot/web/shared/backoff.js";
+import { backoff, JITTER } from "../../../bot/web/shared/backoff.js";
 import { conversationSocket, dispatchFrame, retryDelayMs } from "../../../bot/web/widget/transport.js";
 import { FakeTimers, FakeWebSocket } from "./fakes.mjs";
 
@@ -57,6 +57,7 @@ function widgetSocket(conversation, closes, overrides = {}) {
     onClose: (event) => closes.push(event),
     WebSocketImpl: FakeWebSocket,
     timers,
+    random: () => 0,
     ...callbacks,
     ...overrides,
   });
@@ -131,8 +132,9 @@ const later = { id: "c2", text: "and another thing" };
 const BUSY = { type: "error", detail: "the service is busy; nothing was stored, please retry" };
 
 /** An open widget socket whose onWaitOver sends `due` again, as the app sends its outbox. */
-function openSocketResending(due) {
+function openSocketResending(due, overrides = {}) {
   const { socket, calls } = widgetSocket({ current: { id: "c", token: "t" } }, [], {
+    ...overrides,
     onWaitOver: () => {
       calls.push(["onWaitOver"]);
       for (const item of due) socket.sendMessage(item);
@@ -158,6 +160,17 @@ test("a busy refusal holds messages back for retry_after, then they go again, sa
   assert.deepEqual(calls.at(-1), ["onWaitOver"]);
   assert.deepEqual(messageIds(ws), ["c1", "c1", "c2"]);
   assert.equal(socket.sendMessage({ id: "c3", text: "x" }), true, "the wait is over");
+});
+
+test("the busy wait is spread: up to JITTER longer than retry_after, never shorter", () => {
+  const { socket, calls, ws } = openSocketResending([hello], { random: () => 0.5 });
+  socket.sendMessage(hello);
+  ws.frame({ ...BUSY, client_message_id: "c1", retry_after: 2 });
+  timers.advance(2000 * (1 + 0.5 * JITTER) - 1);
+  assert.deepEqual(messageIds(ws), ["c1"], "not yet: the customers refused together go apart");
+  timers.advance(1);
+  assert.deepEqual(calls.at(-1), ["onWaitOver"]);
+  assert.deepEqual(messageIds(ws), ["c1", "c1"]);
 });
 
 test("a refusal without retry_after is final: rejected, nothing held, nothing resent", () => {
