@@ -76,12 +76,13 @@ from benchmarks.common import (
     settings_or_exit,
 )
 from benchmarks.resend_load import (
+    MAX_SERVER_ERRORS,
     QUESTIONS,
+    RETRY_503_SECONDS,
     Conversation,
     Kind,
     Tally,
     read_transcript,
-    request,
 )
 from benchmarks.robustness import ServerFailed, serving, with_bundle
 from bot.config import DEMO_DIR, ENV_PREFIX, Settings
@@ -400,12 +401,33 @@ class SocketChat:
             await socket.close()
 
 
-async def start_conversation(client: httpx.AsyncClient, tally: Tally) -> Conversation | None:
-    response = await request(client, tally, "POST", "/api/conversations", {})
-    if response.status_code != 201:
-        return None
-    started = response.json()
-    return Conversation(started["conversation_id"], started["customer_token"], Kind.WRITES)
+async def start_conversation(session: aiohttp.ClientSession, tally: Tally) -> Conversation | None:
+    """A new conversation, on the customers' aiohttp session: with httpx, 200 customers starting
+    at once cost this process seconds of CPU (see RestChat), and the turns already sent waited
+    for it to read their answers (REST turns sent in the first seconds measured 2-3 s). Sent
+    again after a 503 or a dropped connection, as resend_load.request does."""
+    path = "/api/conversations"
+    while True:
+        try:
+            async with session.post(path, json={}) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                started = await response.json() if status == 201 else None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            tally.server_errors.append(f"POST {path}: connection dropped ({error!r})")
+            if len(tally.server_errors) > MAX_SERVER_ERRORS:
+                raise
+            await asyncio.sleep(RECONNECT_SECONDS)
+            continue
+        tally.statuses[status] += 1
+        if status == 503:
+            await wait_as_the_widget(float(retry_after or RETRY_503_SECONDS))
+            continue
+        if status >= 500:
+            tally.server_errors.append(f"POST {path}: {status}")
+        if started is None:
+            return None
+        return Conversation(started["conversation_id"], started["customer_token"], Kind.WRITES)
 
 
 async def customer(
@@ -418,12 +440,12 @@ async def customer(
     tally: Tally,
 ) -> None:
     """Messages back to back until the window closes, in a new conversation whenever one goes
-    to a person (the bot is silent there). Conversations start on ``client``; REST turns go on
-    ``session``."""
+    to a person (the bot is silent there). Conversations start and REST turns go on
+    ``session``; ``client`` names the server."""
     ws_url = str(client.base_url).rstrip("/").replace("http://", "ws://", 1)
     sent = 0
     while time.perf_counter() < record.window.closes:
-        conversation = await start_conversation(client, tally)
+        conversation = await start_conversation(session, tally)
         if conversation is None:
             return
         record.conversations.append(conversation)
@@ -770,8 +792,9 @@ def measure_server(
         except psycopg.OperationalError as error:
             entry.update(status="failed", reason=f"PostgreSQL: {str(error).strip()}")
             return run
-        except httpx.TransportError as error:
-            # resend_load.request gives up on a server that drops every call.
+        except (httpx.TransportError, aiohttp.ClientError) as error:
+            # resend_load.request and start_conversation give up on a server that drops every
+            # call.
             entry.update(
                 status="failed",
                 reason=f"the server stopped answering: {error!r}",
