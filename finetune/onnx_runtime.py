@@ -26,7 +26,7 @@ from finetune.bundle_format import (
     vectors_fingerprint,
 )
 from finetune.reading import Prediction
-from retrieval.encoder import encode_in_length_order
+from retrieval.encoder import encode_in_length_order, padding_groups
 
 logger = logging.getLogger(__name__)
 
@@ -171,12 +171,18 @@ class OnnxBundle:
 
     def run(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """One forward pass: (retrieval vectors, intent logits, sentiment logits or None)."""
+        return self._pass(*self._tokens(texts))
+
+    def _tokens(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention mask, padded on the right to the longest text."""
         encodings = self.tokenizer.encode_batch(texts)
-        feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        }
-        found = self.session.run(self._outputs, feed)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        return ids, np.array([e.attention_mask for e in encodings], dtype=np.int64)
+
+    def _pass(
+        self, ids: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        found = self.session.run(self._outputs, {"input_ids": ids, "attention_mask": mask})
         return found[0], found[1], (found[2] if len(found) > 2 else None)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -192,8 +198,24 @@ class OnnxBundle:
         return np.concatenate(intents), (np.concatenate(sentiments) if sentiments else None)
 
     def read_many(self, texts: list[str]) -> list[tuple[np.ndarray, Prediction]]:
-        """Several messages in one pass: each one's retrieval vector and prediction."""
-        vectors, intents, sentiments = self.run(texts)
+        """Several messages, each one's retrieval vector and prediction: in passes of messages
+        of like length (retrieval.encoder.padding_groups), as the messages waiting together
+        are rarely of one length, and a pass computes every padding token it is given."""
+        ids, mask = self._tokens(texts)
+        lengths = mask.sum(axis=1)
+        groups = padding_groups(lengths.tolist())
+        passes = []
+        for group in groups:
+            longest = lengths[group].max()
+            passes.append(self._pass(ids[group, :longest], mask[group, :longest]))
+        # The passes' rows follow the groups; these positions put them back in text order.
+        in_order = np.argsort(np.concatenate(groups))
+
+        def joined(output: int) -> np.ndarray:
+            return np.concatenate([found[output] for found in passes])[in_order]
+
+        vectors, intents = joined(0), joined(1)
+        sentiments = joined(2) if passes[0][2] is not None else None
         return list(zip(vectors, predictions(self.info, intents, sentiments), strict=True))
 
 

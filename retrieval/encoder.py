@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -68,6 +68,35 @@ def encode_in_length_order(
             rows = np.empty((len(texts), batch.shape[1]), dtype=np.float32)
         rows[chosen] = batch
     return rows if rows is not None else np.empty((0, 0), dtype=np.float32)
+
+
+# What one forward pass costs beyond the tokens it computes, in tokens: ONNX Runtime on the
+# bundled encoder took about 0.26 ms a token (padding included) plus 2 ms a pass in fp32, and
+# 0.11 ms plus 0.9 ms in int8 (AMD EPYC, AVX-512): about 8 tokens either way.
+PASS_COST_IN_TOKENS = 8
+
+
+def padding_groups(lengths: Sequence[int], pass_cost: int = PASS_COST_IN_TOKENS) -> list[list[int]]:
+    """The indices of ``lengths`` (token counts) split into groups to run a pass each, so that
+    the passes compute the fewest tokens, padding included, counting ``pass_cost`` tokens a
+    pass. Ten messages of 6 to 41 tokens padded to the longest cost about a third more than in
+    groups of like length; one message alone, or several of one length, stay one pass."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    # cheapest[end]: the least cost of the ``end`` shortest; start_of[end]: where its last
+    # group starts. A group pads to its longest, the last in length order.
+    cheapest = [0] + [0] * len(order)
+    start_of = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        longest = lengths[order[end - 1]]
+        costs = [cheapest[start] + pass_cost + (end - start) * longest for start in range(end)]
+        start_of[end] = min(range(end), key=costs.__getitem__)
+        cheapest[end] = costs[start_of[end]]
+    groups = []
+    end = len(order)
+    while end:
+        groups.append(order[start_of[end] : end])
+        end = start_of[end]
+    return groups[::-1]
 
 
 class ModelNotFound(CxagentError, FileNotFoundError):

@@ -113,9 +113,14 @@ def test_the_fp32_graph_reads_messages_as_pytorch_does(exported: Path) -> None:
         assert onnx_prediction.intent_confidence == pytest.approx(
             torch_prediction.intent_confidence, abs=1e-4
         )
-    # Read together or alone, a message reads the same (padding changes nothing).
-    alone = graph.read_many(MESSAGES[1:2])[0]
-    np.testing.assert_allclose(alone[0], onnx_read[1][0], atol=1e-5)
+    # Read together or alone, a message reads the same (padding changes nothing), and in its
+    # place: a long message among short ones is read in a pass of its own.
+    long_message = "my parcel " * 30
+    together = graph.read_many([*MESSAGES, long_message, "hi"])
+    for text, (vector, prediction) in zip([*MESSAGES, long_message, "hi"], together, strict=True):
+        alone_vector, alone_prediction = graph.read_many([text])[0]
+        np.testing.assert_allclose(vector, alone_vector, atol=1e-5)
+        assert prediction.intent == alone_prediction.intent
     assert graph.encode(MESSAGES).shape == (3, graph.dim) == (3, 384)
 
 
