@@ -141,6 +141,12 @@ class Settings(BaseModel):
         description="Threads of each process that run requests (and database connections in its "
         "pool, one for each).",
     )
+    worker_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="With `serve --workers`: a worker whose event loop has not run for this long "
+        "is taken as hung, killed and replaced (gunicorn's --timeout).",
+    )
     # A ceiling: the bound below it follows the process's speed (turn_target_seconds). 64 lets
     # 50 sockets that two processes share unevenly all write at once without a refusal.
     max_turns_in_flight: int = Field(

@@ -182,7 +182,13 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
     host, port = args.host or settings.host, args.port or settings.port
     print(f"starting {args.workers} worker processes on http://{host}:{port}", file=sys.stderr)
     try:
-        supervise(host, port, args.workers, uvicorn_logging(settings))
+        supervise(
+            host,
+            port,
+            args.workers,
+            uvicorn_logging(settings),
+            hung_after=settings.worker_timeout_seconds,
+        )
     except OSError as error:
         raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 

@@ -9,9 +9,13 @@ the kernel spreads new connections over the workers by their addresses instead.
 
 The supervisor here does what uvicorn's did for us: start the workers (``spawn``, each builds
 its own runtime), start a new one when one dies, stop them all on SIGINT or SIGTERM, and stop
-everything if a worker could not start at all (it would fail again the same way). What uvicorn's
-does beyond that is left out: pinging the workers to replace one that hangs, restarting them all
-on SIGHUP, and adding or removing one on SIGTTIN or SIGTTOU.
+everything if a worker could not start at all (it would fail again the same way). It also
+replaces a worker that hangs: each worker's event loop writes the time into memory the
+supervisor reads (uvicorn's ``callback_notify``), and a worker silent for longer than its
+timeout is killed and started again. A hung worker would otherwise keep its socket, and the
+kernel would go on handing it its share of new customers, who would wait for ever. What
+uvicorn's does beyond that is left out: restarting them all on SIGHUP, and adding or removing
+one on SIGTTIN or SIGTTOU.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ import os
 import signal
 import socket
 import threading
+import time
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from retrieval.errors import CxagentError
@@ -34,6 +41,9 @@ STARTUP_FAILURE = 3
 # How often the supervisor looks at its workers, and how long each may take to stop.
 CHECK_SECONDS = 0.5
 STOP_SECONDS = 30.0
+# How often a worker's event loop says it is running (uvicorn looks once a second, and calls
+# when more than this has passed since it last did).
+BEAT_SECONDS = 1
 
 
 class WorkersFailed(CxagentError):
@@ -59,20 +69,51 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def run_worker(host: str, port: int, server_options: dict[str, Any]) -> None:
+def run_worker(
+    host: str, port: int, server_options: dict[str, Any], heartbeat: Synchronized[float]
+) -> None:
     """One worker process: uvicorn serving the app of ``bot.cli.serve.app_from_environment``
-    on a listening socket of its own."""
+    on a listening socket of its own, its event loop writing the time into ``heartbeat``."""
     import uvicorn
 
+    async def beat() -> None:
+        heartbeat.value = time.monotonic()  # one clock for every process on the machine
+
     config = uvicorn.Config(
-        "bot.cli.serve:app_from_environment", factory=True, host=host, port=port, **server_options
+        "bot.cli.serve:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        callback_notify=beat,
+        timeout_notify=BEAT_SECONDS,
+        **server_options,
     )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 
 
-def supervise(host: str, port: int, workers: int, server_options: dict[str, Any]) -> None:
-    """Run ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM (see above).
-    Raises OSError when the port is taken, WorkersFailed when a worker could not start."""
+@dataclass
+class Worker:
+    process: BaseProcess
+    # When the worker's event loop last ran (time.monotonic); 0 while it starts, before its
+    # server runs: loading the model may take a while, and a start that fails ends the process.
+    heartbeat: Synchronized[float]
+
+    def silent_for(self) -> float:
+        """Seconds since the worker's event loop last ran; 0 while it starts."""
+        last = self.heartbeat.value
+        return time.monotonic() - last if last else 0.0
+
+
+def supervise(
+    host: str,
+    port: int,
+    workers: int,
+    server_options: dict[str, Any],
+    hung_after: float,
+) -> None:
+    """Run ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM, replacing one
+    that ends or whose event loop has not run for ``hung_after`` seconds (see above). Raises
+    OSError when the port is taken, WorkersFailed when a worker could not start."""
     # A plain bind first: a socket of its own (SO_REUSEPORT) would share the port with another
     # cxagent's workers listening there, and split their customers with it.
     socket.create_server((host, port), family=_family(host)).close()
@@ -83,37 +124,56 @@ def supervise(host: str, port: int, workers: int, server_options: dict[str, Any]
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stopping.set())
 
-    def start() -> BaseProcess:
+    def start() -> Worker:
+        heartbeat = context.Value("d", 0.0)
         process = context.Process(
-            target=run_worker, args=(host, port, server_options), name="cxagent-worker"
+            target=run_worker, args=(host, port, server_options, heartbeat), name="cxagent-worker"
         )
         process.start()
-        return process
+        return Worker(process, heartbeat)
 
-    processes = [start() for _ in range(workers)]
+    running = [start() for _ in range(workers)]
     logger.info(
         "started %d workers on %s:%d (pids %s)",
         workers,
         host,
         port,
-        ", ".join(str(process.pid) for process in processes),
+        ", ".join(str(worker.process.pid) for worker in running),
     )
     try:
         while not stopping.wait(CHECK_SECONDS):
-            for index, process in enumerate(processes):
-                if process.is_alive():
-                    continue
-                if process.exitcode == STARTUP_FAILURE:
-                    raise WorkersFailed(f"worker {process.pid} could not start (see its log above)")
-                logger.warning(
-                    "worker %d ended (exit code %s); starting another",
-                    process.pid,
-                    process.exitcode,
-                )
-                processes[index] = start()
+            for index, worker in enumerate(running):
+                if replace_if_gone(worker, hung_after):
+                    running[index] = start()
     finally:
-        stop(processes)
+        stop([worker.process for worker in running])
         held.close()
+
+
+def replace_if_gone(worker: Worker, hung_after: float) -> bool:
+    """Whether ``worker`` must be replaced: it ended, or it hung (it is killed). Raises
+    WorkersFailed when it could not start."""
+    process = worker.process
+    if not process.is_alive():
+        if process.exitcode == STARTUP_FAILURE:
+            raise WorkersFailed(f"worker {process.pid} could not start (see its log above)")
+        logger.warning(
+            "worker %d ended (exit code %s); starting another", process.pid, process.exitcode
+        )
+        return True
+    silent = worker.silent_for()
+    if silent <= hung_after:
+        return False
+    logger.warning(
+        "worker %d has not run its event loop for %.0f s (CXAGENT_WORKER_TIMEOUT_SECONDS is "
+        "%g): killed, starting another",
+        process.pid,
+        silent,
+        hung_after,
+    )
+    process.kill()
+    process.join()
+    return True
 
 
 def stop(processes: list[BaseProcess]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -57,9 +59,12 @@ def connections_on(process: int, port: int) -> int:
     )
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
-    """A real `cxagent serve --workers 2` of the demo on PostgreSQL and Redis: (URL, its pid)."""
+@contextmanager
+def serving_two_workers(
+    tmp_path: Path, redis_url: str, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """A real `cxagent serve --workers 2` of the demo on PostgreSQL and Redis, with
+    ``settings`` over the environment: (URL, its pid)."""
     from benchmarks.common import free_port
 
     database = next(schema := _postgres_schema_url())
@@ -72,6 +77,7 @@ def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
         CXAGENT_DEMO_SHOP_DIR=str(tmp_path / "shop"),
         CXAGENT_RATE_LIMITS="false",
         HF_HUB_OFFLINE="1",
+        **(settings or {}),
     )
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
@@ -88,7 +94,7 @@ def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
             assert time.monotonic() < deadline, "the workers did not start in time"
             time.sleep(1)
         # Both workers have built their runtimes (each says so) before the port takes turns.
-        while (tmp_path / "serve.log").read_text().count("Application startup complete") < 2:
+        while started_workers(tmp_path) < 2:
             assert time.monotonic() < deadline, "a worker did not finish starting"
             time.sleep(1)
         yield url, process.pid
@@ -97,6 +103,16 @@ def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
         process.wait(timeout=60)
         log.close()
         next(schema, None)  # drops the schema
+
+
+def started_workers(tmp_path: Path) -> int:
+    return (tmp_path / "serve.log").read_text().count("Application startup complete")
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
+    with serving_two_workers(tmp_path, redis_url) as served:
+        yield served
 
 
 @pytest.mark.real_model
@@ -150,3 +166,41 @@ def test_two_workers_answer_on_one_port_and_store_each_message_once(
         stored = list(pool.map(conversation, range(16)))
     # Every message stored once, the resend of the first one included, whichever process took it.
     assert stored == [[f"{n}-0", f"{n}-1", f"{n}-2"] for n in range(16)]
+
+
+@pytest.mark.real_model
+@pytest.mark.postgres
+@pytest.mark.timeout(600)
+def test_a_worker_that_hangs_is_killed_and_replaced(tmp_path: Path, redis_url: str) -> None:
+    with serving_two_workers(tmp_path, redis_url, {"CXAGENT_WORKER_TIMEOUT_SECONDS": "4"}) as (
+        url,
+        pid,
+    ):
+        hung, running = worker_processes(pid)
+        # A stopped process runs nothing, as a worker stuck in a loop or a lock runs nothing
+        # else; the kernel would go on handing its socket half of the new connections.
+        os.kill(hung, signal.SIGSTOP)
+        deadline = time.monotonic() + START_SECONDS
+        while hung in (workers := worker_processes(pid)) or len(workers) < 2:
+            assert time.monotonic() < deadline, "the hung worker was not replaced"
+            time.sleep(0.5)
+        assert running in workers
+        while started_workers(tmp_path) < 3:
+            assert time.monotonic() < deadline, "the new worker did not finish starting"
+            time.sleep(1)
+        log = (tmp_path / "serve.log").read_text()
+        assert f"worker {hung} has not run its event loop for" in log
+
+        # Every new customer is answered, whichever worker the kernel hands them to.
+        def first_turn(number: int) -> int:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                started = client.post("/api/conversations", json={}).json()
+                sent = client.post(
+                    f"/api/conversations/{started['conversation_id']}/messages",
+                    json={"text": "how long does delivery take"},
+                    headers={"Authorization": f"Bearer {started['customer_token']}"},
+                )
+                return sent.status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(first_turn, range(16))) == [200] * 16
