@@ -26,9 +26,16 @@ if TYPE_CHECKING:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.cli.workers import check_port_free
     from bot.runtime import build_runtime
 
     check_workers(settings, args.workers)
+    host, port = args.host or settings.host, args.port or settings.port
+    try:
+        # Before the model loads, not after: a port taken is said at once.
+        check_port_free(host, port)
+    except OSError as error:
+        raise cannot_listen(host, port, error) from None
     shop_port = None
     if settings.actions is not None and settings.company_api_url is None:
         # The embedded default: the demo company's own API, a system apart that the bot reaches
@@ -189,8 +196,12 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
             uvicorn_logging(settings),
             hung_after=settings.worker_timeout_seconds,
         )
-    except OSError as error:
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    except OSError as error:  # taken since cmd_serve looked
+        raise cannot_listen(host, port, error) from None
+
+
+def cannot_listen(host: str, port: int, error: OSError) -> UsageError:
+    return UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
 def serve(settings: Settings, runtime: Runtime, args: argparse.Namespace) -> None:

@@ -65,6 +65,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raises OSError when a process listens on ``host``:``port`` (a plain bind, which does
+    not share the port)."""
+    socket.create_server((host, port), family=_family(host)).close()
+
+
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
@@ -114,9 +120,9 @@ def supervise(
     """Run ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM, replacing one
     that ends or whose event loop has not run for ``hung_after`` seconds (see above). Raises
     OSError when the port is taken, WorkersFailed when a worker could not start."""
-    # A plain bind first: a socket of its own (SO_REUSEPORT) would share the port with another
-    # cxagent's workers listening there, and split their customers with it.
-    socket.create_server((host, port), family=_family(host)).close()
+    # A socket of its own (SO_REUSEPORT) would share the port with another cxagent's workers
+    # listening there, and split their customers with it.
+    check_port_free(host, port)
     # Bound and never listening, it takes no connections: it holds the port for the workers.
     held = listening_socket(host, port)
     context = multiprocessing.get_context("spawn")

@@ -33,6 +33,27 @@ def test_several_workers_without_redis_are_refused(
     assert main(["serve", "--workers", "0"], environ=environ) == 2
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_taken_is_refused_before_anything_starts(
+    tmp_path: Path,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str,
+) -> None:
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    # Several workers read their settings from the environment alone.
+    monkeypatch.setenv("CXAGENT_DATABASE_URL", f"sqlite:///{tmp_path}/cx.db")
+    monkeypatch.setenv("CXAGENT_REDIS_URL", redis_url)
+    try:
+        assert main(["serve", "--port", str(port), "--workers", workers]) == 2
+    finally:
+        taken.close()
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (tmp_path / "cx.db").exists()  # no runtime was built: no model loaded
+
+
 def worker_processes(parent: int) -> list[int]:
     """The workers `cxagent serve --workers` spawned for ``parent`` (its multiprocessing
     helpers aside)."""
