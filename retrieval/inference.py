@@ -60,15 +60,21 @@ class Batcher(Generic[T, R]):
         self._lock = threading.Lock()
 
     def __call__(self, item: T) -> R:
+        return self.call_many([item])[0]
+
+    def call_many(self, items: list[T]) -> list[R]:
+        """``items`` served together, in order: in one pass when they fit (a message's several
+        questions wait for the thread once, not once each)."""
         if threading.current_thread().name.startswith(_THREAD_NAME):
-            return self._many([item])[0]
-        result: Future[R] = Future()
+            return self._many(items)
+        results: list[Future[R]] = [Future() for _ in items]
         with self._lock:
-            self._waiting.append((item, result))
-        # One drain per call, so every call is taken by some pass; a drain that finds the
-        # queue empty (an earlier pass took its call) returns at once.
-        _executor().submit(self._drain)
-        return result.result()
+            self._waiting.extend(zip(items, results, strict=True))
+        # One drain per item, so every item is taken by some pass; a drain that finds the
+        # queue empty (an earlier pass took its item) returns at once.
+        for _ in items:
+            _executor().submit(self._drain)
+        return [result.result() for result in results]
 
     def _drain(self) -> None:
         with self._lock:

@@ -447,9 +447,10 @@ class ChatService:
         return turn
 
     def read_questions(self, heard: Heard, context: TurnContext) -> list[Reading]:
-        """Each question of the message read on its own; a lone follow-up that cannot be
-        answered alone is read again after the conversation's topic."""
-        readings = [self.read(question) for question in in_context(list(heard.questions))]
+        """Each question of the message read on its own (all in one pass, shared with the
+        other turns waiting for the model); a lone follow-up that cannot be answered alone is
+        read again after the conversation's topic."""
+        readings = self._read_together.call_many(in_context(list(heard.questions)))
         topic = topic_question(
             heard, readings[0], context, self.thresholds, self.retriever.knowledge_base
         )

@@ -50,6 +50,23 @@ def test_calls_that_wait_while_a_pass_runs_share_the_next_one() -> None:
     assert sorted(item for batch in passes[1:] for item in batch) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_call_of_several_items_waits_for_one_pass() -> None:
+    passes: list[list[int]] = []
+
+    def many(items: list[int]) -> list[int]:
+        passes.append(items)
+        return [item * 10 for item in items]
+
+    batcher = Batcher(many)
+    # A message's questions are read together, not one pass after another.
+    assert batcher.call_many([3, 1, 2]) == [30, 10, 20]
+    assert passes == [[3, 1, 2]]
+    # More than a pass takes: every item is still served, in order.
+    small = Batcher(many, max_batch=2)
+    assert small.call_many([5, 6, 7]) == [50, 60, 70]
+    assert passes[1:] == [[5, 6], [7]]
+
+
 def test_a_failing_pass_fails_each_of_its_calls() -> None:
     def many(items: list[str]) -> list[str]:
         raise RuntimeError("the model is gone")
