@@ -1,9 +1,11 @@
 """Hardening: /metrics behind its token, ids too large for the database refused rather than a
 500, live sockets that show their token in a subprotocol and close when the staff session ends,
-and no token in the logs of a whole session served by uvicorn."""
+no token in the logs of a whole session served by uvicorn, and the garbage collector
+tuned for serving."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -201,3 +203,15 @@ def a_whole_session(http: str, ws: str) -> list[str]:
                 console.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     return [customer, staff]
+
+
+def test_the_service_tunes_the_garbage_collector_as_it_starts(runtime: Runtime) -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(700)
+    try:
+        with TestClient(create_app(runtime.settings, runtime)):
+            # What start-up built is left out of full passes, and young collections are rare.
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[0] == 10_000
+    finally:
+        gc.set_threshold(*before)
