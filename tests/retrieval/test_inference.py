@@ -11,16 +11,21 @@ import pytest
 from retrieval.inference import Batcher, run_inference
 
 
-def test_a_call_alone_runs_at_once_in_a_pass_of_its_own() -> None:
-    passes: list[list[int]] = []
+class TenTimes:
+    """A pass that multiplies each item by ten, keeping what each pass was given."""
 
-    def many(items: list[int]) -> list[int]:
-        passes.append(items)
+    def __init__(self) -> None:
+        self.passes: list[list[int]] = []
+
+    def __call__(self, items: list[int]) -> list[int]:
+        self.passes.append(items)
         return [item * 10 for item in items]
 
-    batcher = Batcher(many)
-    assert batcher(4) == 40
-    assert passes == [[4]]
+
+def test_a_call_alone_runs_at_once_in_a_pass_of_its_own() -> None:
+    many = TenTimes()
+    assert Batcher(many)(4) == 40
+    assert many.passes == [[4]]
 
 
 def test_calls_that_wait_while_a_pass_runs_share_the_next_one() -> None:
@@ -51,20 +56,13 @@ def test_calls_that_wait_while_a_pass_runs_share_the_next_one() -> None:
 
 
 def test_a_call_of_several_items_waits_for_one_pass() -> None:
-    passes: list[list[int]] = []
-
-    def many(items: list[int]) -> list[int]:
-        passes.append(items)
-        return [item * 10 for item in items]
-
-    batcher = Batcher(many)
+    many = TenTimes()
     # A message's questions are read together, not one pass after another.
-    assert batcher.call_many([3, 1, 2]) == [30, 10, 20]
-    assert passes == [[3, 1, 2]]
+    assert Batcher(many).call_many([3, 1, 2]) == [30, 10, 20]
+    assert many.passes == [[3, 1, 2]]
     # More than a pass takes: every item is still served, in order.
-    small = Batcher(many, max_batch=2)
-    assert small.call_many([5, 6, 7]) == [50, 60, 70]
-    assert passes[1:] == [[5, 6], [7]]
+    assert Batcher(many, max_batch=2).call_many([5, 6, 7]) == [50, 60, 70]
+    assert many.passes[1:] == [[5, 6], [7]]
 
 
 def test_a_failing_pass_fails_each_of_its_calls() -> None:
