@@ -79,12 +79,12 @@ PASS_COST_IN_TOKENS = 8
 def padding_groups(lengths: Sequence[int], pass_cost: int = PASS_COST_IN_TOKENS) -> list[list[int]]:
     """The indices of ``lengths`` (token counts) split into groups to run a pass each, so that
     the passes compute the fewest tokens, padding included, counting ``pass_cost`` tokens a
-    pass. Ten messages of 6 to 41 tokens padded to the longest cost about a third more than in
+    pass. Eight messages of 6 to 41 tokens padded to the longest cost about a third more than in
     groups of like length; one message alone, or several of one length, stay one pass."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     # cheapest[end]: the least cost of the ``end`` shortest; start_of[end]: where its last
     # group starts. A group pads to its longest, the last in length order.
-    cheapest = [0] + [0] * len(order)
+    cheapest = [0] * (len(order) + 1)
     start_of = [0] * (len(order) + 1)
     for end in range(1, len(order) + 1):
         longest = lengths[order[end - 1]]
