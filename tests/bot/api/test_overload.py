@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from bot.api.admission import BUSY, Busy, TurnsInFlight, TurnSlot
 from bot.conversation.identity import CustomerIdentity
 from bot.conversation.service import ClientGone
-from bot.conversation.turn import Reading
+from bot.conversation.turn import Heard, Reading, TurnContext
 from bot.runtime import Runtime
 from tests.bot.api.test_chat_api import count_messages, start
 from tests.helpers.sockets import TimedSocket
@@ -157,13 +157,13 @@ def test_one_customer_at_a_time_keeps_the_bound_however_slow_the_turns() -> None
 def test_a_turn_whose_client_left_is_dropped_before_it_is_read(runtime: Runtime) -> None:
     started = runtime.chat.start_conversation(CustomerIdentity())
     read: list[str] = []
-    reading = runtime.chat.read
+    read_questions = runtime.chat.read_questions
 
-    def counted(text: str) -> Reading:
-        read.append(text)
-        return reading(text)
+    def counted(heard: Heard, context: TurnContext) -> list[Reading]:
+        read.extend(heard.questions)
+        return read_questions(heard, context)
 
-    runtime.chat.read = counted  # type: ignore[method-assign]
+    runtime.chat.read_questions = counted  # type: ignore[method-assign]
     turn = (started.conversation_id, started.customer_token, "where is my order", "m-1")
 
     with pytest.raises(ClientGone):
