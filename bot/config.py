@@ -87,11 +87,13 @@ class Settings(BaseModel):
         "sentiment and out-of-scope, and its encoder serves retrieval; `none` for the plain base "
         "model and retrieval only.",
     )
-    inference_runtime: Literal["auto", "onnx", "pytorch"] = Field(
+    inference_runtime: Literal["auto", "onnx", "onnx-fp32", "pytorch"] = Field(
         "auto",
         description="What runs the NLU bundle: `onnx` its ONNX Runtime export (`cxagent "
-        "export-onnx`), `pytorch` PyTorch eager, `auto` the export when the bundle has a current "
-        "one and PyTorch otherwise.",
+        "export-onnx`: int8 where it passed its accuracy gate, else fp32), `onnx-fp32` the "
+        "export's fp32 graph even where int8 passed (PyTorch's outputs exactly), `pytorch` "
+        "PyTorch eager, `auto` the export when the bundle has a current one and PyTorch "
+        "otherwise.",
     )
     inference_threads: int | None = Field(
         None,

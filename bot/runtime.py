@@ -249,14 +249,18 @@ def served_encoder(settings: Settings) -> Encoder:
         return SentenceEncoder(settings.base_model)
     if settings.inference_runtime != "pytorch":
         exported = load_exported(
-            settings.nlu_bundle, settings.base_model, settings.inference_threads
+            settings.nlu_bundle,
+            settings.base_model,
+            settings.inference_threads,
+            fp32=settings.inference_runtime == "onnx-fp32",
         )
         if exported is not None:
             return exported
-        if settings.inference_runtime == "onnx":
+        if settings.inference_runtime != "auto":
             raise BundleError(
-                f"CXAGENT_INFERENCE_RUNTIME=onnx, but {settings.nlu_bundle} has no current ONNX "
-                "export: run `cxagent export-onnx` (or leave the runtime on auto)"
+                f"CXAGENT_INFERENCE_RUNTIME={settings.inference_runtime}, but "
+                f"{settings.nlu_bundle} has no current ONNX export: run `cxagent export-onnx` (or "
+                "leave the runtime on auto)"
             )
     # PyTorch is imported only here: a process served by ONNX Runtime never loads it (a quarter
     # of a gigabyte and seconds of start-up in each worker).

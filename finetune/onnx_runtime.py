@@ -84,10 +84,11 @@ def read_report(bundle_dir: Path) -> ExportReport | None:
 
 
 def load_exported(
-    bundle_dir: Path, base_model: str | None = None, threads: int | None = None
+    bundle_dir: Path, base_model: str | None = None, threads: int | None = None, fp32: bool = False
 ) -> OnnxBundle | None:
-    """The bundle's exported graph, ready to serve; None (and why, in the log) when the bundle
-    has no export or was changed after it."""
+    """The bundle's exported graph, ready to serve: the one its export chose (int8 where it
+    passed its accuracy gate), or with ``fp32`` the fp32 one. None (and why, in the log) when the
+    bundle has no export or was changed after it."""
     report = read_report(bundle_dir)
     if report is None:
         logger.info(
@@ -102,7 +103,7 @@ def load_exported(
             bundle_dir,
         )
         return None
-    graph = bundle_dir / ONNX_DIR / report.served
+    graph = bundle_dir / ONNX_DIR / (FP32_FILE if fp32 else report.served)
     return OnnxBundle(read_info(bundle_dir), graph, bundle_dir, base_model, threads)
 
 

@@ -15,6 +15,7 @@ from finetune.onnx_runtime import (
     FP32_FILE,
     INT8_FILE,
     ONNX_DIR,
+    REPORT_FILE,
     OnnxBundle,
     load_exported,
     read_report,
@@ -147,6 +148,30 @@ def test_a_bundle_changed_after_its_export_is_served_by_pytorch(
     assert isinstance(served_encoder(Settings(nlu_bundle=exported)), OnnxBundle)
     pytorch = Settings(nlu_bundle=exported, inference_runtime="pytorch")
     assert isinstance(served_encoder(pytorch), BundleEncoder)
+    with pytest.raises(BundleError, match="onnx-fp32, but .* no current ONNX export"):
+        served_encoder(Settings(nlu_bundle=changed, inference_runtime="onnx-fp32"))
+
+
+def test_onnx_fp32_serves_the_fp32_graph_whichever_the_export_chose(
+    exported: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from bot.config import Settings
+    from bot.runtime import served_encoder
+
+    # The export as a machine where int8 passed its gate would have written it (its int8 file
+    # here a copy of the fp32 graph: which file is loaded is what counts).
+    chose_int8 = tmp_path / "bundle"
+    shutil.copytree(exported, chose_int8)
+    shutil.copy(chose_int8 / ONNX_DIR / FP32_FILE, chose_int8 / ONNX_DIR / INT8_FILE)
+    report_file = chose_int8 / ONNX_DIR / REPORT_FILE
+    report = json.loads(report_file.read_text())
+    report_file.write_text(json.dumps({**report, "served": INT8_FILE}))
+
+    assert served_encoder(Settings(nlu_bundle=chose_int8)).graph.name == INT8_FILE  # type: ignore[attr-defined]
+    fp32 = served_encoder(Settings(nlu_bundle=chose_int8, inference_runtime="onnx-fp32"))
+    assert isinstance(fp32, OnnxBundle) and fp32.graph.name == FP32_FILE
 
 
 def test_the_service_answers_on_the_exported_graph(
