@@ -5,8 +5,8 @@ same run, one customer alone and the bare forward pass of each runtime; and the 
     python -m benchmarks.load [--customers 50] [--seconds 20] [--warm-up 3] [--timeout 30]
                               [--transports rest,ws] [--databases sqlite,postgresql]
                               [--workers 1,2] [--runtimes pytorch,onnx-fp32,onnx-int8]
-                              [--bundle DIR|none] [--postgres-url URL] [--redis-url URL]
-                              [--json-out FILE]
+                              [--bundle DIR|none] [--messages FILE] [--postgres-url URL]
+                              [--redis-url URL] [--json-out FILE]
 
 The server is a real ``cxagent serve`` of this checkout (``--workers N`` when N > 1), one for
 each database and number of workers, each on a fresh database: a scratch SQLite file, or a
@@ -18,16 +18,17 @@ copied and exported first (``cxagent export-onnx`` with the demo's test data), u
 CXAGENT_INFERENCE_RUNTIME=pytorch.
 
 In each scenario every customer starts a conversation, then sends messages back to back (no
-think time), each with its own client_message_id, for ``--warm-up`` seconds and then
-``--seconds`` more; the turns that end in that second stretch are measured. A customer does what
-the widget does: after a 503 with Retry-After (or an error frame with ``retry_after``) it waits
-that long, and up to 30% longer at random, and sends the same message again with the same
-client_message_id; after a timeout or a dropped connection it sends it again at once (on a new
-socket). A conversation handed to a person is left for a new one. A turn's time (``turn_ms``)
-runs from sending the attempt that was taken to its answer (the REST response, or the socket's
-``reply`` frame); ``message_ms`` from the message's first attempt, waits and resends included.
-Afterwards every transcript is read back: each acknowledged message must be stored exactly once,
-and each reply.
+think time; by default six short questions in turn, or the ``text`` column of ``--messages``,
+such as benchmarks/written_messages.csv: slang, emoji, typos, two questions in one), each with
+its own client_message_id, for ``--warm-up`` seconds and then ``--seconds`` more; the turns that
+end in that second stretch are measured. A customer does what the widget does: after a 503 with
+Retry-After (or an error frame with ``retry_after``) it waits that long, and up to 30% longer at
+random, and sends the same message again with the same client_message_id; after a timeout or a
+dropped connection it sends it again at once (on a new socket). A conversation handed to a
+person is left for a new one. A turn's time (``turn_ms``) runs from sending the attempt that was
+taken to its answer (the REST response, or the socket's ``reply`` frame); ``message_ms`` from
+the message's first attempt, waits and resends included. Afterwards every transcript is read
+back: each acknowledged message must be stored exactly once, and each reply.
 
 The first server also serves one customer alone over each transport, and before any server
 starts each runtime's bare forward pass is timed in this process, so the lone customer's turn
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import gc
 import json
 import os
@@ -70,6 +72,7 @@ from websockets.typing import Subprotocol
 
 from benchmarks.chat import bare_forward_ms
 from benchmarks.common import (
+    CLIENT_KEEP_ALIVE_SECONDS,
     machine_info,
     percentile,
     read_heldout,
@@ -438,10 +441,11 @@ async def customer(
     timeout: float,
     record: Record,
     tally: Tally,
+    messages: Sequence[str],
 ) -> None:
-    """Messages back to back until the window closes, in a new conversation whenever one goes
-    to a person (the bot is silent there). Conversations start and REST turns go on
-    ``session``; ``client`` names the server."""
+    """``messages`` in turn, back to back, until the window closes, in a new conversation
+    whenever one goes to a person (the bot is silent there). Conversations start and REST turns
+    go on ``session``; ``client`` names the server."""
     ws_url = str(client.base_url).rstrip("/").replace("http://", "ws://", 1)
     sent = 0
     while time.perf_counter() < record.window.closes:
@@ -456,7 +460,7 @@ async def customer(
         )
         try:
             while time.perf_counter() < record.window.closes:
-                text = QUESTIONS[(number + sent) % len(QUESTIONS)]
+                text = messages[(number + sent) % len(messages)]
                 outcome = await chat.turn(text, f"c{number}-m{sent}", record)
                 sent += 1
                 if outcome is Outcome.HANDED_OVER:
@@ -531,24 +535,36 @@ def latency_summary(values: Sequence[float]) -> dict[str, float] | None:
 
 
 async def run_scenario(
-    url: str, transport: Transport, customers: int, warm_up: float, seconds: float, timeout: float
+    url: str,
+    transport: Transport,
+    customers: int,
+    warm_up: float,
+    seconds: float,
+    timeout: float,
+    messages: Sequence[str] = QUESTIONS,
 ) -> dict[str, Any]:
-    """Every customer at once for the warm-up and the window, then every transcript read back:
-    the scenario's counts."""
+    """Every customer at once for the warm-up and the window, writing ``messages`` in turn,
+    then every transcript read back: the scenario's counts."""
     tally = Tally()  # the calls around the turns: starts and transcript reads
-    limits = httpx.Limits(max_connections=2 * customers, max_keepalive_connections=2 * customers)
+    limits = httpx.Limits(
+        max_connections=2 * customers,
+        max_keepalive_connections=2 * customers,
+        keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS,
+    )
     async with (
         httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client,
         aiohttp.ClientSession(
             url,
-            connector=aiohttp.TCPConnector(limit=2 * customers),
+            connector=aiohttp.TCPConnector(
+                limit=2 * customers, keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS
+            ),
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as session,
     ):
         record = Record(Window.starting_now(warm_up, seconds))
         await asyncio.gather(
             *(
-                customer(n, transport, client, session, timeout, record, tally)
+                customer(n, transport, client, session, timeout, record, tally, messages)
                 for n in range(customers)
             )
         )
@@ -741,6 +757,9 @@ class LoadOptions:
     transports: tuple[Transport, ...]
     postgres_url: str
     redis_url: str
+    messages: tuple[str, ...] = QUESTIONS
+    # Where ``messages`` came from, for the report.
+    messages_from: str = "six short questions"
 
 
 @dataclass
@@ -826,7 +845,15 @@ def measure_scenario(
     url: str, setup: ServerSetup, transport: Transport, customers: int, options: LoadOptions
 ) -> dict[str, Any]:
     counts = asyncio.run(
-        run_scenario(url, transport, customers, options.warm_up, options.seconds, options.timeout)
+        run_scenario(
+            url,
+            transport,
+            customers,
+            options.warm_up,
+            options.seconds,
+            options.timeout,
+            options.messages,
+        )
     )
     return {
         "server": setup.label,
@@ -878,6 +905,7 @@ def load_benchmark(
             "exported_for_this_run": served.nlu_bundle != settings.nlu_bundle,
             "inference_runtime": settings.inference_runtime,
             "knowledge_base": str(settings.knowledge_base),
+            "messages": options.messages_from,
         },
         "bare_forward_ms": forward,
         "alone": []
@@ -965,6 +993,25 @@ def choices(kind: type[StrEnum]) -> Any:
     return parse
 
 
+class MessagesError(ValueError):
+    """A --messages file that cannot be read, or holds no message."""
+
+
+def read_messages(path: Path) -> tuple[str, ...]:
+    """The non-empty ``text`` cells of a CSV, in order."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.DictReader(handle)
+            if rows.fieldnames is None or "text" not in rows.fieldnames:
+                raise MessagesError("no `text` column in its first line")
+            texts = tuple(text for row in rows if (text := (row["text"] or "").strip()))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise MessagesError(str(error)) from error
+    if not texts:
+        raise MessagesError("no messages under its `text` column")
+    return texts
+
+
 def worker_counts(text: str) -> tuple[int, ...]:
     """An argparse type: comma-separated numbers of server processes (``1,2``)."""
     try:
@@ -1024,6 +1071,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default: CXAGENT_NLU_BUNDLE or the demo's)",
     )
     parser.add_argument(
+        "--messages",
+        type=Path,
+        metavar="FILE",
+        help="a CSV whose `text` column the customers write in turn, such as "
+        "benchmarks/written_messages.csv (default: six short questions)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=DEFAULT_POSTGRES_URL,
         metavar="URL",
@@ -1046,6 +1100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.bundle is not None and args.bundle.lower() != "none" and not Path(args.bundle).is_dir():
         parser.error(f"--bundle {args.bundle}: no such folder")
+    messages: tuple[str, ...] = QUESTIONS
+    if args.messages is not None:
+        try:
+            messages = read_messages(args.messages)
+        except MessagesError as error:
+            parser.error(f"--messages {args.messages}: {error}")
     settings = settings_or_exit(PROGRAM)
     if args.bundle is not None:
         settings = with_bundle(settings, args.bundle)
@@ -1060,6 +1120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         transports=args.transports,
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
+        messages=messages,
+        messages_from="six short questions" if args.messages is None else str(args.messages),
     )
     try:
         report = load_benchmark(settings, setups, args.runtimes, args.forward_passes, options)

@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import machine_info, settings_or_exit
+from benchmarks.common import CLIENT_KEEP_ALIVE_SECONDS, machine_info, settings_or_exit
 from benchmarks.robustness import ServerFailed, serving, with_bundle
 from bot.config import Settings
 
@@ -240,7 +240,11 @@ async def run_customers(
     """Every customer at once, then every transcript read back: the customers' tokens and the
     counts of the report."""
     tally = Tally()
-    limits = httpx.Limits(max_connections=4 * customers, max_keepalive_connections=4 * customers)
+    limits = httpx.Limits(
+        max_connections=4 * customers,
+        max_keepalive_connections=4 * customers,
+        keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS,
+    )
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_SECONDS, limits=limits) as client:
         began = time.perf_counter()
         chats = await asyncio.gather(

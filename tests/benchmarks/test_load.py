@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from benchmarks.load import Problem, delivery_problems, main
+from benchmarks.load import Problem, delivery_problems, main, read_messages
+from benchmarks.robustness import WRITTEN_MESSAGES
 from tests.helpers.service import MINI_KB
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,30 @@ def test_options_out_of_bounds_are_refused_before_anything_starts(wrong: list[st
     with pytest.raises(SystemExit) as refused:
         main(wrong)
     assert refused.value.code == 2
+
+
+def test_a_messages_file_that_cannot_serve_is_refused_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_text_column = tmp_path / "no-text.csv"
+    no_text_column.write_text("message\nwhere is my order\n", encoding="utf-8")
+    only_blanks = tmp_path / "blanks.csv"
+    only_blanks.write_text("text,intent\n,greeting\n  ,thanks\n", encoding="utf-8")
+    for path, why in [
+        (tmp_path / "missing.csv", "No such file"),
+        (no_text_column, "no `text` column"),
+        (only_blanks, "no messages"),
+    ]:
+        with pytest.raises(SystemExit) as refused:
+            main(["--messages", str(path)])
+        assert refused.value.code == 2
+        assert why in capsys.readouterr().err
+
+
+def test_the_written_messages_are_read_in_order_as_typed() -> None:
+    messages = read_messages(WRITTEN_MESSAGES)
+    assert len(messages) == 116
+    assert messages[:2] == ("hiya 👋 anyone there", "Morning!! 🙂")
 
 
 @pytest.mark.real_model  # the benchmark and the server load all-MiniLM-L6-v2
