@@ -541,7 +541,7 @@ async def run_scenario(
     warm_up: float,
     seconds: float,
     timeout: float,
-    messages: Sequence[str] = QUESTIONS,
+    messages: Sequence[str],
 ) -> dict[str, Any]:
     """Every customer at once for the warm-up and the window, writing ``messages`` in turn,
     then every transcript read back: the scenario's counts."""
@@ -758,8 +758,8 @@ class LoadOptions:
     postgres_url: str
     redis_url: str
     messages: tuple[str, ...] = QUESTIONS
-    # Where ``messages`` came from, for the report.
-    messages_from: str = "six short questions"
+    # The file ``messages`` were read from (--messages), for the report.
+    messages_file: Path | None = None
 
 
 @dataclass
@@ -905,7 +905,7 @@ def load_benchmark(
             "exported_for_this_run": served.nlu_bundle != settings.nlu_bundle,
             "inference_runtime": settings.inference_runtime,
             "knowledge_base": str(settings.knowledge_base),
-            "messages": options.messages_from,
+            "messages": str(options.messages_file or "six short questions"),
         },
         "bare_forward_ms": forward,
         "alone": []
@@ -1121,7 +1121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
         messages=messages,
-        messages_from="six short questions" if args.messages is None else str(args.messages),
+        messages_file=args.messages,
     )
     try:
         report = load_benchmark(settings, setups, args.runtimes, args.forward_passes, options)
