@@ -7,6 +7,13 @@ in 15 of 19 runs of 50 customers on two workers they did, at worst 10 customers 
 on the other, whose turns took three times as long. With a socket each (SO_REUSEPORT, Linux),
 the kernel spreads new connections over the workers by their addresses instead.
 
+The workers started together also start listening together: each builds its runtime, then
+waits for the others before its socket listens (``StartsTogether``). The kernel hands
+connections only to sockets that listen, and a worker ready a second or two before the others
+took every connection opened meanwhile, the first customers' or a proxy's pool, and kept them
+while they stayed alive: in the load benchmark's first scenario, one worker of two ran 95% of
+the turns.
+
 The supervisor here does what uvicorn's did for us: start the workers (``spawn``, each builds
 its own runtime), start a new one when one dies, stop them all on SIGINT or SIGTERM, and stop
 everything if a worker could not start at all (it would fail again the same way). It also
@@ -20,6 +27,7 @@ one on SIGTTIN or SIGTTOU.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -28,9 +36,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
-from typing import Any
+from threading import BrokenBarrierError
+from typing import Any, Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retrieval.errors import CxagentError
 
@@ -44,6 +56,11 @@ STOP_SECONDS = 30.0
 # How often a worker's event loop says it is running (uvicorn looks once a second, and calls
 # when more than this has passed since it last did).
 BEAT_SECONDS = 1
+# How long a worker that has started waits for the others before it listens without them: a
+# worker that fails to start stops them all, so this only bounds one that hangs while starting.
+START_TOGETHER_SECONDS = 120.0
+# Each worker's app, named as uvicorn names one: bot.cli.serve starts the supervisor below.
+APP_FACTORY = "bot.cli.serve:app_from_environment"
 
 
 class WorkersFailed(CxagentError):
@@ -75,18 +92,74 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+class Barrier(Protocol):
+    """What StartsTogether needs of a barrier (``multiprocessing``'s, or ``threading``'s)."""
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class StartsTogether:
+    """An ASGI app whose start-up is reported complete only once every worker started with it
+    has completed its own (they meet at ``barrier``), or ``timeout`` seconds have passed.
+    uvicorn makes its socket listen only after that report."""
+
+    def __init__(self, app: ASGIApp, barrier: Barrier, timeout: float = START_TOGETHER_SECONDS):
+        self.app = app
+        self.barrier = barrier
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_once_all_started(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                # On a thread: the supervisor's signals still reach this process's event loop.
+                await asyncio.to_thread(self._wait_for_the_others)
+            await send(message)
+
+        await self.app(scope, receive, send_once_all_started)
+
+    def _wait_for_the_others(self) -> None:
+        try:
+            self.barrier.wait(self.timeout)
+        except BrokenBarrierError:
+            # Timed out, or the supervisor let the waiting ones go (a worker ended or hung).
+            logger.warning(
+                "worker %d: not every worker started with it is ready; listening without them",
+                os.getpid(),
+            )
+            return
+        logger.info("worker %d: every worker has started; listening", os.getpid())
+
+
+def app_starting_together(barrier: Barrier | None) -> ASGIApp:
+    """The app of ``APP_FACTORY``; with ``barrier``, it starts listening with the workers that
+    share it (StartsTogether)."""
+    from uvicorn.importer import import_from_string
+
+    app: ASGIApp = import_from_string(APP_FACTORY)()
+    return app if barrier is None else StartsTogether(app, barrier)
+
+
 def run_worker(
-    host: str, port: int, server_options: dict[str, Any], heartbeat: Synchronized[float]
+    host: str,
+    port: int,
+    server_options: dict[str, Any],
+    heartbeat: Synchronized[float],
+    started_together: Barrier | None,
 ) -> None:
     """One worker process: uvicorn serving the app of ``bot.cli.serve.app_from_environment``
-    on a listening socket of its own, its event loop writing the time into ``heartbeat``."""
+    on a listening socket of its own, its event loop writing the time into ``heartbeat``; with
+    ``started_together``, its socket listens once the workers that share it have started."""
     import uvicorn
 
     async def beat() -> None:
         heartbeat.value = time.monotonic()  # one clock for every process on the machine
 
     config = uvicorn.Config(
-        "bot.cli.serve:app_from_environment",
+        partial(app_starting_together, started_together),
         factory=True,
         host=host,
         port=port,
@@ -129,16 +202,21 @@ def supervise(
     stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stopping.set())
+    # The first workers listen together; one started later to replace another listens when it
+    # is ready, beside workers that already serve.
+    started_together = context.Barrier(workers)
 
-    def start() -> Worker:
+    def start(barrier: Barrier | None) -> Worker:
         heartbeat = context.Value("d", 0.0)
         process = context.Process(
-            target=run_worker, args=(host, port, server_options, heartbeat), name="cxagent-worker"
+            target=run_worker,
+            args=(host, port, server_options, heartbeat, barrier),
+            name="cxagent-worker",
         )
         process.start()
         return Worker(process, heartbeat)
 
-    running = [start() for _ in range(workers)]
+    running = [start(started_together) for _ in range(workers)]
     logger.info(
         "started %d workers on %s:%d (pids %s)",
         workers,
@@ -150,8 +228,11 @@ def supervise(
         while not stopping.wait(CHECK_SECONDS):
             for index, worker in enumerate(running):
                 if replace_if_gone(worker, hung_after):
-                    running[index] = start()
+                    # Whoever still waits for it to start would wait in vain.
+                    started_together.abort()
+                    running[index] = start(None)
     finally:
+        started_together.abort()
         stop([worker.process for worker in running])
         held.close()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.cli import main
+from bot.cli.workers import StartsTogether
 from tests.conftest import _postgres_schema_url
 from tests.helpers.servers import up
 
@@ -52,6 +57,73 @@ def test_a_port_taken_is_refused_before_anything_starts(
         taken.close()
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert not (tmp_path / "cx.db").exists()  # no runtime was built: no model loaded
+
+
+async def lifespan_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """An app that starts at once and answers every request with 204."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        return
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def start_up(app: ASGIApp, sent: list[Message]) -> None:
+    """Run ``app``'s lifespan start-up, keeping what it reports in ``sent``."""
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+
+
+def test_a_worker_reports_its_start_up_once_every_worker_started_with_it_has(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.cli.workers")
+    barrier = threading.Barrier(2)
+    sent: list[Message] = []
+
+    async def scenario() -> None:
+        starting = asyncio.create_task(start_up(StartsTogether(lifespan_app, barrier), sent))
+        await asyncio.sleep(0.3)
+        # uvicorn makes the socket listen only on this report: not before the other worker.
+        assert sent == [] and not starting.done()
+        await asyncio.to_thread(barrier.wait)  # the other worker has started
+        await starting
+
+    asyncio.run(scenario())
+    assert sent == [{"type": "lifespan.startup.complete"}]
+    assert "every worker has started; listening" in caplog.text
+
+    # Requests go to the app as they came.
+    answered: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        answered.append(message)
+
+    asyncio.run(StartsTogether(lifespan_app, barrier)({"type": "http"}, receive, send))
+    assert answered[0]["status"] == 204
+
+
+@pytest.mark.parametrize("let_go", ["aborted", "timed out"])
+def test_a_worker_listens_without_the_others_when_they_cannot_start(
+    caplog: pytest.LogCaptureFixture, let_go: str
+) -> None:
+    barrier = threading.Barrier(2)
+    if let_go == "aborted":  # the supervisor saw one end or hang
+        barrier.abort()
+    sent: list[Message] = []
+    asyncio.run(start_up(StartsTogether(lifespan_app, barrier, timeout=0.2), sent))
+    assert sent == [{"type": "lifespan.startup.complete"}]
+    assert "not every worker started with it is ready; listening without them" in caplog.text
 
 
 def worker_processes(parent: int) -> list[int]:
@@ -113,7 +185,9 @@ def serving_two_workers(
         while len(worker_processes(process.pid)) < 2 or not up(url):
             assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the workers did not start in time"
-            time.sleep(1)
+            time.sleep(0.1)  # often: the first answer comes as early as it can
+        # They listen together: whichever answered, both had built their runtimes by then.
+        assert built_runtimes(tmp_path) == 2, (tmp_path / "serve.log").read_text()[-3000:]
         # Both workers have built their runtimes (each says so) before the port takes turns.
         while started_workers(tmp_path) < 2:
             assert time.monotonic() < deadline, "a worker did not finish starting"
@@ -124,6 +198,11 @@ def serving_two_workers(
         process.wait(timeout=60)
         log.close()
         next(schema, None)  # drops the schema
+
+
+def built_runtimes(tmp_path: Path) -> int:
+    """The runtimes built in the log: the first process's checks, then each worker's."""
+    return (tmp_path / "serve.log").read_text().count("bot.runtime: ready:") - 1
 
 
 def started_workers(tmp_path: Path) -> int:
