@@ -9,6 +9,7 @@ whole chat turn from 17.6 ms to 27 ms. Running all of it on one thread keeps one
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,9 +54,16 @@ class Batcher(Generic[T, R]):
     customers writing at once share forward passes instead of queueing one by one.
     """
 
-    def __init__(self, many: Callable[[list[T]], list[R]], max_batch: int = 32):
+    def __init__(
+        self,
+        many: Callable[[list[T]], list[R]],
+        max_batch: int = 32,
+        on_pass: Callable[[int, float], None] | None = None,
+    ):
+        """``on_pass`` hears of each pass: how many items it took and how many seconds."""
         self._many = many
         self._max_batch = max_batch
+        self._on_pass = on_pass
         self._waiting: deque[tuple[T, Future[R]]] = deque()
         self._lock = threading.Lock()
 
@@ -66,7 +74,7 @@ class Batcher(Generic[T, R]):
         """``items`` served together, in order: in one pass when they fit (a message's several
         questions wait for the thread once, not once each)."""
         if threading.current_thread().name.startswith(_THREAD_NAME):
-            return self._many(items)
+            return self._timed(items)
         results: list[Future[R]] = [Future() for _ in items]
         with self._lock:
             self._waiting.extend(zip(items, results, strict=True))
@@ -83,10 +91,17 @@ class Batcher(Generic[T, R]):
         if not batch:
             return
         try:
-            results = self._many([item for item, _ in batch])
+            results = self._timed([item for item, _ in batch])
         except BaseException as error:  # every caller gets the error, as alone it would
             for _, waiting in batch:
                 waiting.set_exception(error)
             return
         for (_, waiting), result in zip(batch, results, strict=True):
             waiting.set_result(result)
+
+    def _timed(self, items: list[T]) -> list[R]:
+        began = time.perf_counter()
+        results = self._many(items)
+        if self._on_pass is not None:
+            self._on_pass(len(items), time.perf_counter() - began)
+        return results

@@ -20,6 +20,8 @@ fast process or, on a slow or shared machine, let accepted turns wait seconds (2
 on 2 cores: p99 6.6 s with 32 a process). The time a turn waited for the company's API is left
 out (the turn tells its slot): it does not load this process. The configured ``limit`` stays
 the ceiling, and a few turns are always admitted.
+
+Each turn's time, the turns running, the bound and the refusals go to /metrics (bot.metrics).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
+
+from bot import metrics
 
 
 class Busy(Exception):
@@ -77,6 +81,7 @@ class TurnsInFlight:
         self._gap: float | None = None
         self._last_end: float | None = None
         self._lock = threading.Lock()
+        metrics.TURN_BOUND.set(self.bound)
 
     @property
     def running(self) -> int:
@@ -92,17 +97,23 @@ class TurnsInFlight:
         """Hold a slot for the block; raises Busy when none is free."""
         with self._lock:
             if self._running >= self.bound:
+                metrics.TURNS_REFUSED.inc()
                 raise Busy(BUSY)
             self._running += 1
+            metrics.TURNS_RUNNING.set(self._running)
         slot = TurnSlot()
         began = self._clock()
         try:
             yield slot
         finally:
             ended = self._clock()
+            held = ended - began - slot.company_seconds
             with self._lock:
-                self._finished(ended, ended - began - slot.company_seconds)
+                self._finished(ended, held)
                 self._running -= 1
+                metrics.TURNS_RUNNING.set(self._running)
+                metrics.TURN_BOUND.set(self.bound)
+            metrics.TURN_SECONDS.observe(held)
 
     def _finished(self, ended: float, held: float) -> None:
         """A turn ended at ``ended`` with ``running`` in flight (itself included), having held

@@ -15,7 +15,8 @@ while they stayed alive: in the load benchmark's first scenario, one worker of t
 the turns.
 
 The supervisor here does what uvicorn's did for us: start the workers (``spawn``, each builds
-its own runtime), start a new one when one dies, stop them all on SIGINT or SIGTERM, and stop
+its own runtime, and keeps its metrics in a folder the supervisor makes for them: bot.metrics),
+start a new one when one dies, stop them all on SIGINT or SIGTERM, and stop
 everything if a worker could not start at all (it would fail again the same way). It also
 replaces a worker that hangs: each worker's event loop writes the time into memory the
 supervisor reads (uvicorn's ``callback_notify``), and a worker silent for longer than its
@@ -31,8 +32,10 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -42,8 +45,10 @@ from multiprocessing.sharedctypes import Synchronized
 from threading import BrokenBarrierError
 from typing import Any, Protocol
 
+from prometheus_client import multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.metrics import MULTIPROCESS_DIR_VARIABLE
 from retrieval.errors import CxagentError
 
 logger = logging.getLogger(__name__)
@@ -205,6 +210,9 @@ def supervise(
     # The first workers listen together; one started later to replace another listens when it
     # is ready, beside workers that already serve.
     started_together = context.Barrier(workers)
+    # Each run's counts start from nothing; the workers inherit the folder's name at spawn.
+    metrics_folder = tempfile.mkdtemp(prefix="cxagent-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = metrics_folder
 
     def start(barrier: Barrier | None) -> Worker:
         heartbeat = context.Value("d", 0.0)
@@ -230,10 +238,13 @@ def supervise(
                 if replace_if_gone(worker, hung_after):
                     # Whoever still waits for it to start would wait in vain.
                     started_together.abort()
+                    # Its turns stay counted; its turns running and its bound go.
+                    multiprocess.mark_process_dead(worker.process.pid, metrics_folder)  # type: ignore[no-untyped-call]
                     running[index] = start(None)
     finally:
         started_together.abort()
         stop([worker.process for worker in running])
+        shutil.rmtree(metrics_folder, ignore_errors=True)
         held.close()
 
 

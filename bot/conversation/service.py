@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, Table, Update, and_, bindparam, func,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.actions.runner import ActionResult, unanswered
 from bot.actions.runner import Outcome as ActionOutcome
 from bot.actions.spec import ActionCatalog, ActionSpec
@@ -249,7 +250,7 @@ class ChatService:
         self.retriever = retriever
         self.nlu = nlu
         # Concurrent turns share the model's forward passes (retrieval.inference.Batcher).
-        self._read_together = Batcher(self._read_many)
+        self._read_together = Batcher(self._read_many, on_pass=metrics.record_pass)
         self.thresholds = thresholds
         self.rules = rules
         self.max_message_chars = max_message_chars

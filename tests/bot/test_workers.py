@@ -211,7 +211,7 @@ def started_workers(tmp_path: Path) -> int:
 
 @pytest.fixture
 def two_workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, int]]:
-    with serving_two_workers(tmp_path, redis_url) as served:
+    with serving_two_workers(tmp_path, redis_url, {"CXAGENT_METRICS_TOKEN": "scrape-me"}) as served:
         yield served
 
 
@@ -266,6 +266,12 @@ def test_two_workers_answer_on_one_port_and_store_each_message_once(
         stored = list(pool.map(conversation, range(16)))
     # Every message stored once, the resend of the first one included, whichever process took it.
     assert stored == [[f"{n}-0", f"{n}-1", f"{n}-2"] for n in range(16)]
+
+    # Whichever worker answers a scrape, it counts every worker's turns: four a conversation.
+    for _ in range(6):  # a new connection each, so the kernel hands them to both workers
+        scrape = httpx.get(url + "/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert scrape.status_code == 200, scrape.text
+        assert "\ncxagent_turn_seconds_count 64.0\n" in scrape.text, scrape.text
 
 
 @pytest.mark.real_model

@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from bot.api.deps import AlertsDep, RuntimeDep
 from bot.api.openapi import errors
 from bot.api.schemas import HealthOut
+from bot.metrics import serving_metrics
 
 router = APIRouter(tags=["health"])
 _metrics_bearer = HTTPBearer(
@@ -63,5 +64,6 @@ def require_metrics_token(
 )
 def metrics(alerts: AlertsDep) -> str:
     """Prometheus metrics: the negative-sentiment alert and shares, conversations by status,
-    messages by role. Needs the bearer token CXAGENT_METRICS_TOKEN; 404 when none is set."""
-    return alerts.prometheus()
+    messages by role; chat turns (time, running, refused) and forward passes (bot.metrics).
+    Needs the bearer token CXAGENT_METRICS_TOKEN; 404 when none is set."""
+    return alerts.prometheus() + serving_metrics()

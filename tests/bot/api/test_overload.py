@@ -180,3 +180,54 @@ def test_the_app_leaves_what_its_start_built_out_of_full_garbage_collections(
     """The model and its libraries are half a million objects; a full collection walked them
     all, stopping every turn for about 200 ms. The started app has moved them out of reach."""
     assert gc.get_freeze_count() > 100_000
+
+
+def scraped(client: TestClient) -> dict[str, float]:
+    """/metrics as samples by name (with labels), for the token the client's app was given."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert answer.status_code == 200, answer.text
+    return {
+        sample.name
+        + "".join(f"{{{k}={v}}}" for k, v in sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_the_turns_taken_and_refused_and_the_forward_passes(
+    runtime: Runtime,
+) -> None:
+    from pydantic import SecretStr
+
+    from bot.app import create_app
+
+    settings = runtime.settings.model_copy(update={"metrics_token": SecretStr("scrape-me")})
+    with TestClient(create_app(settings, runtime)) as client:
+        before = scraped(client)  # the counts are the process's, other tests' turns included
+        conversation, auth = start(client)
+        url = f"/api/conversations/{conversation}/messages"
+        for _ in range(3):
+            sent = client.post(url, json={"text": "where is my order"}, headers=auth)
+            assert sent.status_code == 200, sent.text
+        with ExitStack() as stack:
+            turns = take_every_slot(client, stack)
+            assert client.post(url, json={"text": "hello"}, headers=auth).status_code == 503
+            during = scraped(client)
+        after = scraped(client)
+
+    def added(name: str, since: dict[str, float] = before, now: dict[str, float] = after) -> float:
+        return now.get(name, 0.0) - since.get(name, 0.0)
+
+    # The three turns, and the slots the test held as turns at the bound would.
+    assert added("cxagent_turn_seconds_count") == 3 + turns.limit
+    assert added("cxagent_turn_seconds_sum") > 0
+    assert added("cxagent_turns_refused_total") == 1
+    assert during["cxagent_turns_running"] == turns.limit
+    assert after["cxagent_turns_running"] == 0
+    assert after["cxagent_turn_bound"] == turns.bound
+    # Each turn's message took one forward pass, alone.
+    assert added("cxagent_forward_pass_seconds_count") == 3
+    assert added("cxagent_forward_pass_messages_sum") == 3
+    assert "cxagent_messages_total{role=customer}" in after  # what the database says, beside
