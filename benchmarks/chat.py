@@ -88,9 +88,12 @@ class Measurement:
     action_turns: dict[str, Any]  # action_report's; empty when none were sent
 
 
-def bare_forward_ms(encoder: Encoder, questions: list[str], count: int) -> list[float]:
-    """The served model in this process, one message at a time, back to back, warm."""
-    for text in questions[:20]:
+def bare_forward_ms(
+    encoder: Encoder, questions: Sequence[str], count: int, warm_up: int = 20
+) -> list[float]:
+    """The served model in this process, one message at a time, back to back, warm (after
+    ``warm_up`` passes not timed)."""
+    for text in questions[:warm_up]:
         encoder.encode([text])
     times = []
     for sent in range(count):

@@ -30,9 +30,10 @@ taken to its answer (the REST response, or the socket's ``reply`` frame); ``mess
 the message's first attempt, waits and resends included. Afterwards every transcript is read
 back: each acknowledged message must be stored exactly once, and each reply.
 
-The first server also serves one customer alone over each transport, and before any server
-starts each runtime's bare forward pass is timed in this process, so the lone customer's turn
-p50 stands beside the forward pass of the runtime that served it.
+Before any server starts each runtime's bare forward pass is timed in this process. The first
+server also serves one customer alone over each transport, and the bare pass of the runtime
+that serves it is timed again in blocks between that customer's turns, so the lone turn's p50
+stands beside a pass that met the same machine (PassesBeside).
 
 Prints JSON (or writes it to ``--json-out``), then a markdown table: per scenario messages/s,
 p50/p95/p99, errors by kind and the stored-once check; then the servers that did not run, the
@@ -57,7 +58,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -226,6 +227,9 @@ class Record:
     acknowledged: dict[str, dict[str, set[int]]] = field(default_factory=dict)
     # conversation id → the ids of the replies received
     replies: dict[str, set[int]] = field(default_factory=dict)
+    # Run in this process after each answer measured, before the customer writes again (the
+    # lone customer's PassesBeside).
+    after_answer: Callable[[], None] | None = None
 
     def answered(self, chat: Conversation, answered: Answered) -> None:
         acknowledged = self.acknowledged.setdefault(chat.conversation_id, {})
@@ -235,6 +239,8 @@ class Record:
         if self.window.measures(answered.ended):
             self.turn_ms.append(1000 * (answered.ended - answered.sent))
             self.message_ms.append(1000 * (answered.ended - answered.first_sent))
+            if self.after_answer is not None:
+                self.after_answer()
 
     def error(self, kind: ErrorKind, detail: str) -> None:
         self.errors[kind] += 1
@@ -542,9 +548,11 @@ async def run_scenario(
     seconds: float,
     timeout: float,
     messages: Sequence[str],
+    after_answer: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Every customer at once for the warm-up and the window, writing ``messages`` in turn,
-    then every transcript read back: the scenario's counts."""
+    then every transcript read back: the scenario's counts. ``after_answer`` runs after each
+    answer measured (Record)."""
     tally = Tally()  # the calls around the turns: starts and transcript reads
     limits = httpx.Limits(
         max_connections=2 * customers,
@@ -561,7 +569,7 @@ async def run_scenario(
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as session,
     ):
-        record = Record(Window.starting_now(warm_up, seconds))
+        record = Record(Window.starting_now(warm_up, seconds), after_answer=after_answer)
         await asyncio.gather(
             *(
                 customer(n, transport, client, session, timeout, record, tally, messages)
@@ -708,8 +716,11 @@ def onnx_served(settings: Settings, scratch: Path) -> Settings:
     return with_bundle(settings, str(copy))
 
 
-def runtime_encoder(settings: Settings, runtime: RuntimeName) -> Encoder | str:
-    """What runs ``runtime``'s forward pass for the served bundle, or why nothing does."""
+def runtime_encoder(
+    settings: Settings, runtime: RuntimeName, threads: int | None = None
+) -> Encoder | str:
+    """What runs ``runtime``'s forward pass for the served bundle, or why nothing does; an ONNX
+    Runtime one on ``threads`` threads (its default: one for each core)."""
     from finetune.bundle_format import read_info
     from finetune.onnx_runtime import FP32_FILE, INT8_FILE, ONNX_DIR, OnnxBundle
     from finetune.serving import BundleEncoder
@@ -726,7 +737,16 @@ def runtime_encoder(settings: Settings, runtime: RuntimeName) -> Encoder | str:
     graph = bundle / ONNX_DIR / (FP32_FILE if runtime is RuntimeName.ONNX_FP32 else INT8_FILE)
     if not graph.exists():
         return f"{graph} does not exist (an int8 graph is kept only when it keeps accuracy)"
-    return OnnxBundle(read_info(bundle), graph, bundle, settings.base_model)
+    return OnnxBundle(read_info(bundle), graph, bundle, settings.base_model, threads)
+
+
+def lone_encoder(settings: Settings, setup: ServerSetup, runtime: RuntimeName) -> Encoder | None:
+    """``runtime`` in this process as each worker of ``setup`` runs it (serve --workers shares
+    the cores out), for the bare pass timed beside the lone customer (PassesBeside); None where
+    this process cannot run it."""
+    threads = max(1, (os.cpu_count() or 1) // setup.workers) if setup.workers > 1 else None
+    encoder = runtime_encoder(settings, runtime, threads)
+    return None if isinstance(encoder, str) else encoder
 
 
 def bare_forward_passes(
@@ -804,7 +824,9 @@ def measure_server(
                     entry["encoder"] = health.get("encoder")
                     entry["served_runtime"] = str(served_runtime(str(health.get("encoder"))))
                     entry["knowledge_base_entries"] = health.get("knowledge_base_entries")
-                    measure_on(url, setup, options, run, alone)
+                    runtime = RuntimeName(entry["served_runtime"])
+                    served = lone_encoder(settings, setup, runtime) if alone else None
+                    measure_on(url, setup, options, run, served, alone)
         except ServerFailed as error:
             entry.update(status="failed", reason=str(error), log_tail=log_tail(log_path))
             return run
@@ -825,15 +847,26 @@ def measure_server(
 
 
 def measure_on(
-    url: str, setup: ServerSetup, options: LoadOptions, run: ServerRun, alone: bool
+    url: str,
+    setup: ServerSetup,
+    options: LoadOptions,
+    run: ServerRun,
+    served: Encoder | None,
+    alone: bool,
 ) -> None:
     """On a running server: the lone customer over each transport when ``alone`` (the widget
-    writes over the socket; an integration may post), then a scenario per transport."""
+    writes over the socket; an integration may post), with the ``served`` runtime's bare pass
+    timed between its turns, then a scenario per transport."""
     if alone:
         run.alone = []
+        questions = [text for text, _ in read_heldout()]
         for transport in options.transports:
             print(f"{PROGRAM}: one customer alone, {transport}, {setup.label}", file=sys.stderr)
-            run.alone.append(measure_scenario(url, setup, transport, 1, options))
+            beside = None if served is None else PassesBeside(served, questions)
+            lone = measure_scenario(url, setup, transport, 1, options, beside)
+            if beside is not None:
+                lone["bare_forward_beside_ms"] = latency_summary(beside.times)
+            run.alone.append(lone)
     for transport in options.transports:
         print(
             f"{PROGRAM}: {options.customers} customers, {transport}, {setup.label}", file=sys.stderr
@@ -841,8 +874,46 @@ def measure_on(
         run.scenarios.append(measure_scenario(url, setup, transport, options.customers, options))
 
 
+# The lone customer's turns and the served runtime's bare pass are timed in alternation: a
+# block of PASSES_EACH passes after the first answer measured and then after every
+# PASSES_EVERY. The machine is shared and its speed drifts within seconds (the same pass took
+# 3.7 to 7.4 ms p50 within two minutes), so a pass timed once before the servers started set
+# the lone turn beside another machine: in four runs of the same code the turn over that pass
+# moved between 1.5 and 3.1, over the pass timed between its turns between 1.6 and 2.1. Each
+# block waits SETTLE_SECONDS first, so that the server has finished with the answer it sent.
+PASSES_EVERY = 20
+PASSES_EACH = 5
+SETTLE_SECONDS = 0.02
+
+
+class PassesBeside:
+    """A Record's after_answer: the served runtime's bare forward pass in this process, in
+    blocks between the lone customer's turns, while the server waits for the next message."""
+
+    def __init__(self, encoder: Encoder, questions: Sequence[str]) -> None:
+        self.encoder = encoder
+        self.questions = questions
+        self.answers = 0
+        self.times: list[float] = []
+        bare_forward_ms(encoder, questions, 0)  # warm
+
+    def __call__(self) -> None:
+        self.answers += 1
+        if self.answers % PASSES_EVERY != 1:
+            return
+        time.sleep(SETTLE_SECONDS)
+        first = len(self.times)
+        block = [self.questions[(first + n) % len(self.questions)] for n in range(PASSES_EACH)]
+        self.times += bare_forward_ms(self.encoder, block, PASSES_EACH, warm_up=0)
+
+
 def measure_scenario(
-    url: str, setup: ServerSetup, transport: Transport, customers: int, options: LoadOptions
+    url: str,
+    setup: ServerSetup,
+    transport: Transport,
+    customers: int,
+    options: LoadOptions,
+    after_answer: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     counts = asyncio.run(
         run_scenario(
@@ -853,6 +924,7 @@ def measure_scenario(
             options.seconds,
             options.timeout,
             options.messages,
+            after_answer,
         )
     )
     return {
@@ -865,9 +937,12 @@ def measure_scenario(
 
 
 def alone_report(alone: dict[str, Any], runtime: str, forward: dict[str, Any]) -> dict[str, Any]:
-    """The lone customer's turns beside the bare forward pass of the runtime that served them."""
+    """The lone customer's turns beside the bare forward pass of the runtime that served them:
+    the one timed between its turns, or without it (a runtime this process could not load) the
+    one timed before the servers started."""
     turn_p50 = (alone["turn_ms"] or {}).get("p50")
-    forward_p50 = forward.get(runtime, {}).get("p50")
+    beside = alone.get("bare_forward_beside_ms") or {}
+    forward_p50 = beside.get("p50", forward.get(runtime, {}).get("p50"))
     ratio = None if turn_p50 is None or not forward_p50 else round(turn_p50 / forward_p50, 2)
     return {
         **alone,
@@ -960,7 +1035,8 @@ def load_table(report: dict[str, Any]) -> str:
         lines.append(
             f"- one customer alone ({alone['transport']}, {alone['server']}, "
             f"{alone['served_runtime']}): turn p50 {_cell(turn.get('p50'))} ms, "
-            f"{_cell(alone['turn_p50_over_forward_p50'])}× the bare forward pass"
+            f"{_cell(alone['turn_p50_over_forward_p50'])}× the bare forward pass timed between "
+            f"its turns (p50 {_cell(alone['bare_forward_p50_ms'])} ms)"
         )
     passes = [
         f"{runtime} {measured['p50']:g} ms"

@@ -135,6 +135,8 @@ def test_a_tiny_run_under_overload_stores_every_message_once(
     assert [alone["transport"] for alone in report["alone"]] == ["rest", "ws"]
     for alone in report["alone"]:
         assert alone["customers"] == 1 and alone["served_runtime"] == "pytorch"
+        assert alone["bare_forward_beside_ms"]["p50"] > 0
+        assert alone["bare_forward_p50_ms"] == alone["bare_forward_beside_ms"]["p50"]
         assert alone["turn_p50_over_forward_p50"] > 0
     assert report["bare_forward_ms"]["pytorch"]["p50"] > 0
     assert report["servers"] == [
