@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from benchmarks.load import Problem, delivery_problems, main, read_messages
+from benchmarks.load import (
+    PASSES_EACH,
+    PASSES_EVERY,
+    PassesBeside,
+    Problem,
+    delivery_problems,
+    main,
+    read_messages,
+)
 from benchmarks.robustness import WRITTEN_MESSAGES
 from tests.helpers.service import MINI_KB
 
@@ -70,6 +78,38 @@ def test_reading_back_finds_what_was_lost_or_stored_twice() -> None:
         ["--customers", "0"],
     ],
 )
+class CountingEncoder:
+    """Remembers every text it encoded; its vectors are never read."""
+
+    name = fingerprint = "counting"
+    dim = 1
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts: list[str]) -> Any:
+        self.encoded += texts
+        return None
+
+
+def test_the_bare_pass_is_timed_in_blocks_between_the_lone_customers_answers() -> None:
+    encoder = CountingEncoder()
+    questions = [f"question {n}" for n in range(7)]
+    beside = PassesBeside(encoder, questions)
+    warmed = len(encoder.encoded)
+    assert warmed > 0 and beside.times == []  # warmed, nothing timed yet
+    beside()  # the first answer measured: a block at once
+    assert len(beside.times) == PASSES_EACH
+    for _ in range(PASSES_EVERY - 1):
+        beside()
+    assert len(beside.times) == PASSES_EACH  # nothing more until the next twentieth answer
+    beside()
+    assert len(beside.times) == 2 * PASSES_EACH
+    # Each block goes on through the questions where the last one stopped.
+    timed = encoder.encoded[warmed:]
+    assert timed == [questions[n % len(questions)] for n in range(2 * PASSES_EACH)]
+
+
 def test_options_out_of_bounds_are_refused_before_anything_starts(wrong: list[str]) -> None:
     with pytest.raises(SystemExit) as refused:
         main(wrong)
