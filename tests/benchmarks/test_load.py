@@ -67,17 +67,6 @@ def test_reading_back_finds_what_was_lost_or_stored_twice() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "wrong",
-    [
-        ["--transports", "rest,smoke-signals"],
-        ["--databases", ""],
-        ["--workers", "0"],
-        ["--workers", "two"],
-        ["--seconds", "0"],
-        ["--customers", "0"],
-    ],
-)
 class CountingEncoder:
     """Remembers every text it encoded; its vectors are never read."""
 
@@ -110,6 +99,17 @@ def test_the_bare_pass_is_timed_in_blocks_between_the_lone_customers_answers() -
     assert timed == [questions[n % len(questions)] for n in range(2 * PASSES_EACH)]
 
 
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        ["--transports", "rest,smoke-signals"],
+        ["--databases", ""],
+        ["--workers", "0"],
+        ["--workers", "two"],
+        ["--seconds", "0"],
+        ["--customers", "0"],
+    ],
+)
 def test_options_out_of_bounds_are_refused_before_anything_starts(wrong: list[str]) -> None:
     with pytest.raises(SystemExit) as refused:
         main(wrong)
