@@ -824,9 +824,7 @@ def measure_server(
                     entry["encoder"] = health.get("encoder")
                     entry["served_runtime"] = str(served_runtime(str(health.get("encoder"))))
                     entry["knowledge_base_entries"] = health.get("knowledge_base_entries")
-                    runtime = RuntimeName(entry["served_runtime"])
-                    served = lone_encoder(settings, setup, runtime) if alone else None
-                    measure_on(url, setup, options, run, served, alone)
+                    measure_on(url, settings, setup, options, run, alone)
         except ServerFailed as error:
             entry.update(status="failed", reason=str(error), log_tail=log_tail(log_path))
             return run
@@ -848,17 +846,18 @@ def measure_server(
 
 def measure_on(
     url: str,
+    settings: Settings,
     setup: ServerSetup,
     options: LoadOptions,
     run: ServerRun,
-    served: Encoder | None,
     alone: bool,
 ) -> None:
     """On a running server: the lone customer over each transport when ``alone`` (the widget
-    writes over the socket; an integration may post), with the ``served`` runtime's bare pass
-    timed between its turns, then a scenario per transport."""
+    writes over the socket; an integration may post), with the served runtime's bare pass timed
+    between its turns, then a scenario per transport."""
     if alone:
         run.alone = []
+        served = lone_encoder(settings, setup, RuntimeName(run.server["served_runtime"]))
         questions = [text for text, _ in read_heldout()]
         for transport in options.transports:
             print(f"{PROGRAM}: one customer alone, {transport}, {setup.label}", file=sys.stderr)
@@ -1032,11 +1031,12 @@ def load_table(report: dict[str, Any]) -> str:
             lines.append(f"- {server['label']}: {server['status']} ({why})")
     for alone in report["alone"]:
         turn = alone["turn_ms"] or {}
+        timed = "between its turns" if alone.get("bare_forward_beside_ms") else "up front"
         lines.append(
             f"- one customer alone ({alone['transport']}, {alone['server']}, "
             f"{alone['served_runtime']}): turn p50 {_cell(turn.get('p50'))} ms, "
-            f"{_cell(alone['turn_p50_over_forward_p50'])}× the bare forward pass timed between "
-            f"its turns (p50 {_cell(alone['bare_forward_p50_ms'])} ms)"
+            f"{_cell(alone['turn_p50_over_forward_p50'])}× the bare forward pass timed {timed} "
+            f"(p50 {_cell(alone['bare_forward_p50_ms'])} ms)"
         )
     passes = [
         f"{runtime} {measured['p50']:g} ms"
