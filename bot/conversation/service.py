@@ -16,11 +16,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from functools import cache
 from typing import Any, Protocol, cast
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, Update, and_, bindparam, func, insert, select
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +54,16 @@ from bot.conversation.turn import (
     respond,
     topic_question,
 )
+from bot.conversation.turn_writes import (
+    CONVERSATIONS,
+    CUSTOMERS,
+    MESSAGES,
+    ONE_STATEMENT_DIALECTS,
+    TurnRows,
+    WriteTurn,
+    write_in_one_statement,
+    write_in_statements,
+)
 from bot.errors import Forbidden, NotFound
 from bot.live.events import STAFF_TOPIC, EventHub
 from bot.messages import MessageRole, MessageView, StoredMessage
@@ -62,7 +71,6 @@ from bot.storage.models import (
     ActionCall,
     Conversation,
     Customer,
-    Escalation,
     Message,
     Staff,
     utcnow,
@@ -73,12 +81,9 @@ from retrieval.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
-# A turn writes through plain table statements: the ORM's unit of work and its per-statement
-# bookkeeping cost about 3 ms a turn, a third of the model's forward pass.
-MESSAGES = cast(Table, Message.__table__)
-CONVERSATIONS = cast(Table, Conversation.__table__)
-CUSTOMERS = cast(Table, Customer.__table__)
-INSERT_MESSAGE = MESSAGES.insert().returning(MESSAGES.c.id)
+# A turn reads and writes through plain table statements (bot.conversation.turn_writes): the
+# ORM's unit of work and its per-statement bookkeeping cost about 3 ms a turn, a third of the
+# model's forward pass.
 # A chat turn's first read, one query: the conversation, what rules and answers read of its
 # customer, and the id of a message stored earlier with the turn's client_message_id (NULL when
 # there is none, or no id: "= NULL" is never true). Built once: building a statement and its
@@ -246,6 +251,7 @@ class ChatService:
         self._one_writer: AbstractContextManager[object] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self._writes_in_one_statement = engine.dialect.name in ONE_STATEMENT_DIALECTS
         self.sessions = sessions
         self.retriever = retriever
         self.nlu = nlu
@@ -422,7 +428,6 @@ class ChatService:
             if earlier_id is not None:
                 return self._turn_of(connection, earlier_id)
             connection.commit()  # in autocommit it ends SQLAlchemy's own record: nothing is sent
-            connection.execution_options(isolation_level=connection.default_isolation_level)
             if gone is not None and gone():
                 logger.info("a turn dropped: its client left before it was read")
                 raise ClientGone("the connection closed before the message was read")
@@ -440,12 +445,31 @@ class ChatService:
             outcome = self.act(outcome, context)
             outcome = other_answers(outcome, heard, others, context, self.thresholds)
             outcome = escalate(outcome, heard, reading, context, self.rules)
-            with self._one_writer, connection.begin():
-                turn = record(
-                    connection, context, heard, reading, outcome, client_message_id, started
-                )
+            turn = self._record(
+                connection, context, heard, reading, outcome, client_message_id, started
+            )
         self.announce(context, outcome)
         return turn
+
+    def _record(
+        self,
+        connection: Connection,
+        context: TurnContext,
+        heard: Heard,
+        reading: Reading,
+        outcome: Outcome,
+        client_message_id: str | None,
+        started: float,
+    ) -> Turn:
+        """Write the turn on ``connection``, still in autocommit from the turn's read: in one
+        statement, a transaction alone, where the database takes it, else in statements in a
+        transaction (bot.conversation.turn_writes)."""
+        facts = (context, heard, reading, outcome, client_message_id, started)
+        if self._writes_in_one_statement:
+            return record(connection, write_in_one_statement, *facts)
+        connection.execution_options(isolation_level=connection.default_isolation_level)
+        with self._one_writer, connection.begin():
+            return record(connection, write_in_statements, *facts)
 
     def read_questions(self, heard: Heard, context: TurnContext) -> list[Reading]:
         """Each question of the message read on its own (all in one pass, shared with the
@@ -625,6 +649,7 @@ def turn_context(conversation: ConversationFacts, identity_secret: str | None) -
 
 def record(
     database: Connection,
+    write: WriteTurn,
     context: TurnContext,
     heard: Heard,
     reading: Reading,
@@ -632,8 +657,9 @@ def record(
     client_message_id: str | None,
     started: float,
 ) -> Turn:
-    """Write the turn: the message with its reading, the reply, the escalation, the
-    conversation's and the customer's changes. The caller's transaction makes it all or none."""
+    """Write the turn with ``write`` (bot.conversation.turn_writes): the message with its
+    reading, the reply, the calls to the company's API, the escalation, the conversation's and
+    the customer's changes."""
     now = utcnow()
     message = MessageView(
         id=0,
@@ -644,7 +670,6 @@ def record(
         questions=question_records(heard, reading, outcome),
         **reading.columns(),
     )
-    message = replace(message, id=_insert(database, context, message))
     reply: MessageView | None = None
     if outcome.reply is not None:
         reply = MessageView(
@@ -659,49 +684,35 @@ def record(
             decision_reason=outcome.reply.reason,
             latency_ms=1000 * (time.perf_counter() - started),
         )
-        reply_id = _insert(database, context, reply, reply_to_id=message.id)
-        # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
-        reply = replace(reply, id=reply_id, text=outcome.reply.text)
     calls = [call for call in (outcome.proof_check, outcome.result) if call is not None]
-    for call in calls:
-        record_call(database, context.conversation_id, call, message_id=message.id)
-    if outcome.handoff is not None:
-        database.execute(
-            insert(Escalation).values(
-                conversation_id=context.conversation_id,
-                message_id=message.id,
-                queue=outcome.handoff.queue,
-                priority=outcome.handoff.priority,
-                reason=outcome.handoff.reason,
-                rules=[dict(firing) for firing in outcome.handoff.firings],
-            )
-        )
-    changes = conversation_changes(context, heard, outcome, now)
-    database.execute(
-        _update_by_id(CONVERSATIONS, tuple(changes)),
-        {"row_id": context.conversation_id, **_new_values(changes)},
+    handoff = outcome.handoff
+    rows = TurnRows(
+        conversation_id=context.conversation_id,
+        customer_id=context.customer_id,
+        message=message.columns(),
+        reply=None if reply is None else reply.columns(),
+        calls=tuple(
+            {**call_columns(context.conversation_id, call), "created_at": now} for call in calls
+        ),
+        escalation=None
+        if handoff is None
+        else {
+            "conversation_id": context.conversation_id,
+            "created_at": now,
+            "queue": handoff.queue,
+            "priority": handoff.priority,
+            "reason": handoff.reason,
+            "rules": [dict(firing) for firing in handoff.firings],
+        },
+        conversation=conversation_changes(context, heard, outcome, now),
+        customer={"last_seen_at": now, **heard.profile_changes},
     )
-    seen = {"last_seen_at": now, **heard.profile_changes}
-    database.execute(
-        _update_by_id(CUSTOMERS, tuple(seen), counter="message_count"),
-        {"row_id": context.customer_id, **_new_values(seen)},
-    )
+    message_id, reply_id = write(database, rows)
+    message = replace(message, id=message_id)
+    if reply is not None and outcome.reply is not None:
+        # The customer sees the unredacted answer (their own e-mail), the log keeps the redacted.
+        reply = replace(reply, id=cast(int, reply_id), text=outcome.reply.text)
     return Turn(message, reply, sum(call.latency_ms for call in calls) / 1000)
-
-
-@cache
-def _update_by_id(table: Table, columns: tuple[str, ...], counter: str | None = None) -> Update:
-    """UPDATE ``table`` SET each column to ``:new_<column>`` (and ``counter`` to itself + 1)
-    WHERE id = ``:row_id``, built once for each shape: building a turn's two updates and their
-    cache keys each turn cost a third of writing the turn."""
-    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in columns}
-    if counter is not None:
-        values[counter] = table.c[counter] + 1
-    return table.update().where(table.c.id == bindparam("row_id")).values(values)
-
-
-def _new_values(changes: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"new_{name}": value for name, value in changes.items()}
 
 
 def record_call(
@@ -709,35 +720,26 @@ def record_call(
     conversation_id: str,
     call: ActionResult,
     *,
-    message_id: int | None = None,
     staff_id: int | None = None,
 ) -> None:
-    """Keep one call to the company's API: the bot's for a customer message, or a person's
-    lookup (``staff_id``). Never the data it answered, which may be personal."""
+    """Keep a person's lookup in the company's API (``staff_id``); the bot's calls are kept
+    with the turn (record). Never the data it answered, which may be personal."""
     database.execute(
-        insert(ActionCall).values(
-            conversation_id=conversation_id,
-            message_id=message_id,
-            staff_id=staff_id,
-            action=call.action,
-            outcome=call.outcome,
-            status_code=call.status_code,
-            latency_ms=call.latency_ms,
-            error=call.error,
-        )
+        insert(ActionCall).values(**call_columns(conversation_id, call), staff_id=staff_id)
     )
 
 
-def _insert(
-    database: Connection, context: TurnContext, view: MessageView, reply_to_id: int | None = None
-) -> int:
-    values = {
-        "conversation_id": context.conversation_id,
-        "customer_id": context.customer_id,
-        "reply_to_id": reply_to_id,
-        **view.columns(),
+def call_columns(conversation_id: str, call: ActionResult) -> dict[str, Any]:
+    """The action_calls columns of one call to the company's API: what, how it ended and how
+    long it took."""
+    return {
+        "conversation_id": conversation_id,
+        "action": call.action,
+        "outcome": call.outcome,
+        "status_code": call.status_code,
+        "latency_ms": call.latency_ms,
+        "error": call.error,
     }
-    return int(database.execute(INSERT_MESSAGE, values).scalar_one())
 
 
 def profile_facts(conversation: ConversationFacts) -> dict[str, Any]:
