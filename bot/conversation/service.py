@@ -13,8 +13,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
@@ -445,31 +445,25 @@ class ChatService:
             outcome = self.act(outcome, context)
             outcome = other_answers(outcome, heard, others, context, self.thresholds)
             outcome = escalate(outcome, heard, reading, context, self.rules)
-            turn = self._record(
-                connection, context, heard, reading, outcome, client_message_id, started
-            )
+            with self._writing(connection) as write:
+                turn = record(
+                    connection, write, context, heard, reading, outcome, client_message_id, started
+                )
         self.announce(context, outcome)
         return turn
 
-    def _record(
-        self,
-        connection: Connection,
-        context: TurnContext,
-        heard: Heard,
-        reading: Reading,
-        outcome: Outcome,
-        client_message_id: str | None,
-        started: float,
-    ) -> Turn:
-        """Write the turn on ``connection``, still in autocommit from the turn's read: in one
-        statement, a transaction alone, where the database takes it, else in statements in a
-        transaction (bot.conversation.turn_writes)."""
-        facts = (context, heard, reading, outcome, client_message_id, started)
+    @contextmanager
+    def _writing(self, connection: Connection) -> Iterator[WriteTurn]:
+        """How a turn is written on ``connection``, still in autocommit from the turn's read,
+        within what it needs (bot.conversation.turn_writes): nothing for the one statement,
+        which is a transaction alone; a transaction, and on SQLite the one writer's lock, for
+        the statements."""
         if self._writes_in_one_statement:
-            return record(connection, write_in_one_statement, *facts)
+            yield write_in_one_statement
+            return
         connection.execution_options(isolation_level=connection.default_isolation_level)
         with self._one_writer, connection.begin():
-            return record(connection, write_in_statements, *facts)
+            yield write_in_statements
 
     def read_questions(self, heard: Heard, context: TurnContext) -> list[Reading]:
         """Each question of the message read on its own (all in one pass, shared with the
