@@ -84,6 +84,7 @@ logger = logging.getLogger(__name__)
 # A turn reads and writes through plain table statements (bot.conversation.turn_writes): the
 # ORM's unit of work and its per-statement bookkeeping cost about 3 ms a turn, a third of the
 # model's forward pass.
+
 # A chat turn's first read, one query: the conversation, what rules and answers read of its
 # customer, and the id of a message stored earlier with the turn's client_message_id (NULL when
 # there is none, or no id: "= NULL" is never true). Built once: building a statement and its
@@ -714,7 +715,7 @@ def record_call(
     conversation_id: str,
     call: ActionResult,
     *,
-    staff_id: int | None = None,
+    staff_id: int,
 ) -> None:
     """Keep a person's lookup in the company's API (``staff_id``); the bot's calls are kept
     with the turn (record). Never the data it answered, which may be personal."""
