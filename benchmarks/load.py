@@ -744,7 +744,9 @@ def lone_encoder(settings: Settings, setup: ServerSetup, runtime: RuntimeName) -
     """``runtime`` in this process as each worker of ``setup`` runs it (serve --workers shares
     the cores out), for the bare pass timed beside the lone customer (PassesBeside); None where
     this process cannot run it."""
-    threads = max(1, (os.cpu_count() or 1) // setup.workers) if setup.workers > 1 else None
+    from bot.cli.serve import threads_per_worker
+
+    threads = threads_per_worker(setup.workers) if setup.workers > 1 else None
     encoder = runtime_encoder(settings, runtime, threads)
     return None if isinstance(encoder, str) else encoder
 

@@ -44,8 +44,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         shop_port = free_port()
         settings = settings.model_copy(update={"company_api_url": f"http://127.0.0.1:{shop_port}"})
     if args.workers > 1 and settings.inference_threads is None:
-        # Each process runs its own forward passes: the cores shared out, not each taking all.
-        threads = max(1, (os.cpu_count() or 1) // args.workers)
+        threads = threads_per_worker(args.workers)
         settings = settings.model_copy(update={"inference_threads": threads})
     if args.workers > 1:
         prepare_workers(settings)
@@ -58,6 +57,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             serve(settings, runtime, args)
     finally:
         runtime.close()
+
+
+def threads_per_worker(workers: int) -> int:
+    """The model's threads in each of ``workers`` processes: each runs its own forward passes,
+    so the cores are shared out, not each process taking all."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def prepare_workers(settings: Settings) -> None:
