@@ -175,10 +175,10 @@ def ensure_first_admin(runtime: Runtime) -> None:
 
 
 def serve_workers(settings: Settings, args: argparse.Namespace) -> None:
-    """``args.workers`` processes on one port, each with a listening socket of its own
-    (bot.cli.workers), each building its own runtime from the environment (check_workers made
-    sure the settings came from it), which is given what this process decided: the demo shop's
-    address and the inference threads."""
+    """``args.workers`` processes sharing one port, the one with the fewest open connections
+    taking the next (bot.cli.workers), each building its own runtime from the environment
+    (check_workers made sure the settings came from it), which is given what this process
+    decided: the demo shop's address and the inference threads."""
     from bot.cli.workers import supervise
 
     os.environ.update(

@@ -1,18 +1,11 @@
-"""`cxagent serve --workers N`'s processes: each listens on the one port with a socket of its own.
+"""`cxagent serve --workers N`'s processes: they share one listening socket, and the worker with
+the fewest open connections takes the next (bot.cli.least_connections).
 
-uvicorn's own supervisor hands every worker the same listening socket, and a worker that wakes
-takes every connection waiting on it. Connections that open together (many customers at once, a
-proxy's pool) then split unevenly between the workers and stay so while they are kept alive:
-in 15 of 19 runs of 50 customers on two workers they did, at worst 10 customers on one and 36
-on the other, whose turns took three times as long. With a socket each (SO_REUSEPORT, Linux),
-the kernel spreads new connections over the workers by their addresses instead.
-
-The workers started together also start listening together: each builds its runtime, then
-waits for the others before its socket listens (``StartsTogether``). The kernel hands
-connections only to sockets that listen, and a worker ready a second or two before the others
-took every connection opened meanwhile, the first customers' or a proxy's pool, and kept them
-while they stayed alive: in the load benchmark's first scenario, one worker of two ran 95% of
-the turns.
+The workers started together also start accepting together: each builds its runtime, then
+waits for the others before it takes connections (``StartsTogether``). A worker ready a second
+or two before the others would take every connection opened meanwhile, the first customers' or
+a proxy's pool, and keep them while they stayed alive: in the load benchmark's first scenario,
+one worker of two ran 95% of the turns.
 
 The supervisor here does what uvicorn's did for us: start the workers (``spawn``, each builds
 its own runtime, and keeps its metrics in a folder the supervisor makes for them: bot.metrics),
@@ -20,8 +13,8 @@ start a new one when one dies, stop them all on SIGINT or SIGTERM, and stop
 everything if a worker could not start at all (it would fail again the same way). It also
 replaces a worker that hangs: each worker's event loop writes the time into memory the
 supervisor reads (uvicorn's ``callback_notify``), and a worker silent for longer than its
-timeout is killed and started again. A hung worker would otherwise keep its socket, and the
-kernel would go on handing it its share of new customers, who would wait for ever. What
+timeout is killed and started again. A hung worker takes no new connections, but the customers
+it holds would otherwise wait for ever. What
 uvicorn's does beyond that is left out: restarting them all on SIGHUP, and adding or removing
 one on SIGTTIN or SIGTTOU.
 """
@@ -48,6 +41,7 @@ from typing import Any, Protocol
 from prometheus_client import multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.cli.least_connections import ABSENT, ConnectionCounts, LeastConnectionsServer
 from bot.metrics import MULTIPROCESS_DIR_VARIABLE
 from retrieval.errors import CxagentError
 
@@ -61,7 +55,7 @@ STOP_SECONDS = 30.0
 # How often a worker's event loop says it is running (uvicorn looks once a second, and calls
 # when more than this has passed since it last did).
 BEAT_SECONDS = 1
-# How long a worker that has started waits for the others before it listens without them: a
+# How long a worker that has started waits for the others before it serves without them: a
 # worker that fails to start stops them all, so this only bounds one that hangs while starting.
 START_TOGETHER_SECONDS = 120.0
 # Each worker's app, named as uvicorn names one: bot.cli.serve starts the supervisor below.
@@ -73,18 +67,10 @@ class WorkersFailed(CxagentError):
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port`` that other processes' sockets may share
-    (SO_REUSEPORT); it listens once a server serves it. Raises OSError when the port is held by
-    a process that does not share it."""
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    """A socket listening on ``host``:``port``, for the workers to share. Raises OSError when
+    the port is taken."""
+    # uvicorn's default backlog: connections that open together wait here, not refused.
+    return socket.create_server((host, port), family=_family(host), backlog=2048)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -106,7 +92,7 @@ class Barrier(Protocol):
 class StartsTogether:
     """An ASGI app whose start-up is reported complete only once every worker started with it
     has completed its own (they meet at ``barrier``), or ``timeout`` seconds have passed.
-    uvicorn makes its socket listen only after that report."""
+    The worker takes connections only after that report."""
 
     def __init__(self, app: ASGIApp, barrier: Barrier, timeout: float = START_TOGETHER_SECONDS):
         self.app = app
@@ -132,15 +118,15 @@ class StartsTogether:
         except BrokenBarrierError:
             # Timed out, or the supervisor let the waiting ones go (a worker ended or hung).
             logger.warning(
-                "worker %d: not every worker started with it is ready; listening without them",
+                "worker %d: not every worker started with it is ready; serving without them",
                 os.getpid(),
             )
             return
-        logger.info("worker %d: every worker has started; listening", os.getpid())
+        logger.info("worker %d: every worker has started; serving", os.getpid())
 
 
 def app_starting_together(barrier: Barrier | None) -> ASGIApp:
-    """The app of ``APP_FACTORY``; with ``barrier``, it starts listening with the workers that
+    """The app of ``APP_FACTORY``; with ``barrier``, it starts serving with the workers that
     share it (StartsTogether)."""
     from uvicorn.importer import import_from_string
 
@@ -149,15 +135,16 @@ def app_starting_together(barrier: Barrier | None) -> ASGIApp:
 
 
 def run_worker(
-    host: str,
-    port: int,
+    listening: socket.socket,
+    counts: ConnectionCounts,
     server_options: dict[str, Any],
     heartbeat: Synchronized[float],
     started_together: Barrier | None,
 ) -> None:
-    """One worker process: uvicorn serving the app of ``bot.cli.serve.app_from_environment``
-    on a listening socket of its own, its event loop writing the time into ``heartbeat``; with
-    ``started_together``, its socket listens once the workers that share it have started."""
+    """One worker process: uvicorn serving the app of ``bot.cli.serve.app_from_environment``,
+    taking connections from ``listening`` while it has the fewest open (``counts``), its event
+    loop writing the time into ``heartbeat``; with ``started_together``, it takes connections
+    once the workers that share it have started."""
     import uvicorn
 
     async def beat() -> None:
@@ -166,13 +153,11 @@ def run_worker(
     config = uvicorn.Config(
         partial(app_starting_together, started_together),
         factory=True,
-        host=host,
-        port=port,
         callback_notify=beat,
         timeout_notify=BEAT_SECONDS,
         **server_options,
     )
-    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+    LeastConnectionsServer(config, listening, counts).run()
 
 
 @dataclass
@@ -198,33 +183,34 @@ def supervise(
     """Run ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM, replacing one
     that ends or whose event loop has not run for ``hung_after`` seconds (see above). Raises
     OSError when the port is taken, WorkersFailed when a worker could not start."""
-    # A socket of its own (SO_REUSEPORT) would share the port with another cxagent's workers
-    # listening there, and split their customers with it.
-    check_port_free(host, port)
-    # Bound and never listening, it takes no connections: it holds the port for the workers.
-    held = listening_socket(host, port)
+    # Connections wait on it until the workers take them (their start-up included).
+    listening = listening_socket(host, port)
     context = multiprocessing.get_context("spawn")
+    open_connections = context.Array("i", [ABSENT] * workers)
     stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stopping.set())
-    # The first workers listen together; one started later to replace another listens when it
-    # is ready, beside workers that already serve.
+    # The first workers take connections together; one started later to replace another takes
+    # them when it is ready, beside workers that already serve.
     started_together = context.Barrier(workers)
     # Each run's counts start from nothing; the workers inherit the folder's name at spawn.
     metrics_folder = tempfile.mkdtemp(prefix="cxagent-metrics-")
     os.environ[MULTIPROCESS_DIR_VARIABLE] = metrics_folder
 
-    def start(barrier: Barrier | None) -> Worker:
+    def start(slot: int, barrier: Barrier | None) -> Worker:
         heartbeat = context.Value("d", 0.0)
+        counts = ConnectionCounts(open_connections, slot)
+        # Until it serves, the others take every connection.
+        counts.leave()
         process = context.Process(
             target=run_worker,
-            args=(host, port, server_options, heartbeat, barrier),
+            args=(listening, counts, server_options, heartbeat, barrier),
             name="cxagent-worker",
         )
         process.start()
         return Worker(process, heartbeat)
 
-    running = [start(started_together) for _ in range(workers)]
+    running = [start(slot, started_together) for slot in range(workers)]
     logger.info(
         "started %d workers on %s:%d (pids %s)",
         workers,
@@ -240,12 +226,12 @@ def supervise(
                     started_together.abort()
                     # Its turns stay counted; its turns running and its bound go.
                     multiprocess.mark_process_dead(worker.process.pid, metrics_folder)  # type: ignore[no-untyped-call]
-                    running[index] = start(None)
+                    running[index] = start(index, None)
     finally:
         started_together.abort()
         stop([worker.process for worker in running])
         shutil.rmtree(metrics_folder, ignore_errors=True)
-        held.close()
+        listening.close()
 
 
 def replace_if_gone(worker: Worker, hung_after: float) -> bool:

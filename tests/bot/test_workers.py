@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,7 @@ import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.cli import main
+from bot.cli.least_connections import ABSENT, ConnectionCounts
 from bot.cli.workers import StartsTogether
 from tests.conftest import _postgres_schema_url
 from tests.helpers.servers import up
@@ -98,7 +101,7 @@ def test_a_worker_reports_its_start_up_once_every_worker_started_with_it_has(
 
     asyncio.run(scenario())
     assert sent == [{"type": "lifespan.startup.complete"}]
-    assert "every worker has started; listening" in caplog.text
+    assert "every worker has started; serving" in caplog.text
 
     # Requests go to the app as they came.
     answered: list[Message] = []
@@ -114,7 +117,7 @@ def test_a_worker_reports_its_start_up_once_every_worker_started_with_it_has(
 
 
 @pytest.mark.parametrize("let_go", ["aborted", "timed out"])
-def test_a_worker_listens_without_the_others_when_they_cannot_start(
+def test_a_worker_serves_without_the_others_when_they_cannot_start(
     caplog: pytest.LogCaptureFixture, let_go: str
 ) -> None:
     barrier = threading.Barrier(2)
@@ -123,7 +126,22 @@ def test_a_worker_listens_without_the_others_when_they_cannot_start(
     sent: list[Message] = []
     asyncio.run(start_up(StartsTogether(lifespan_app, barrier, timeout=0.2), sent))
     assert sent == [{"type": "lifespan.startup.complete"}]
-    assert "not every worker started with it is ready; listening without them" in caplog.text
+    assert "not every worker started with it is ready; serving without them" in caplog.text
+
+
+def test_a_worker_compares_its_connections_with_the_others_that_serve() -> None:
+    shared = multiprocessing.get_context("spawn").Array("i", [ABSENT] * 3)
+    first, second, third = (ConnectionCounts(shared, slot) for slot in range(3))
+    assert first.fewest_elsewhere() is None  # alone, it takes every connection
+    first.publish(4)
+    second.publish(7)
+    assert first.fewest_elsewhere() == 7
+    assert second.fewest_elsewhere() == 4
+    third.publish(2)
+    assert first.fewest_elsewhere() == 2
+    third.leave()  # stopped or dead: it takes none, and no one waits for it
+    assert first.fewest_elsewhere() == 7
+    assert third.fewest_elsewhere() == 4
 
 
 def worker_processes(parent: int) -> list[int]:
@@ -139,6 +157,28 @@ def worker_processes(parent: int) -> list[int]:
         if int(fields.get("PPid", "0").strip()) == parent and b"spawn_main" in command:
             found.append(int(status.parent.name))
     return found
+
+
+def accepted(workers: list[int], port: int, expected: int) -> list[int]:
+    """The connections each of ``workers`` holds on ``port``, once they hold ``expected`` in
+    all."""
+    deadline = time.monotonic() + 10
+    while sum(held := [connections_on(worker, port) for worker in workers]) != expected:
+        assert time.monotonic() < deadline, f"the workers hold {held}, not {expected}"
+        time.sleep(0.05)
+    return held
+
+
+def holders(workers: list[int], port: int) -> dict[int, int]:
+    """Which of ``workers`` holds each connection on ``port``, by the client's port."""
+    import psutil
+
+    return {
+        connection.raddr.port: worker
+        for worker in workers
+        for connection in psutil.Process(worker).net_connections("tcp")
+        if connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED
+    }
 
 
 def connections_on(process: int, port: int) -> int:
@@ -224,16 +264,36 @@ def test_two_workers_answer_on_one_port_and_store_each_message_once(
     url, pid = two_workers
     workers = worker_processes(pid)
     assert len(workers) == 2
-    # Connections that open together are spread over both workers (a socket each), not taken
-    # by whichever woke first. 32 at random halves: one worker with under 6 is 1 in 10,000.
     port = int(url.rsplit(":", 1)[1])
+    # Connections that open together are shared out by the workers' open connections, not
+    # taken by whichever woke first (uvicorn's shared socket gave 31 to 1) nor by chance (a
+    # socket each gave 10 to 22).
     opened = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
     try:
-        deadline = time.monotonic() + 10
-        while sum(held := [connections_on(worker, port) for worker in workers]) < 32:
-            assert time.monotonic() < deadline, f"the workers accepted {held} of 32"
-            time.sleep(0.1)
-        assert min(held) >= 6, held
+        held = accepted(workers, port, 32)
+        assert min(held) >= 14, held
+    finally:
+        for connection in opened:
+            connection.close()
+    # One at a time, each goes to the worker with fewer: closing six of one worker's, the next
+    # six all go to it.
+    opened = []
+    try:
+        for number in range(1, 21):
+            opened.append(socket.create_connection(("127.0.0.1", port)))
+            held = accepted(workers, port, number)
+        assert held == [10, 10]
+        first_workers = holders(workers, port)
+        closed = [c for c in opened if first_workers[c.getsockname()[1]] == workers[0]][:6]
+        for connection in closed:
+            opened.remove(connection)
+            connection.close()
+        accepted(workers, port, 14)
+        time.sleep(0.5)  # its count is told to the other at its next tick, ten a second
+        for number in range(15, 21):
+            opened.append(socket.create_connection(("127.0.0.1", port)))
+            held = accepted(workers, port, number)
+        assert held == [10, 10]
     finally:
         for connection in opened:
             connection.close()
@@ -268,24 +328,30 @@ def test_two_workers_answer_on_one_port_and_store_each_message_once(
     assert stored == [[f"{n}-0", f"{n}-1", f"{n}-2"] for n in range(16)]
 
     # Whichever worker answers a scrape, it counts every worker's turns: four a conversation.
-    for _ in range(6):  # a new connection each, so the kernel hands them to both workers
-        scrape = httpx.get(url + "/metrics", headers={"Authorization": "Bearer scrape-me"})
-        assert scrape.status_code == 200, scrape.text
-        assert "\ncxagent_turn_seconds_count 64.0\n" in scrape.text, scrape.text
+    # The second client's connection, opened while the first's is held, goes to the other worker.
+    with httpx.Client(base_url=url) as first, httpx.Client(base_url=url) as second:
+        for client in (first, second, first, second):
+            scrape = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+            assert scrape.status_code == 200, scrape.text
+            assert "\ncxagent_turn_seconds_count 64.0\n" in scrape.text, scrape.text
 
 
 @pytest.mark.real_model
 @pytest.mark.postgres
 @pytest.mark.timeout(600)
 def test_a_worker_that_hangs_is_killed_and_replaced(tmp_path: Path, redis_url: str) -> None:
-    with serving_two_workers(tmp_path, redis_url, {"CXAGENT_WORKER_TIMEOUT_SECONDS": "4"}) as (
+    with serving_two_workers(tmp_path, redis_url, {"CXAGENT_WORKER_TIMEOUT_SECONDS": "20"}) as (
         url,
         pid,
     ):
         hung, running = worker_processes(pid)
         # A stopped process runs nothing, as a worker stuck in a loop or a lock runs nothing
-        # else; the kernel would go on handing its socket half of the new connections.
+        # else; its customers wait until it is replaced.
         os.kill(hung, signal.SIGSTOP)
+        # While it hangs, new customers are taken by the other worker, not left to wait for it
+        # (a customer it took would be cut off when it is killed, and fail here).
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(partial(first_turn, url), range(16))) == [200] * 16
         deadline = time.monotonic() + START_SECONDS
         while hung in (workers := worker_processes(pid)) or len(workers) < 2:
             assert time.monotonic() < deadline, "the hung worker was not replaced"
@@ -297,16 +363,18 @@ def test_a_worker_that_hangs_is_killed_and_replaced(tmp_path: Path, redis_url: s
         log = (tmp_path / "serve.log").read_text()
         assert f"worker {hung} has not run its event loop for" in log
 
-        # Every new customer is answered, whichever worker the kernel hands them to.
-        def first_turn(number: int) -> int:
-            with httpx.Client(base_url=url, timeout=30) as client:
-                started = client.post("/api/conversations", json={}).json()
-                sent = client.post(
-                    f"/api/conversations/{started['conversation_id']}/messages",
-                    json={"text": "how long does delivery take"},
-                    headers={"Authorization": f"Bearer {started['customer_token']}"},
-                )
-                return sent.status_code
-
+        # Every new customer is answered, whichever worker takes them.
         with ThreadPoolExecutor(max_workers=8) as pool:
-            assert list(pool.map(first_turn, range(16))) == [200] * 16
+            assert list(pool.map(partial(first_turn, url), range(16))) == [200] * 16
+
+
+def first_turn(url: str, number: int) -> int:
+    """A new customer's first turn: its status."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        started = client.post("/api/conversations", json={}).json()
+        sent = client.post(
+            f"/api/conversations/{started['conversation_id']}/messages",
+            json={"text": "how long does delivery take"},
+            headers={"Authorization": f"Bearer {started['customer_token']}"},
+        )
+        return sent.status_code
