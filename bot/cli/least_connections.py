@@ -25,6 +25,7 @@ with the protocol its server builds); only its accepting is replaced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from multiprocessing.sharedctypes import SynchronizedArray
@@ -89,7 +90,9 @@ class LeastConnectionsServer(uvicorn.Server):
         self.counts.leave()
         if self.accepting is not None:
             self.accepting.cancel()
-        self.listening.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.accepting
+        self.listening.close()  # this process's copy: the supervisor keeps the port
         await super().shutdown(sockets)
 
     async def accept_connections(self) -> None:
@@ -146,8 +149,9 @@ async def readable(loop: asyncio.AbstractEventLoop, listening: socket.socket) ->
         if not ready.done():
             ready.set_result(None)
 
-    loop.add_reader(listening.fileno(), mark_ready)
+    descriptor = listening.fileno()
+    loop.add_reader(descriptor, mark_ready)
     try:
         await ready
     finally:
-        loop.remove_reader(listening.fileno())
+        loop.remove_reader(descriptor)

@@ -14,9 +14,8 @@ everything if a worker could not start at all (it would fail again the same way)
 replaces a worker that hangs: each worker's event loop writes the time into memory the
 supervisor reads (uvicorn's ``callback_notify``), and a worker silent for longer than its
 timeout is killed and started again. A hung worker takes no new connections, but the customers
-it holds would otherwise wait for ever. What
-uvicorn's does beyond that is left out: restarting them all on SIGHUP, and adding or removing
-one on SIGTTIN or SIGTTOU.
+it holds would otherwise wait for ever. What uvicorn's does beyond that is left out: restarting
+them all on SIGHUP, and adding or removing one on SIGTTIN or SIGTTOU.
 """
 
 from __future__ import annotations
