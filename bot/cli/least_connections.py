@@ -1,9 +1,8 @@
 """`cxagent serve --workers N`'s workers share one listening socket, and the one with the fewest
 open connections takes the next.
 
-How connections are shared out decides a turn's tail under load. A customer keeps a connection
-(a WebSocket, or REST kept alive) for the whole conversation, so a worker handed more customers
-than the others stays busier for as long as they stay, and the p99 is its customers'. Two ways
+A customer keeps a connection (a WebSocket, or REST kept alive) for the whole conversation, so
+a worker handed more customers than the others keeps them for as long as they stay. Two ways
 were tried before, and both shared out by chance rather than by load:
 
 - one socket that each worker accepts from as it wakes (uvicorn's ``--workers``): a worker that
@@ -17,6 +16,11 @@ Here each worker publishes its open connections in memory the workers share
 fewest among the others, as nginx's ``least_conn`` does between upstreams. A worker that does
 not take it in ``PATIENCE_SECONDS`` (busy, or hung until the supervisor replaces it) leaves it
 to whoever looks next, so no connection waits on one worker.
+
+On two cores an even split was not measurably faster under load than the kernel's (alternated
+on 2026-12-03: docs/benchmarks/README.md); what it gives is an even split every time, and no new
+customer handed to a hung worker, where the kernel went on handing it its share until it was
+killed, and their connections were reset then.
 
 uvicorn serves each accepted connection as its own server would (``loop.connect_accepted_socket``
 with the protocol its server builds); only its accepting is replaced.
