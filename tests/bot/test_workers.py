@@ -171,25 +171,25 @@ def accepted(workers: list[int], port: int, expected: int) -> list[int]:
 
 def holders(workers: list[int], port: int) -> dict[int, int]:
     """Which of ``workers`` holds each connection on ``port``, by the client's port."""
-    import psutil
-
     return {
-        connection.raddr.port: worker
-        for worker in workers
-        for connection in psutil.Process(worker).net_connections("tcp")
-        if connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED
+        client_port: worker for worker in workers for client_port in accepted_from(worker, port)
     }
 
 
 def connections_on(process: int, port: int) -> int:
     """The connections ``process`` has accepted on ``port``."""
+    return len(accepted_from(process, port))
+
+
+def accepted_from(process: int, port: int) -> list[int]:
+    """The client ports of the connections ``process`` has accepted on ``port``."""
     import psutil
 
-    return sum(
-        1
+    return [
+        connection.raddr.port
         for connection in psutil.Process(process).net_connections("tcp")
         if connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED
-    )
+    ]
 
 
 @contextmanager
