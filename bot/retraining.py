@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis, RedisError
 from rq import Queue, SimpleWorker, Worker, get_current_job
 from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -37,12 +37,18 @@ from bot.storage.db import migrated_sessions
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "cxagent-retraining"
+# Every job started here, by when: RQ's own lists do not hold a job while a worker takes it
+# (between its queue and its started registry), and a job missing from the list for that
+# moment made the page stop following it and let a second retraining start.
+JOBS_KEY = f"{QUEUE_NAME}:jobs"
 # A full training on a CPU takes tens of minutes; beyond this the worker stops it as failed.
 JOB_TIMEOUT_SECONDS = 6 * 3600
 # How long a finished or failed job stays listed on the Models page.
 KEPT_SECONDS = 30 * 24 * 3600
 # Jobs the Models page lists.
 LATEST = 10
+# RQ's statuses of a job that has not ended yet (the console's UNFINISHED too).
+UNFINISHED = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 NO_REDIS = (
     "retraining from the console needs a job queue: set CXAGENT_REDIS_URL and run `cxagent "
     "worker`; without Redis, train with `cxagent train` and `cxagent models register`"
@@ -136,6 +142,8 @@ class RetrainingQueue:
                 failure_ttl=KEPT_SECONDS,
                 meta={"stage": Stage.QUEUED.value, "percent": 0.0, "requested_by": requested_by},
             )
+            self.connection.zadd(JOBS_KEY, {job.id: time.time()})
+            self.connection.zremrangebyrank(JOBS_KEY, 0, -LATEST - 1)  # the newest LATEST stay
             return _view(job)
 
     def close(self) -> None:
@@ -144,20 +152,20 @@ class RetrainingQueue:
     def latest(self, limit: int = LATEST) -> list[RetrainingJob]:
         """The latest jobs, newest first."""
         with self._redis_errors():
-            ids = set(self.queue.get_job_ids())
-            for registry in (
-                StartedJobRegistry(queue=self.queue),
-                FinishedJobRegistry(queue=self.queue),
-                FailedJobRegistry(queue=self.queue),
-            ):
-                ids.update(registry.get_job_ids())
-            jobs = [job for job in Job.fetch_many(list(ids), self.connection) if job is not None]
-            jobs.sort(key=lambda job: job.enqueued_at or job.created_at, reverse=True)
-            return [_view(job) for job in jobs[:limit]]
+            return [_view(job) for job in self._jobs(limit)]
 
     def _unfinished(self) -> list[Job]:
-        ids = self.queue.get_job_ids() + StartedJobRegistry(queue=self.queue).get_job_ids()
-        return [job for job in Job.fetch_many(ids, self.connection) if job is not None]
+        return [job for job in self._jobs(LATEST) if job.get_status(refresh=False) in UNFINISHED]
+
+    def _jobs(self, limit: int) -> list[Job]:
+        """The newest ``limit`` jobs still kept; those whose record expired leave the index."""
+        newest = cast(list[bytes], self.connection.zrevrange(JOBS_KEY, 0, limit - 1))
+        ids = [job_id.decode() for job_id in newest]
+        jobs = Job.fetch_many(ids, self.connection)
+        expired = [job_id for job_id, job in zip(ids, jobs, strict=True) if job is None]
+        if expired:
+            self.connection.zrem(JOBS_KEY, *expired)
+        return [job for job in jobs if job is not None]
 
     @contextmanager
     def _redis_errors(self) -> Iterator[None]:

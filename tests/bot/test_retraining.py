@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
@@ -121,6 +122,22 @@ def test_a_failed_retraining_ends_with_its_error(
     assert job.status == "failed" and job.version is None
     assert job.error is not None and "has no test set" in job.error
     assert job.stage == Stage.PREPARING
+
+
+def test_a_job_a_worker_is_taking_stays_listed_and_blocks_a_second_one(
+    retraining: tuple[Settings, ModelRegistry],
+) -> None:
+    """A worker takes a job off the queue before it marks it started (RQ keeps it on a list of
+    its own meanwhile): the page must still see it, and no second retraining may start."""
+    settings, _ = retraining
+    queue = RetrainingQueue.of(settings)
+    started = queue.start("ana", TINY)
+    taken = Queue.dequeue_any([queue.queue], timeout=None, connection=queue.connection)
+    assert taken is not None and taken[0].id == started.id  # RQ's own dequeue step
+    [job] = queue.latest()
+    assert (job.id, job.status) == (started.id, "queued")
+    with pytest.raises(RetrainingRunning, match="queued already"):
+        queue.start("bob", TINY)
 
 
 def test_bad_training_settings_are_refused_before_queueing(

@@ -187,6 +187,9 @@ export function modelsView(main) {
         retraining.replaceChildren(h("p", { class: "muted", "data-testid": "models-retraining-off", text: err.message }));
       } else {
         errors.show(err.message);
+        // A passing failure (the service restarting, a dropped connection) must not end the
+        // following: the job goes on in the worker whether the page asks or not.
+        if (following) schedulePoll();
       }
     }
   }
