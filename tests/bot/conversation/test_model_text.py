@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import emoji
 import pytest
 from fastapi.testclient import TestClient
 
@@ -28,10 +29,16 @@ POSITIVE = ["😍", "👍", "🙏", "😊"]
         ("❤️ it", "love it it"),
         ("lol 😂", "lol face with tears of joy"),  # any other emoji: its name
         ("order BC-204518 to [email]", "order BC-204518 to [email]"),
+        ("  where  is\tmy order ", "where is my order"),  # ASCII alone: only the spaces change
     ],
 )
 def test_emoji_become_words_and_the_rest_stays(text: str, read: str) -> None:
     assert for_the_model(text) == read
+
+
+def test_no_emoji_is_written_in_ascii_alone() -> None:
+    """What lets for_the_model pass an ASCII message by without looking for emoji in it."""
+    assert not [mark for mark in emoji.EMOJI_DATA if mark.isascii()]
 
 
 @pytest.mark.real_model
