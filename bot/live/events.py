@@ -229,8 +229,7 @@ class RedisEventHub(EventHub):
         import redis
 
         while not self._stopping.is_set():
-            # redis-py leaves pubsub() unannotated.
-            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+            pubsub = self._redis.pubsub()
             try:
                 self._follow(pubsub)
             except (redis.RedisError, OSError) as error:
