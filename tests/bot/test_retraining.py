@@ -1,6 +1,7 @@
 """Retraining jobs (bot.retraining): queued in the real Redis, run by a real RQ worker with a tiny
-training on the configured data plus the staff's corrections, ending as a candidate measured
-on the registry's test set; a failure ends the job with its error; one job at a time."""
+training on the configured data plus the staff's corrections, ending as a candidate exported
+for ONNX Runtime and measured on the registry's test set; a failure ends the job with its
+error; one job at a time."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.models_registry import ModelRegistry, Status
 from bot.retraining import RetrainingQueue, RetrainingRunning, Stage, run_retraining, work
 from bot.storage.db import create_db_engine, create_session_factory, migrate
 from bot.storage.models import Conversation, Customer, Message
+from finetune.onnx_runtime import INT8_FILE, load_exported
 from tests.helpers.training import INTENTS, OOS, SENTIMENT, write
 
 # Few steps on little data: a real training in seconds.
@@ -106,6 +108,10 @@ def test_a_retraining_runs_in_the_worker_and_ends_as_a_measured_candidate(
     assert record.training["epochs"] == 1
     assert record.evaluation is not None and record.evaluation["measures"] == job.measures
     assert job.measures is not None and 0.0 <= job.measures["intent_accuracy"] <= 1.0
+    # Exported for ONNX Runtime with the bundle: promoted, it is served by the export.
+    exported = load_exported(registry.bundle_dir(record.version))
+    assert exported is not None
+    assert job.onnx_precision == ("int8" if exported.graph.name == INT8_FILE else "fp32")
 
     # The queue is free again.
     assert queue.start("ana", TINY).status == "queued"
@@ -170,6 +176,7 @@ def test_the_progress_goes_through_the_stages_and_the_training_steps(
     assert sorted(set(stages), key=stages.index) == [
         Stage.PREPARING,
         Stage.TRAINING,
+        Stage.EXPORTING,
         Stage.REGISTERING,
         Stage.EVALUATING,
         Stage.DONE,
@@ -178,5 +185,5 @@ def test_the_progress_goes_through_the_stages_and_the_training_steps(
     assert percents == sorted(percents) and percents[-1] == 100.0
     # A report after each training step, the last at the end of training's share.
     training = [percent for stage, percent in reported if stage is Stage.TRAINING]
-    assert len(training) >= 3 and training[-1] == 85.0
+    assert len(training) >= 3 and training[-1] == 80.0
     assert outcome["version"] == registry.records()[0].version

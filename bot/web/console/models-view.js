@@ -208,7 +208,8 @@ export function modelsView(main) {
     } else if (job.status === "finished") {
       retraining.replaceChildren(heading, h("p", { "data-testid": "models-retraining-done" },
         "Done: candidate ", h("code", { text: job.version }),
-        ` registered and measured${job.corrections ? `, with ${job.corrections} corrected intents` : ""}. Compare it below to promote it.`));
+        ` registered and measured${job.corrections ? `, with ${job.corrections} corrected intents` : ""}` +
+        `${job.onnx_precision ? `, exported for ONNX Runtime (${job.onnx_precision})` : ""}. Compare it below to promote it.`));
     } else {
       retraining.replaceChildren(heading, h("p", { class: "form-error", role: "alert", "data-testid": "models-retraining-error",
         text: `Failed: ${job.error || job.status}` }));
