@@ -7,6 +7,7 @@ a model."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,6 +147,7 @@ def test_an_admin_retrains_follows_the_progress_and_sees_the_candidate(
             assert worker.returncode == 0, worker.stderr[-3000:]
             done = page.get_by_test_id("models-retraining-done")
             expect(done).to_contain_text("registered and measured", timeout=10_000)
+            expect(done).to_contain_text(re.compile(r"exported for ONNX Runtime \((int8|fp32)\)"))
             [record] = ModelRegistry(settings.model_registry, runtime.sessions).records()
             row = page.locator(f'[data-testid="models-row"][data-version="{record.version}"]')
             expect(row).to_have_attribute("data-status", "candidate")
