@@ -277,6 +277,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
     from bot.runtime import served_encoder
+    from bot.serving_swap import registry_of
     from bot.support.knowledge import KnowledgeService, knowledge_base_of
     from retrieval.knowledge_base import load_knowledge_base
     from retrieval.retriever import build_index, load_or_build_index, shipped_index_dir
@@ -287,7 +288,9 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
         knowledge = KnowledgeService(sessions)
         knowledge.import_if_empty(imported)
         knowledge_base = knowledge_base_of(knowledge.snapshot(), imported)
-    encoder = served_encoder(settings)
+        # For the model `serve` will serve: a version promoted in the registry, as it does.
+        serving = registry_of(settings, sessions).serving_bundle()
+    encoder = served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
     if args.force:
         print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)
         index = build_index(knowledge_base, encoder, settings.index_type)

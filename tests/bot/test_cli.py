@@ -11,6 +11,8 @@ import pytest
 
 from bot.cli import main
 from bot.config import DEMO_DIR
+from bot.storage.db import create_db_engine, create_session_factory
+from tests.helpers.model_registry import measured_registry
 
 UNREACHABLE = "postgresql+psycopg://cx:hunter2@127.0.0.1:1/cx"
 
@@ -185,6 +187,46 @@ def test_index_builds_once_and_keeps_a_current_index(
     assert main(["index", "--force"], environ=environ) == 0
     assert saved.stat().st_mtime_ns != built
     assert "2 rows (flat)" in capsys.readouterr().err
+
+
+def test_index_builds_for_the_version_the_registry_promoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cxagent serve` serves the promoted version, not CXAGENT_NLU_BUNDLE: the index the install
+    builds must be for it, or the first start builds it again."""
+    bundle = tmp_path / "retrained"
+    bundle.mkdir()
+    demo = DEMO_DIR / "models" / "nlu-demo"
+    for name in ("bundle.json", "heads.safetensors"):
+        shutil.copy(demo / name, bundle / name)
+    shutil.copytree(demo / "adapter", bundle / "adapter")  # no ONNX export: served on PyTorch
+    knowledge_base = tmp_path / "kb.yaml"
+    knowledge_base.write_text(
+        "company: Test\nentries:\n  - id: returns\n    intent: returns\n"
+        "    questions: [how do I return something]\n    answer: Returns are free.\n",
+        encoding="utf-8",
+    )
+    environ = {
+        "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/i.db",
+        "CXAGENT_KNOWLEDGE_BASE": str(knowledge_base),
+        "CXAGENT_INDEX_DIR": str(tmp_path / "index"),
+        "CXAGENT_MODEL_REGISTRY": str(tmp_path / "registry"),
+        "CXAGENT_NLU_BUNDLE": "none",
+    }
+    assert main(["migrate"], environ=environ) == 0
+    engine = create_db_engine(environ["CXAGENT_DATABASE_URL"])
+    # Measures from the bundle's intent-data hash, whatever it is: promotion is not under test.
+    intent_hash = json.loads((bundle / "bundle.json").read_text())["data"]["intent_hash"]
+    registry = measured_registry(
+        tmp_path / "registry", create_session_factory(engine), {intent_hash[:1]: {}}
+    )
+    version = registry.register(bundle, "ana").version
+    registry.promote(version, "ana")
+    engine.dispose()
+    capsys.readouterr()
+
+    assert main(["index"], environ=environ) == 0
+    assert f"for bundled + bundle {version}" in capsys.readouterr().err
 
 
 def test_serve_stops_on_a_bad_rules_file_naming_the_rule(
