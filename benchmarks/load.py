@@ -33,7 +33,8 @@ back: each acknowledged message must be stored exactly once, and each reply.
 Before any server starts each runtime's bare forward pass is timed in this process. The first
 server also serves one customer alone over each transport, and the bare pass of the runtime
 that serves it is timed again in blocks between that customer's turns, so the lone turn's p50
-stands beside a pass that met the same machine (PassesBeside).
+stands beside a pass that met the same machine (PassesBeside), and, on one worker, beside the
+pass timed back to back before (alone_report says why both).
 
 Prints JSON (or writes it to ``--json-out``), then a markdown table: per scenario messages/s,
 p50/p95/p99, errors by kind and the stored-once check; then the servers that did not run, the
@@ -940,17 +941,29 @@ def measure_scenario(
 def alone_report(alone: dict[str, Any], runtime: str, forward: dict[str, Any]) -> dict[str, Any]:
     """The lone customer's turns beside the bare forward pass of the runtime that served them:
     the one timed between its turns, or without it (a runtime this process could not load) the
-    one timed before the servers started."""
+    one timed before the servers started. Beside, on one worker, the turn over the pass timed
+    back to back before the servers: a pass after a pause (as between turns) is slower than one
+    straight after another, and inside the server a turn's own pass runs at the back-to-back
+    speed, so both ratios are given. Several workers split the cores, so their pass has fewer
+    threads than the one timed before."""
     turn_p50 = (alone["turn_ms"] or {}).get("p50")
     beside = alone.get("bare_forward_beside_ms") or {}
-    forward_p50 = beside.get("p50", forward.get(runtime, {}).get("p50"))
-    ratio = None if turn_p50 is None or not forward_p50 else round(turn_p50 / forward_p50, 2)
+    before_p50 = forward.get(runtime, {}).get("p50")
+    forward_p50 = beside.get("p50", before_p50)
+    ratio_before = None
+    if beside and alone["workers"] == 1 and turn_p50 is not None and before_p50:
+        ratio_before = round(turn_p50 / before_p50, 2)
     return {
         **alone,
         "served_runtime": runtime,
         "bare_forward_p50_ms": forward_p50,
-        "turn_p50_over_forward_p50": ratio,
+        "turn_p50_over_forward_p50": _ratio(turn_p50, forward_p50),
+        "turn_p50_over_forward_before_p50": ratio_before,
     }
+
+
+def _ratio(turn_p50: float | None, forward_p50: float | None) -> float | None:
+    return None if turn_p50 is None or not forward_p50 else round(turn_p50 / forward_p50, 2)
 
 
 def load_benchmark(
@@ -1039,6 +1052,12 @@ def load_table(report: dict[str, Any]) -> str:
             f"{alone['served_runtime']}): turn p50 {_cell(turn.get('p50'))} ms, "
             f"{_cell(alone['turn_p50_over_forward_p50'])}× the bare forward pass timed {timed} "
             f"(p50 {_cell(alone['bare_forward_p50_ms'])} ms)"
+            + (
+                f", {alone['turn_p50_over_forward_before_p50']}× the one timed back to back "
+                "before the servers"
+                if alone.get("turn_p50_over_forward_before_p50") is not None
+                else ""
+            )
         )
     passes = [
         f"{runtime} {measured['p50']:g} ms"

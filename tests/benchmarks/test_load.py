@@ -178,6 +178,10 @@ def test_a_tiny_run_under_overload_stores_every_message_once(
         assert alone["bare_forward_beside_ms"]["p50"] > 0
         assert alone["bare_forward_p50_ms"] == alone["bare_forward_beside_ms"]["p50"]
         assert alone["turn_p50_over_forward_p50"] > 0
+        before = report["bare_forward_ms"]["pytorch"]["p50"]
+        assert alone["turn_p50_over_forward_before_p50"] == round(
+            alone["turn_ms"]["p50"] / before, 2
+        )
     assert report["bare_forward_ms"]["pytorch"]["p50"] > 0
     assert report["servers"] == [
         {
