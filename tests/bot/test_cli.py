@@ -155,9 +155,8 @@ def test_serve_refuses_a_missing_index_when_told_not_to_rebuild(
     assert "run `cxagent index`" in capsys.readouterr().err
 
 
-def test_index_builds_once_and_keeps_a_current_index(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def index_environ(tmp_path: Path) -> dict[str, str]:
+    """A scratch database and index folder, a knowledge base of two entries, no bundle."""
     knowledge_base = tmp_path / "kb.yaml"
     knowledge_base.write_text(
         "company: Test\n"
@@ -172,12 +171,18 @@ def test_index_builds_once_and_keeps_a_current_index(
         "    answer: Parcels arrive in two to four days.\n",
         encoding="utf-8",
     )
-    environ = {
+    return {
         "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/i.db",
         "CXAGENT_KNOWLEDGE_BASE": str(knowledge_base),
         "CXAGENT_INDEX_DIR": str(tmp_path / "index"),
         "CXAGENT_NLU_BUNDLE": "none",
     }
+
+
+def test_index_builds_once_and_keeps_a_current_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environ = index_environ(tmp_path)
     saved = tmp_path / "index" / "index.faiss"
 
     assert main(["index"], environ=environ) == 0
@@ -200,19 +205,7 @@ def test_index_builds_for_the_version_the_registry_promoted(
     for name in ("bundle.json", "heads.safetensors"):
         shutil.copy(demo / name, bundle / name)
     shutil.copytree(demo / "adapter", bundle / "adapter")  # no ONNX export: served on PyTorch
-    knowledge_base = tmp_path / "kb.yaml"
-    knowledge_base.write_text(
-        "company: Test\nentries:\n  - id: returns\n    intent: returns\n"
-        "    questions: [how do I return something]\n    answer: Returns are free.\n",
-        encoding="utf-8",
-    )
-    environ = {
-        "CXAGENT_DATABASE_URL": f"sqlite:///{tmp_path}/i.db",
-        "CXAGENT_KNOWLEDGE_BASE": str(knowledge_base),
-        "CXAGENT_INDEX_DIR": str(tmp_path / "index"),
-        "CXAGENT_MODEL_REGISTRY": str(tmp_path / "registry"),
-        "CXAGENT_NLU_BUNDLE": "none",
-    }
+    environ = {**index_environ(tmp_path), "CXAGENT_MODEL_REGISTRY": str(tmp_path / "registry")}
     assert main(["migrate"], environ=environ) == 0
     engine = create_db_engine(environ["CXAGENT_DATABASE_URL"])
     # Measures from the bundle's intent-data hash, whatever it is: promotion is not under test.
