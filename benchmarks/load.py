@@ -950,9 +950,8 @@ def alone_report(alone: dict[str, Any], runtime: str, forward: dict[str, Any]) -
     beside = alone.get("bare_forward_beside_ms") or {}
     before_p50 = forward.get(runtime, {}).get("p50")
     forward_p50 = beside.get("p50", before_p50)
-    ratio_before = None
-    if beside and alone["workers"] == 1 and turn_p50 is not None and before_p50:
-        ratio_before = round(turn_p50 / before_p50, 2)
+    same_threads = bool(beside) and alone["workers"] == 1
+    ratio_before = _ratio(turn_p50, before_p50) if same_threads else None
     return {
         **alone,
         "served_runtime": runtime,
@@ -1055,7 +1054,7 @@ def load_table(report: dict[str, Any]) -> str:
             + (
                 f", {alone['turn_p50_over_forward_before_p50']}× the one timed back to back "
                 "before the servers"
-                if alone.get("turn_p50_over_forward_before_p50") is not None
+                if alone["turn_p50_over_forward_before_p50"] is not None
                 else ""
             )
         )

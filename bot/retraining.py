@@ -269,7 +269,6 @@ def run_retraining(
     "corrections", "onnx_precision"}."""
     from finetune.config import TrainingConfig
     from finetune.onnx_export import export_onnx
-    from finetune.onnx_runtime import INT8_FILE
     from finetune.trainer import train
 
     report(Stage.PREPARING, STAGE_START[Stage.PREPARING])
@@ -302,8 +301,7 @@ def run_retraining(
             # version serves on ONNX Runtime as the bundle it replaces did, not three times
             # slower on PyTorch.
             report(Stage.EXPORTING, STAGE_START[Stage.EXPORTING])
-            exported = export_onnx(folder, registry.test_data(), settings.base_model)
-            precision = "int8" if exported.served == INT8_FILE else "fp32"
+            precision = export_onnx(folder, registry.test_data(), settings.base_model).precision
             report(Stage.REGISTERING, STAGE_START[Stage.REGISTERING])
             record = registry.register(folder, f"{requested_by} (console retraining)")
         report(Stage.EVALUATING, STAGE_START[Stage.EVALUATING])

@@ -123,10 +123,8 @@ def build_runtime(settings: Settings, encoder: Encoder | None = None) -> Runtime
         knowledge_base = knowledge_base_of(snapshot, imported)
         rules = load_escalation_rules(settings.escalation_rules)
         if encoder is None:
-            # A version promoted in the model registry serves instead of CXAGENT_NLU_BUNDLE.
             registry = registry_of(settings, sessions)
-            serving = registry.serving_bundle()
-            encoder = served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
+            serving, encoder = registry_encoder(settings, registry)
         bundle_info = served_bundle_info(encoder)
         if bundle_info is not None:
             _warn_if_fitted_to_another_knowledge_base(bundle_info, knowledge_base)
@@ -240,6 +238,13 @@ def _knowledge_base_file(settings: Settings, needed: bool) -> KnowledgeBase | No
             raise
         logger.warning("serving the database's knowledge base; its YAML file: %s", error)
         return None
+
+
+def registry_encoder(settings: Settings, registry: ModelRegistry) -> tuple[Path | None, Encoder]:
+    """The bundle `cxagent serve` serves and its encoder: the version promoted in the model
+    registry, else CXAGENT_NLU_BUNDLE."""
+    serving = registry.serving_bundle()
+    return serving, served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
 
 
 def served_encoder(settings: Settings) -> Encoder:

@@ -49,6 +49,11 @@ class ExportReport:
     refused: dict[str, str] = field(default_factory=dict)
     test_rows: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def precision(self) -> str:
+        """What serves, in words: ``int8`` or ``fp32``."""
+        return "int8" if self.served == INT8_FILE else "fp32"
+
     def table(self) -> str:
         measures = sorted({name for scores in self.scores.values() for name in scores})
         lines = [

@@ -276,7 +276,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.runtime import served_encoder
+    from bot.runtime import registry_encoder
     from bot.serving_swap import registry_of
     from bot.support.knowledge import KnowledgeService, knowledge_base_of
     from retrieval.knowledge_base import load_knowledge_base
@@ -289,8 +289,7 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> None:
         knowledge.import_if_empty(imported)
         knowledge_base = knowledge_base_of(knowledge.snapshot(), imported)
         # For the model `serve` will serve: a version promoted in the registry, as it does.
-        serving = registry_of(settings, sessions).serving_bundle()
-    encoder = served_encoder(settings.model_copy(update={"nlu_bundle": serving}))
+        _, encoder = registry_encoder(settings, registry_of(settings, sessions))
     if args.force:
         print(f"encoding the {len(knowledge_base)} entries with {encoder.name}", file=sys.stderr)
         index = build_index(knowledge_base, encoder, settings.index_type)
