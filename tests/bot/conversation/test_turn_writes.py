@@ -60,6 +60,27 @@ def test_a_turn_is_read_and_written_in_two_statements_on_postgresql(
     assert [message.id for message in transcript.messages] == [turn.message.id, turn.reply.id]
 
 
+def test_sqlite_runs_only_the_turns_own_statements(runtime: Runtime) -> None:
+    """Traced by SQLite itself, which sees what SQLAlchemy's events do not (a dialect's own
+    PRAGMAs): the read, then the writes in a transaction. Switching the connection's isolation
+    level around the read cost PRAGMAs on every turn."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's own trace")
+    started = runtime.chat.start_conversation(CustomerIdentity())
+    ran: list[str] = []
+
+    def trace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.set_trace_callback(ran.append)
+
+    event.listen(runtime.engine, "checkout", trace)
+    try:
+        runtime.chat.post_message(started.conversation_id, started.customer_token, "hello", "m-1")
+    finally:
+        event.remove(runtime.engine, "checkout", trace)
+    verbs = [statement.split()[0].upper() for statement in ran]
+    assert verbs == ["SELECT", "BEGIN", "INSERT", "INSERT", "UPDATE", "UPDATE", "COMMIT"]
+
+
 def full_turn(conversation_id: str, customer_id: int) -> TurnRows:
     """A turn that writes every part: a reply, two calls, a hand-over, and changes to the
     conversation and the customer."""
