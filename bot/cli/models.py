@@ -40,6 +40,10 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
         config = TrainingConfig(base_model=args.base_model or settings.base_model, **chosen)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if args.test_intent_data is None and (args.test_sentiment_data or args.retrieval_queries):
+        raise UsageError("--test-sentiment-data and --retrieval-queries need --test-intent-data")
+    if args.retrieval_queries is not None and args.knowledge_base is None:
+        raise UsageError("--retrieval-queries needs --knowledge-base, whose questions it searches")
     intents = concatenated([load_labelled(path, "intent") for path in args.intent_data])
     sentiments = (
         load_labelled(args.sentiment_data, "sentiment", frozenset(SENTIMENT_LABELS))
@@ -60,6 +64,22 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> None:
     bundle.save(args.output, adapter_model)
     print(json.dumps({"validation": _headline(bundle.info.metrics["validation"])}, indent=2))
     print(f"model bundle saved in {args.output}", file=sys.stderr)
+    if args.test_intent_data is None:
+        print(
+            "not exported for ONNX Runtime, so it would serve on PyTorch: give --test-intent-data "
+            f"(rows it did not learn from), or run `cxagent export-onnx --model {args.output} "
+            "--intent-data …`",
+            file=sys.stderr,
+        )
+        return
+    _export_measured(
+        args.output,
+        args.test_intent_data,
+        args.test_sentiment_data,
+        args.knowledge_base if args.retrieval_queries else None,
+        args.retrieval_queries,
+        config.base_model,
+    )
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -94,8 +114,6 @@ DEMO_BUNDLE = DEMO_DIR / "models" / "nlu-demo"
 
 
 def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
-    from finetune.accuracy_gate import TOLERANCE_POINTS, load_test_data
-    from finetune.onnx_export import export_onnx
     from finetune.onnx_runtime import bundle_fingerprint, read_report
 
     model = args.model or settings.nlu_bundle
@@ -123,11 +141,32 @@ def cmd_export_onnx(settings: Settings, args: argparse.Namespace) -> None:
         args.retrieval_queries = DEMO_DIR / "heldout_questions.csv"
     if (args.knowledge_base is None) != (args.retrieval_queries is None):
         raise UsageError("--knowledge-base and --retrieval-queries go together")
-    test = load_test_data(
-        args.intent_data, args.sentiment_data, args.knowledge_base, args.retrieval_queries
+    _export_measured(
+        model,
+        args.intent_data,
+        args.sentiment_data,
+        args.knowledge_base,
+        args.retrieval_queries,
+        args.base_model,
     )
+
+
+def _export_measured(
+    model: Path,
+    intent_data: Path,
+    sentiment_data: Path | None,
+    knowledge_base: Path | None,
+    retrieval_queries: Path | None,
+    base_model: str | None,
+) -> None:
+    """Export ``model`` for ONNX Runtime, measured beside PyTorch on the test data given
+    (finetune.onnx_export), and print the measures and what it serves."""
+    from finetune.accuracy_gate import TOLERANCE_POINTS, load_test_data
+    from finetune.onnx_export import export_onnx
+
+    test = load_test_data(intent_data, sentiment_data, knowledge_base, retrieval_queries)
     report = export_onnx(
-        model, test, args.base_model, progress=lambda line: print(line, file=sys.stderr)
+        model, test, base_model, progress=lambda line: print(line, file=sys.stderr)
     )
     print(report.table())
     for name, why in report.refused.items():
@@ -223,6 +262,18 @@ def add_commands(commands: Commands) -> None:
         "--knowledge-base",
         type=Path,
         help="also fit the encoder to this knowledge base, so the bundle serves retrieval",
+    )
+    training.add_argument(
+        "--test-intent-data",
+        type=Path,
+        help="test rows (text,intent, oos included) to measure the ONNX Runtime export on: "
+        "given, the bundle is exported as `cxagent export-onnx` does",
+    )
+    training.add_argument("--test-sentiment-data", type=Path, help="test rows: text,sentiment")
+    training.add_argument(
+        "--retrieval-queries",
+        type=Path,
+        help="text,entry_id: questions of --knowledge-base's entries, to measure retrieval on",
     )
     defaults = TrainingConfig()
     for flag, kind, what in _TRAINING_OPTIONS:

@@ -90,6 +90,44 @@ def test_exporting_a_current_export_again_does_nothing(
     assert "--intent-data is needed" in capsys.readouterr().err
 
 
+def test_train_exports_what_it_trained_when_given_test_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle"
+    arguments = [
+        "train",
+        "--intent-data", str(write(tmp_path / "intents.csv", INTENTS, "intent")),
+        "--oos-data", str(write(tmp_path / "oos.csv", [(t, "oos") for t in OOS], "intent")),
+        "--output", str(bundle),
+        "--test-intent-data", str(write(tmp_path / "t.csv", {**INTENTS, "oos": OOS}, "intent")),
+        "--epochs", "1", "--batch-size", "8", "--lora-rank", "2", "--head-layers", "2",
+    ]  # fmt: skip
+    assert main(arguments, environ={}) == 0
+    assert "| pytorch |" in capsys.readouterr().out
+    report = read_report(bundle)
+    assert report is not None and report.test_rows["intents"] == sum(
+        map(len, INTENTS.values())
+    ) + len(OOS)
+    # Current for what was saved: the service serves it on ONNX Runtime.
+    assert isinstance(load_exported(bundle), OnnxBundle)
+
+
+def test_train_refuses_test_rows_it_could_not_measure_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intents = str(write(tmp_path / "intents.csv", INTENTS, "intent"))
+    base = ["train", "--intent-data", intents, "--output", str(tmp_path / "b")]
+    queries = str(write(tmp_path / "q.csv", [("pay by paypal", "payment.methods")], "entry_id"))
+    assert main([*base, "--retrieval-queries", queries], environ={}) == 2
+    assert "need --test-intent-data" in capsys.readouterr().err
+    assert (
+        main([*base, "--test-intent-data", intents, "--retrieval-queries", queries], environ={})
+        == 2
+    )
+    assert "--retrieval-queries needs --knowledge-base" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
 def test_the_gate_refuses_a_loss_beyond_the_tolerance() -> None:
     reference = {"intent_accuracy": 0.900, "oos_recall": 0.800}
     just_within = reference["intent_accuracy"] - (TOLERANCE_POINTS - 0.05) / 100
