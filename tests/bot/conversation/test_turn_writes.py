@@ -60,12 +60,11 @@ def test_a_turn_is_read_and_written_in_two_statements_on_postgresql(
     assert [message.id for message in transcript.messages] == [turn.message.id, turn.reply.id]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_runs_only_the_turns_own_statements(runtime: Runtime) -> None:
     """Traced by SQLite itself, which sees what SQLAlchemy's events do not (a dialect's own
     PRAGMAs): the read, then the writes in a transaction. Switching the connection's isolation
     level around the read cost PRAGMAs on every turn."""
-    if runtime.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's own trace")
     started = runtime.chat.start_conversation(CustomerIdentity())
     ran: list[str] = []
 
